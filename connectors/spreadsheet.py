@@ -1,0 +1,110 @@
+"""Read rows from a CSV or XLSX file. No business rules: rows come out as column → raw value.
+
+Row numbers are the ones a person sees in Excel or a text editor (the header is row 1 by
+default, so the first data row is row 2), which is what error messages quote.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dunlin.errors import DunlinError
+from mappings.schema import SourceSettings
+
+
+class SpreadsheetError(DunlinError):
+    exit_code = 2
+
+
+@dataclass
+class Sheet:
+    path: Path
+    header: list[str]
+    rows: Iterator[tuple[int, dict[str, Any]]]
+
+    def missing_columns(self, wanted: set[str]) -> list[str]:
+        return sorted(wanted - set(self.header))
+
+
+def open_sheet(path: Path, settings: SourceSettings) -> Sheet:
+    if not path.exists():
+        raise SpreadsheetError(f"{path}: file not found / 文件不存在")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _open_xlsx(path, settings)
+    if suffix in (".csv", ".txt", ".tsv"):
+        return _open_csv(path, settings)
+    raise SpreadsheetError(f"{path}: unsupported file type {suffix!r} (CSV or XLSX) / 不支持的文件类型")
+
+
+def _clean_header(cells: list[Any]) -> list[str]:
+    return [("" if c is None else str(c)).strip() for c in cells]
+
+
+def _open_csv(path: Path, settings: SourceSettings) -> Sheet:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else settings.delimiter
+    handle = path.open(newline="", encoding=settings.encoding)
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        for _ in range(settings.header_row - 1):
+            next(reader)
+        header = _clean_header(next(reader))
+    except StopIteration:
+        handle.close()
+        raise SpreadsheetError(f"{path}: no header row at row {settings.header_row}") from None
+    except UnicodeDecodeError as exc:
+        handle.close()
+        raise SpreadsheetError(
+            f"{path}: not {settings.encoding} text; set settings.encoding in the mapping (e.g. gbk)"
+        ) from exc
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        with handle:
+            number = settings.header_row
+            try:
+                for cells in reader:
+                    number += 1
+                    if not any(cells):
+                        continue
+                    yield number, dict(zip(header, cells, strict=False))
+            except UnicodeDecodeError as exc:
+                raise SpreadsheetError(f"{path}: row {number + 1}: not {settings.encoding} text") from exc
+
+    return Sheet(path, header, rows())
+
+
+def _open_xlsx(path: Path, settings: SourceSettings) -> Sheet:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise SpreadsheetError(f"{path}: cannot open as XLSX: {exc}") from exc
+    if settings.sheet is not None and settings.sheet not in workbook.sheetnames:
+        workbook.close()
+        raise SpreadsheetError(
+            f"{path}: no sheet named {settings.sheet!r}; sheets: {', '.join(workbook.sheetnames)}"
+        )
+    sheet = workbook[settings.sheet] if settings.sheet else workbook.worksheets[0]
+    iterator = sheet.iter_rows(min_row=settings.header_row, values_only=True)
+    try:
+        header = _clean_header(list(next(iterator)))
+    except StopIteration:
+        workbook.close()
+        raise SpreadsheetError(f"{path}: no header row at row {settings.header_row}") from None
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            for number, cells in enumerate(iterator, start=settings.header_row + 1):
+                if all(c is None or c == "" for c in cells):
+                    continue
+                yield number, dict(zip(header, cells, strict=False))
+        finally:
+            workbook.close()
+
+    return Sheet(path, header, rows())

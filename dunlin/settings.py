@@ -1,0 +1,60 @@
+"""Settings from environment variables (prefix DUNLIN_) and a `.env` file.
+
+Defaults are the embedded ones: a SQLite file and a local outbox under the data directory,
+so `dunlin demo` runs with nothing configured.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dunlin.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DUNLIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path(".dunlin"), description="Where SQLite, outbox and demo files live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key(s), comma-separated, newest first. Required outside the demo."
+    )
+    outbox_dir: Path | None = None
+    org: str = "default"
+    default_region: str = "CN"
+    default_timezone: str = "Asia/Shanghai"
+    default_language: str = "zh_CN"
+    default_currency: str = "CNY"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'dunlin.db').resolve()}"
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    def require_secret_key(self) -> str:
+        """Return the key material or fail with a message a person can act on."""
+        if self.secret_key is None or not self.secret_key.get_secret_value().strip():
+            raise ConfigError(
+                "DUNLIN_SECRET_KEY is not set. Generate one with `dunlin secret-key` and put it in "
+                "the environment or .env (the demo makes its own). / 未设置 DUNLIN_SECRET_KEY："
+                "请用 `dunlin secret-key` 生成并写入环境变量或 .env（演示模式会自动生成）。"
+            )
+        return self.secret_key.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

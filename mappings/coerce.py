@@ -1,0 +1,199 @@
+"""Turn raw spreadsheet/API values into typed Dunlin values. Pure functions, no I/O.
+
+Each parser raises ValueError with a message a person can read; callers add the row and column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+CHANNELS = ("email", "sms", "wecom", "wechat", "dingtalk", "push", "webhook")
+TIERS = ("A", "B", "C")
+
+# A year-month-day date with any usual separator: 2026-03-05, 2026/3/5, 2026.3.5, 2026年3月5日
+_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_AMOUNT_NOISE = re.compile(r"[\s¥$€£₩\u00a0'’]|元|RMB|CNY|USD|EUR|HKD|JPY|GBP", re.IGNORECASE)
+_PLAIN_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LIST_SPLIT = re.compile(r"[,;，；、|]")
+_CURRENCY_ALIASES = {
+    "¥": "CNY", "￥": "CNY", "RMB": "CNY", "人民币": "CNY", "元": "CNY",
+    "$": "USD", "美元": "USD", "US$": "USD", "€": "EUR", "欧元": "EUR",
+    "HK$": "HKD", "港币": "HKD", "港元": "HKD", "£": "GBP", "英镑": "GBP", "日元": "JPY",
+}
+_TRUE = {"1", "true", "yes", "y", "t", "是", "对", "真", "x", "✓"}
+_FALSE = {"0", "false", "no", "n", "f", "否", "不", "假", ""}
+_LANGUAGES = {
+    "zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "zh-hans": "zh_CN", "中文": "zh_CN",
+    "简体中文": "zh_CN", "chinese": "zh_CN", "cn": "zh_CN",
+    "en": "en_US", "en_us": "en_US", "en-us": "en_US", "english": "en_US", "英文": "en_US",
+    "英语": "en_US", "en_gb": "en_US", "en-gb": "en_US",
+}
+_STATUSES = {
+    "open": "open", "未收": "open", "未付": "open", "未结清": "open", "部分收款": "open",
+    "paid": "paid", "已收": "paid", "已付": "paid", "已结清": "paid", "已收款": "paid",
+    "cancelled": "cancelled", "canceled": "cancelled", "作废": "cancelled", "已作废": "cancelled",
+    "disputed": "disputed", "争议": "disputed", "异议": "disputed",
+    "written_off": "written_off", "坏账": "written_off", "核销": "written_off",
+}
+
+
+def normalise_text(value: Any) -> str:
+    """NFKC folds full-width digits and punctuation (１２３，) into their ASCII forms."""
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def parse_str(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores codes such as 10023 as 10023.0
+    return str(value).strip()
+
+
+def parse_date(value: Any, formats: tuple[str, ...] = ("YMD",)) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = normalise_text(value)
+    for fmt in formats:
+        if fmt == "YMD":
+            match = _YMD.match(text)
+            if match:
+                try:
+                    return date(int(match[1]), int(match[2]), int(match[3]))
+                except ValueError as exc:
+                    raise ValueError(f"not a calendar date: {text!r}") from exc
+            continue
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    shown = ", ".join("YYYY-MM-DD / YYYY年M月D日" if f == "YMD" else f for f in formats)
+    raise ValueError(f"not a date: {text!r} (expected {shown})")
+
+
+def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))  # shortest repr round-trips what the cell showed
+    raw = normalise_text(value)
+    text = _AMOUNT_NOISE.sub("", raw)
+    negative = text.startswith("(") and text.endswith(")")
+    if negative:
+        text = text[1:-1]
+    if decimal_separator == ",":
+        text = text.replace(".", "").replace(",", ".")
+    else:
+        text = text.replace(",", "")
+    if not _PLAIN_DECIMAL.match(text):
+        raise ValueError(f"not an amount: {raw!r}")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {raw!r}") from exc
+    return -amount if negative else amount
+
+
+@lru_cache(maxsize=65536)
+def parse_phone(value: str, region: str = "CN") -> str:
+    """E.164 form; customers repeat on many rows, hence the cache."""
+    text = normalise_text(value)
+    if text.endswith(".0"):
+        text = text[:-2]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {text!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number for region {region}: {text!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_email(value: Any) -> str:
+    text = normalise_text(value).lower()
+    if not _EMAIL.match(text):
+        raise ValueError(f"not an email address: {text!r}")
+    return text
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = normalise_text(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not yes/no: {text!r}")
+
+
+def parse_tier(value: Any) -> str:
+    text = normalise_text(value).upper()
+    if text not in TIERS:
+        raise ValueError(f"tier must be A, B or C, got {text!r}")
+    return text
+
+
+def parse_language(value: Any) -> str:
+    text = normalise_text(value)
+    found = _LANGUAGES.get(text.lower())
+    if found is None:
+        raise ValueError(f"unknown language {text!r} (zh_CN or en_US)")
+    return found
+
+
+def parse_timezone(value: Any) -> str:
+    text = normalise_text(value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {text!r}") from exc
+    return text
+
+
+def parse_currency(value: Any) -> str:
+    text = normalise_text(value)
+    code = _CURRENCY_ALIASES.get(text, text).upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"not an ISO 4217 currency code: {text!r}")
+    return code
+
+
+def parse_status(value: Any) -> str:
+    text = normalise_text(value)
+    found = _STATUSES.get(text.lower())
+    if found is None:
+        raise ValueError(f"unknown status {text!r} (open, paid, cancelled, disputed, written_off)")
+    return found
+
+
+def parse_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in _LIST_SPLIT.split(normalise_text(value)) if part.strip()]
+
+
+def parse_channels(value: Any) -> list[str]:
+    channels = [c.lower() for c in parse_list(value)]
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown channel(s) {', '.join(unknown)} (known: {', '.join(CHANNELS)})")
+    return channels
+
+
+def parse_url(value: Any) -> str:
+    text = normalise_text(value)
+    if not text.startswith(("https://", "http://")):
+        raise ValueError(f"not an http(s) URL: {text!r}")
+    return text

@@ -1,0 +1,137 @@
+"""Apply a mapping to one source row: raw column values in, typed Dunlin records out.
+
+The mapping is compiled once into a list of small field readers, so a row costs a handful of
+dictionary look-ups and parser calls — the import of 100k rows is dominated by this loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from mappings import coerce
+from mappings.schema import CUSTOMER_FIELDS, RECEIVABLE_FIELDS, FieldSpec, Mapping, SourceSettings
+
+Parser = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    column: str | None
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class _Reader:
+    field: str
+    column: str | None
+    constant: Any
+    value_map: dict[str, Any] | None
+    default: Any
+    required: bool
+    parse: Parser
+
+
+def _parser(kind: str, settings: SourceSettings) -> Parser:
+    parsers: dict[str, Parser] = {
+        "str": coerce.parse_str,
+        "email": coerce.parse_email,
+        "phone": lambda v: coerce.parse_phone(coerce.parse_str(v), settings.region),
+        "language": coerce.parse_language,
+        "timezone": coerce.parse_timezone,
+        "tier": coerce.parse_tier,
+        "list": coerce.parse_list,
+        "channels": coerce.parse_channels,
+        "bool": coerce.parse_bool,
+        "date": partial(coerce.parse_date, formats=tuple(settings.date_formats)),
+        "amount": partial(coerce.parse_amount, decimal_separator=settings.decimal_separator),
+        "currency": coerce.parse_currency,
+        "status": coerce.parse_status,
+        "url": coerce.parse_url,
+    }
+    return parsers[kind]
+
+
+def _compile(specs: dict[str, FieldSpec], fields: dict[str, tuple[str, bool]],
+             settings: SourceSettings) -> list[_Reader]:
+    readers = []
+    for name, spec in specs.items():
+        kind, required = fields[name]
+        value_map = {str(k).strip(): v for k, v in spec.map.items()} if spec.map else None
+        readers.append(_Reader(name, spec.column, spec.value, value_map, spec.default,
+                               required, _parser(kind, settings)))
+    return readers
+
+
+def _read(readers: list[_Reader], row: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in readers:
+        raw = r.constant if r.column is None else row.get(r.column)
+        if isinstance(raw, str):
+            raw = raw.strip()
+        if raw is None or raw == "":
+            raw = r.default
+            if raw is None:
+                if r.required:
+                    errors.append(FieldError(r.column, r.field, "value is required / 必填"))
+                continue
+        if r.value_map is not None:
+            raw = r.value_map.get(str(raw).strip(), raw)
+            if raw is None:
+                continue
+        try:
+            out[r.field] = r.parse(raw)
+        except ValueError as exc:
+            errors.append(FieldError(r.column, r.field, str(exc)))
+    return out
+
+
+@dataclass
+class RowResult:
+    customer: dict[str, Any]
+    receivable: dict[str, Any] | None
+    errors: list[FieldError]
+
+
+class RowTransformer:
+    def __init__(self, mapping: Mapping, default_currency: str = "CNY") -> None:
+        self.mapping = mapping
+        self.currency = mapping.settings.currency or default_currency
+        self._customer = _compile(mapping.customer.specs(), CUSTOMER_FIELDS, mapping.settings)
+        self._receivable = (
+            _compile(mapping.receivable.specs(), RECEIVABLE_FIELDS, mapping.settings)
+            if mapping.receivable else None
+        )
+
+    @property
+    def customer_fields(self) -> list[str]:
+        return [r.field for r in self._customer]
+
+    @property
+    def receivable_fields(self) -> list[str]:
+        fields = {r.field for r in self._receivable or []}
+        return sorted(fields | {"number", "currency", "amount_open", "status"})
+
+    def transform(self, row: dict[str, Any]) -> RowResult:
+        errors: list[FieldError] = []
+        customer = _read(self._customer, row, errors)
+        receivable = None
+        if self._receivable is not None:
+            receivable = _read(self._receivable, row, errors)
+            if not errors:
+                self._complete_receivable(receivable, errors)
+        return RowResult(customer, receivable, errors)
+
+    def _complete_receivable(self, rec: dict[str, Any], errors: list[FieldError]) -> None:
+        """Derive what the sheet left out: number, currency, open amount, status."""
+        rec.setdefault("number", rec["external_id"])
+        rec.setdefault("currency", self.currency)
+        rec.setdefault("amount_open", rec["amount_total"])
+        if rec["amount_open"] > rec["amount_total"] and rec["amount_total"] >= 0:
+            errors.append(FieldError(None, "amount_open", "open amount exceeds the total / 未收金额大于总额"))
+        if "status" not in rec:
+            rec["status"] = "open" if rec["amount_open"] > Decimal(0) else "paid"

@@ -1,0 +1,92 @@
+"""Load plain decision facts from the store, set-based: one query per table, not per customer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reminders.decide import CustomerFact, InvoiceFact
+from reminders.models import Reminder, Task
+from sync.models import Customer, Receivable
+
+CONTACT_COLUMNS = {
+    "email": "email", "sms": "mobile", "wecom": "wecom_userid", "wechat": "wechat_openid",
+    "dingtalk": "dingtalk_userid", "push": "push_token",
+}
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    """What rendering and scheduling need beyond the decision facts."""
+
+    fact: CustomerFact
+    external_id: str
+    name: str
+    language: str | None
+    timezone: str | None
+    salesperson_ref: str | None
+    salesperson_name: str | None
+
+
+def customer_fact(c: Customer) -> CustomerFact:
+    contacts = {ch: getattr(c, col) for ch, col in CONTACT_COLUMNS.items() if getattr(c, col)}
+    return CustomerFact(
+        id=c.id, tier=c.tier, contacts=contacts,
+        channel_preferences=tuple(c.channel_preferences or ()),
+        opted_out=frozenset(c.opted_out_channels or ()),
+        do_not_remind=c.do_not_remind, paused_until=c.paused_until,
+    )
+
+
+def customer_info(c: Customer) -> CustomerInfo:
+    return CustomerInfo(customer_fact(c), c.external_id, c.name, c.language, c.timezone,
+                        c.salesperson_ref, c.salesperson_name)
+
+
+def invoice_fact(r: Receivable) -> InvoiceFact:
+    return InvoiceFact(r.id, r.number, r.currency, r.due_on, r.amount_open, r.status, r.do_not_remind)
+
+
+def open_receivables(org_id: int, customer_id: int | None = None):  # type: ignore[no-untyped-def]
+    stmt = select(Receivable).where(Receivable.org_id == org_id, Receivable.status == "open")
+    if customer_id is not None:
+        stmt = stmt.where(Receivable.customer_id == customer_id)
+    return stmt
+
+
+def load_groups(
+    session: Session, org_id: int, customer_id: int | None = None
+) -> Iterator[tuple[CustomerInfo, str, list[InvoiceFact]]]:
+    """Yield (customer, currency, open invoices) for every group with something open."""
+    receivables = open_receivables(org_id, customer_id)
+    customer_ids = select(receivables.subquery().c.customer_id)
+    customers = {
+        c.id: customer_info(c)
+        for c in session.scalars(select(Customer).where(Customer.org_id == org_id, Customer.id.in_(customer_ids)))
+    }
+    rows = session.scalars(
+        receivables.order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
+    )
+    for (cust_id, currency), group in groupby(rows, key=lambda r: (r.customer_id, r.currency)):
+        yield customers[cust_id], currency, [invoice_fact(r) for r in group]
+
+
+def done_steps(session: Session, org_id: int) -> dict[int, set[str]]:
+    """Steps already planned per pace-setting receivable (ledger rows and task-only steps)."""
+    open_ids = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status == "open")
+    done: dict[int, set[str]] = {}
+    for target, step in session.execute(
+        select(Reminder.target_receivable_id, Reminder.step).where(
+            Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids))
+    ):
+        done.setdefault(target, set()).add(step)
+    for target, data in session.execute(
+        select(Task.receivable_id, Task.data).where(Task.org_id == org_id, Task.receivable_id.in_(open_ids))
+    ):
+        if target is not None and data.get("step"):
+            done.setdefault(target, set()).add(data["step"])
+    return done

@@ -1,0 +1,74 @@
+"""The reminder ledger (one row per message) and follow-up tasks.
+
+The ledger is the truth about what was sent: a unique (org, idempotency key) makes a second
+row for the same (target, step, channel) impossible, whatever the queue does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dunlin.db import Base, BigId, Money, UTCDateTime, utcnow
+
+# planned → sending → sent | failed ; planned → cancelled ; sending (lease lost) → uncertain
+REMINDER_STATUSES = ("planned", "sending", "sent", "failed", "cancelled", "uncertain")
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("org_id", "idempotency_key"),
+        Index("ix_reminders_org_status_scheduled", "org_id", "status", "scheduled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # The pace-setting receivable (oldest open one of the customer × currency group).
+    target_receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id"), index=True)
+    receivable_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    policy: Mapped[str] = mapped_column(String(100))
+    track: Mapped[str] = mapped_column(String(100))
+    step: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(100))
+    tone: Mapped[str] = mapped_column(String(16), default="friendly")
+    recipient: Mapped[str] = mapped_column(String(512))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_open: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(256))
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Task(Base):
+    """A follow-up for a person (usually the salesperson); written back to the source later."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("org_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, done, cancelled
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

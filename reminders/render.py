@@ -1,0 +1,75 @@
+"""Render reminder templates in Jinja's sandbox, with money and dates formatted per locale.
+
+Templates live in reminders/templates/<name>/<locale>/ as subject.txt.j2, body.txt.j2,
+body.html.j2 (autoescaped) and short.txt.j2 (SMS and chat). A missing locale falls back to
+the org's language, then to zh_CN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALES = ("zh_CN", "en_US")
+FALLBACK_LOCALE = "zh_CN"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    locale: str
+    subject: str
+    text: str
+    html: str
+    short: str
+
+
+def format_money(amount: Decimal, currency: str, locale: str) -> str:
+    return format_currency(amount, currency, locale=locale)
+
+
+def format_day(day: date, locale: str) -> str:
+    return format_date(day, format="long", locale=locale)
+
+
+class Renderer:
+    def __init__(self, directory: Path = TEMPLATES) -> None:
+        self._envs = {locale: self._env(directory, locale) for locale in LOCALES}
+
+    @staticmethod
+    def _env(directory: Path, locale: str) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(
+            loader=FileSystemLoader(directory),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=False,
+            keep_trailing_newline=False,
+        )
+        env.filters["money"] = lambda amount, currency: format_money(Decimal(amount), currency, locale)
+        env.filters["date"] = lambda day: format_day(day, locale)
+        return env
+
+    def pick_locale(self, wanted: str | None, org_default: str | None) -> str:
+        for candidate in (wanted, org_default, FALLBACK_LOCALE):
+            if candidate in LOCALES:
+                return candidate
+        return FALLBACK_LOCALE
+
+    def render(self, template: str, locale: str, context: dict[str, Any]) -> Rendered:
+        env = self._envs[locale]
+        parts = {}
+        for part in ("subject.txt", "body.txt", "body.html", "short.txt"):
+            try:
+                parts[part] = env.get_template(f"{template}/{locale}/{part}.j2").render(context, locale=locale)
+            except TemplateNotFound as exc:
+                raise LookupError(f"template {template!r} has no {locale} {part} ({exc})") from exc
+        return Rendered(locale, parts["subject.txt"].strip(), parts["body.txt"].strip() + "\n",
+                        parts["body.html"], parts["short.txt"].strip())
