@@ -42,5 +42,6 @@ def insert_ignoring_conflicts(
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    result = session.execute(insert.on_conflict_do_nothing(index_elements=list(key)), list(rows))
-    return max(result.rowcount or 0, 0)
+    stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
+    # RETURNING counts what was really inserted; executemany rowcounts differ between drivers.
+    return len(session.execute(stmt, list(rows)).all())
