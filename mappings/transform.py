@@ -106,6 +106,9 @@ class RowTransformer:
             _compile(mapping.receivable.specs(), RECEIVABLE_FIELDS, mapping.settings)
             if mapping.receivable else None
         )
+        self._customer_columns = tuple(r.column for r in self._customer if r.column)
+        # An AR export repeats the customer's cells on every invoice row: parse them once.
+        self._customer_cache: dict[tuple[Any, ...], tuple[dict[str, Any], list[FieldError]]] = {}
 
     @property
     def customer_fields(self) -> list[str]:
@@ -117,14 +120,25 @@ class RowTransformer:
         return sorted(fields | {"number", "currency", "amount_open", "status"})
 
     def transform(self, row: dict[str, Any]) -> RowResult:
-        errors: list[FieldError] = []
-        customer = _read(self._customer, row, errors)
+        customer, customer_errors = self._read_customer(row)
+        errors = list(customer_errors)
         receivable = None
         if self._receivable is not None:
             receivable = _read(self._receivable, row, errors)
             if not errors:
                 self._complete_receivable(receivable, errors)
         return RowResult(customer, receivable, errors)
+
+    def _read_customer(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        key = tuple(row.get(c) for c in self._customer_columns)
+        cached = self._customer_cache.get(key)
+        if cached is None:
+            errors: list[FieldError] = []
+            cached = (_read(self._customer, row, errors), errors)
+            if len(self._customer_cache) >= 50_000:
+                self._customer_cache.clear()
+            self._customer_cache[key] = cached
+        return dict(cached[0]), cached[1]
 
     def _complete_receivable(self, rec: dict[str, Any], errors: list[FieldError]) -> None:
         """Derive what the sheet left out: number, currency, open amount, status."""

@@ -1,0 +1,3 @@
+from dunlin.cli import main
+
+main()
