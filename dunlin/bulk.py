@@ -1,13 +1,34 @@
-"""Bulk upserts that work the same on SQLite and PostgreSQL (INSERT … ON CONFLICT)."""
+"""Bulk upserts that work the same on SQLite and PostgreSQL (INSERT … ON CONFLICT).
+
+On PostgreSQL large batches go through COPY into a temporary table and one
+INSERT … SELECT … ON CONFLICT, which avoids a server round trip per row.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from psycopg.types.json import Json
+from sqlalchemy import JSON, Column, MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+COPY_THRESHOLD = 200  # below this, plain executemany is as fast and simpler
+
+Overrides = Callable[[Any], dict[str, Any]]
+
+
+def _insert(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _set_clause(insert: Any, update: Sequence[str], overrides: Overrides | None) -> dict[str, Any]:
+    set_ = {name: insert.excluded[name] for name in update}
+    if overrides is not None:
+        set_.update(overrides(insert))
+    return set_
 
 
 def upsert_rows(
@@ -16,22 +37,49 @@ def upsert_rows(
     rows: Sequence[dict[str, Any]],
     key: Sequence[str],
     update: Sequence[str],
-    overrides: Callable[[Any], dict[str, Any]] | None = None,
+    overrides: Overrides | None = None,
 ) -> None:
     """Insert rows; on a key conflict overwrite only the `update` columns.
 
     Columns not in `update` (e.g. a pause a customer set through Dunlin) survive a re-sync.
     `overrides(insert)` may return SET expressions that replace plain overwrites.
+    Rows must have the same keys, and unique values for `key` within one call.
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    set_ = {name: insert.excluded[name] for name in update}
-    if overrides is not None:
-        set_.update(overrides(insert))
-    stmt = insert.on_conflict_do_update(index_elements=list(key), set_=set_)
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _upsert_via_copy(session, table, rows, key, update, overrides)
+        return
+    insert = _insert(session, table)
+    stmt = insert.on_conflict_do_update(index_elements=list(key), set_=_set_clause(insert, update, overrides))
     session.execute(stmt, list(rows))
+
+
+def _upsert_via_copy(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    update: Sequence[str],
+    overrides: Overrides | None,
+) -> None:
+    names = list(rows[0])
+    staging = Table(f"staging_{table.name}", MetaData(), *(Column(n, table.c[n].type) for n in names),
+                    prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+    connection = session.connection()
+    staging.create(connection, checkfirst=True)  # dropped at commit; reused by later batches
+    json_columns = {n for n in names if isinstance(table.c[n].type, JSON)}
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f'TRUNCATE "{staging.name}"')
+        with cursor.copy(f'COPY "{staging.name}" ({", ".join(names)}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([Json(row[n]) if n in json_columns else row[n] for n in names])
+    finally:
+        cursor.close()
+    insert = postgresql.insert(table).from_select(names, select(*staging.c))
+    stmt = insert.on_conflict_do_update(index_elements=list(key), set_=_set_clause(insert, update, overrides))
+    session.execute(stmt)
 
 
 def insert_ignoring_conflicts(
@@ -40,8 +88,6 @@ def insert_ignoring_conflicts(
     """Insert rows, skipping any whose unique key exists: how idempotent planning is enforced."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
     # RETURNING counts what was really inserted; executemany rowcounts differ between drivers.
     return len(session.execute(stmt, list(rows)).all())

@@ -20,6 +20,7 @@ TIERS = ("A", "B", "C")
 
 # A year-month-day date with any usual separator: 2026-03-05, 2026/3/5, 2026.3.5, 2026年3月5日
 _YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _AMOUNT_NOISE = re.compile(r"[\s¥$€£₩\u00a0'’]|元|RMB|CNY|USD|EUR|HKD|JPY|GBP", re.IGNORECASE)
 _PLAIN_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -48,7 +49,10 @@ _STATUSES = {
 
 def normalise_text(value: Any) -> str:
     """NFKC folds full-width digits and punctuation (１２３，) into their ASCII forms."""
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    text = str(value)
+    if text.isascii():  # the common case needs no Unicode normalisation
+        return text.strip()
+    return unicodedata.normalize("NFKC", text).strip()
 
 
 def parse_str(value: Any) -> str:
@@ -63,6 +67,11 @@ def parse_date(value: Any, formats: tuple[str, ...] = ("YMD",)) -> date:
     if isinstance(value, date):
         return value
     text = normalise_text(value)
+    if _ISO_DATE.match(text) and "YMD" in formats:
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"not a calendar date: {text!r}") from exc
     for fmt in formats:
         if fmt == "YMD":
             match = _YMD.match(text)
@@ -88,6 +97,8 @@ def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:
     if isinstance(value, float):
         return Decimal(repr(value))  # shortest repr round-trips what the cell showed
     raw = normalise_text(value)
+    if _PLAIN_DECIMAL.match(raw):
+        return Decimal(raw)
     text = _AMOUNT_NOISE.sub("", raw)
     negative = text.startswith("(") and text.endswith(")")
     if negative:

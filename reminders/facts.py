@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from itertools import groupby
 
 from sqlalchemy import select
@@ -32,47 +33,56 @@ class CustomerInfo:
     salesperson_name: str | None
 
 
-def customer_fact(c: Customer) -> CustomerFact:
+CUSTOMER_COLUMNS = (
+    Customer.id, Customer.external_id, Customer.name, Customer.tier, Customer.language, Customer.timezone,
+    Customer.salesperson_ref, Customer.salesperson_name, Customer.channel_preferences,
+    Customer.opted_out_channels, Customer.do_not_remind, Customer.paused_until,
+    *(getattr(Customer, column) for column in CONTACT_COLUMNS.values()),
+)
+INVOICE_COLUMNS = (
+    Receivable.customer_id, Receivable.id, Receivable.number, Receivable.currency, Receivable.due_on,
+    Receivable.amount_open, Receivable.status, Receivable.do_not_remind,
+)
+
+
+def customer_info(c: Any) -> CustomerInfo:
+    """From a Customer entity or a row of CUSTOMER_COLUMNS (same attribute names)."""
     contacts = {ch: getattr(c, col) for ch, col in CONTACT_COLUMNS.items() if getattr(c, col)}
-    return CustomerFact(
+    fact = CustomerFact(
         id=c.id, tier=c.tier, contacts=contacts,
         channel_preferences=tuple(c.channel_preferences or ()),
         opted_out=frozenset(c.opted_out_channels or ()),
         do_not_remind=c.do_not_remind, paused_until=c.paused_until,
     )
-
-
-def customer_info(c: Customer) -> CustomerInfo:
-    return CustomerInfo(customer_fact(c), c.external_id, c.name, c.language, c.timezone,
-                        c.salesperson_ref, c.salesperson_name)
-
-
-def invoice_fact(r: Receivable) -> InvoiceFact:
-    return InvoiceFact(r.id, r.number, r.currency, r.due_on, r.amount_open, r.status, r.do_not_remind)
-
-
-def open_receivables(org_id: int, customer_id: int | None = None):  # type: ignore[no-untyped-def]
-    stmt = select(Receivable).where(Receivable.org_id == org_id, Receivable.status == "open")
-    if customer_id is not None:
-        stmt = stmt.where(Receivable.customer_id == customer_id)
-    return stmt
+    return CustomerInfo(fact, c.external_id, c.name, c.language, c.timezone, c.salesperson_ref,
+                        c.salesperson_name)
 
 
 def load_groups(
     session: Session, org_id: int, customer_id: int | None = None
 ) -> Iterator[tuple[CustomerInfo, str, list[InvoiceFact]]]:
-    """Yield (customer, currency, open invoices) for every group with something open."""
-    receivables = open_receivables(org_id, customer_id)
-    customer_ids = select(receivables.subquery().c.customer_id)
+    """Yield (customer, currency, open invoices) for every group with something open.
+
+    Two queries over plain column rows (no ORM entities), streamed in customer order.
+    """
+    where = [Receivable.org_id == org_id, Receivable.status == "open"]
+    if customer_id is not None:
+        where.append(Receivable.customer_id == customer_id)
+    with_open = select(Receivable.customer_id).where(*where)
     customers = {
-        c.id: customer_info(c)
-        for c in session.scalars(select(Customer).where(Customer.org_id == org_id, Customer.id.in_(customer_ids)))
+        row.id: customer_info(row)
+        for row in session.execute(
+            select(*CUSTOMER_COLUMNS).where(Customer.org_id == org_id, Customer.id.in_(with_open)))
     }
-    rows = session.scalars(
-        receivables.order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
+    rows = session.execute(
+        select(*INVOICE_COLUMNS).where(*where)
+        .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
+        .execution_options(yield_per=5000)
     )
     for (cust_id, currency), group in groupby(rows, key=lambda r: (r.customer_id, r.currency)):
-        yield customers[cust_id], currency, [invoice_fact(r) for r in group]
+        invoices = [InvoiceFact(r.id, r.number, r.currency, r.due_on, r.amount_open, r.status, r.do_not_remind)
+                    for r in group]
+        yield customers[cust_id], currency, invoices
 
 
 def done_steps(session: Session, org_id: int) -> dict[int, set[str]]:

@@ -100,7 +100,7 @@ class Importer:
         self.source_id = source_id
         self.t = transformer
         self.customer_ids: dict[str, int] = {}
-        self._seen_customers: dict[str, tuple[Any, ...]] = {}
+        self._seen_customers: dict[str, list[Any]] = {}
         self.merged_customers: dict[str, dict[str, Any]] = {}
         self.customers_written = 0
         self.receivables_written = 0
@@ -109,7 +109,7 @@ class Importer:
         now = utcnow()
         fresh = []
         for ext_id, cust in batch.customers.items():
-            fingerprint = tuple(sorted((k, repr(v)) for k, v in cust.items()))
+            fingerprint = list(cust.values())  # same key order for every row of this import
             if self._seen_customers.get(ext_id) == fingerprint:
                 continue
             self._seen_customers[ext_id] = fingerprint

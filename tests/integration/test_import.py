@@ -129,3 +129,24 @@ def test_chinese_export_with_the_shipped_zh_mapping(app):
         rows = {r.number: r for r in s.scalars(select(Receivable))}
     assert rows["AR-001"].amount_open == Decimal("1234.50") and rows["AR-001"].due_on == date(2026, 4, 4)
     assert rows["AR-002"].status == "paid" and rows["AR-003"].currency == "USD"
+
+
+def test_large_batches_take_the_bulk_path_with_the_same_results(app, tmp_path):
+    """Above COPY_THRESHOLD PostgreSQL upserts through COPY + INSERT … SELECT; results must match."""
+    from dunlin.bulk import COPY_THRESHOLD
+
+    n = COPY_THRESHOLD * 3
+    rows = [row(f"C{i % 40}", f"INV-{i}", "2026-11-01", f"{i}.25", Tags="vip，长期") for i in range(n)]
+    path = write_sheet(tmp_path / "big.csv", rows)
+    import_file(app.factory, "acme", path, "spreadsheet")
+    with app.factory() as s, s.begin():
+        s.scalar(select(Receivable).where(Receivable.external_id == "INV-7")).status = "disputed"
+    rows[8]["Open Amount"] = "0"
+    import_file(app.factory, "acme", write_sheet(path, rows), "spreadsheet")
+    assert _count(app, Receivable) == n and _count(app, Customer) == 40
+    with app.factory() as s:
+        by_number = {r.external_id: r for r in s.scalars(select(Receivable))}
+        tags = s.scalar(select(Customer.tags).where(Customer.external_id == "C3"))
+    assert by_number["INV-7"].status == "disputed" and by_number["INV-8"].status == "paid"
+    assert by_number[f"INV-{n - 1}"].amount_total == Decimal(f"{n - 1}.25")
+    assert tags == ["vip", "长期"]
