@@ -80,8 +80,13 @@ print(json.dumps({"rows": report.rows_read, "seconds": elapsed, "reimport_second
 
 
 def child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -119,7 +124,9 @@ def main() -> None:
         csv_path = Path(tmp) / "ar.csv"
         customers = max(1, args.rows // 5)
         rows = generate(csv_path, customers=customers)
-        print(f"generated {rows:,} rows for {customers:,} customers ({csv_path.stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"generated {rows:,} rows for {customers:,} customers ({csv_path.stat().st_size / 1e6:.1f} MB)"
+        )
         base = child(BASELINE, str(csv_path))
         base_rate = base["rows"] / base["seconds"]
         print(f"baseline csv.reader: {base_rate:,.0f} rows/s, peak RSS {base['rss_mb']:.0f} MB")
@@ -127,15 +134,19 @@ def main() -> None:
         pg = pg_database()
         if pg:
             targets.append(("postgresql", pg[1], pg[0]))
-        print(f"{'backend':<11} {'rows/s':>9} {'× baseline':>11} {'re-import rows/s':>17} {'peak RSS':>9} "
-              f"{'plan groups/s':>14} {'planned':>8} {'RSS after plan':>15}")
+        print(
+            f"{'backend':<11} {'rows/s':>9} {'× baseline':>11} {'re-import rows/s':>17} {'peak RSS':>9} "
+            f"{'plan groups/s':>14} {'planned':>8} {'RSS after plan':>15}"
+        )
         try:
             for label, url, _ in targets:
                 r = child(IMPORT, url, str(csv_path))
                 rate = r["rows"] / r["seconds"]
-                print(f"{label:<11} {rate:>9,.0f} {rate / base_rate:>11.3f} "
-                      f"{r['rows'] / r['reimport_seconds']:>17,.0f} {r['import_rss_mb']:>7.0f}MB "
-                      f"{r['groups'] / r['plan_seconds']:>14,.0f} {r['planned']:>8,} {r['rss_mb']:>13.0f}MB")
+                print(
+                    f"{label:<11} {rate:>9,.0f} {rate / base_rate:>11.3f} "
+                    f"{r['rows'] / r['reimport_seconds']:>17,.0f} {r['import_rss_mb']:>7.0f}MB "
+                    f"{r['groups'] / r['plan_seconds']:>14,.0f} {r['planned']:>8,} {r['rss_mb']:>13.0f}MB"
+                )
         finally:
             if pg:
                 drop_pg(pg[0])

@@ -38,7 +38,9 @@ def open_sheet(path: Path, settings: SourceSettings) -> Sheet:
         return _open_xlsx(path, settings)
     if suffix in (".csv", ".txt", ".tsv"):
         return _open_csv(path, settings)
-    raise SpreadsheetError(f"{path}: unsupported file type {suffix!r} (CSV or XLSX) / 不支持的文件类型")
+    raise SpreadsheetError(
+        f"{path}: unsupported file type {suffix!r} (CSV or XLSX) / 不支持的文件类型"
+    )
 
 
 def _clean_header(cells: list[Any]) -> list[str]:
@@ -72,7 +74,9 @@ def _open_csv(path: Path, settings: SourceSettings) -> Sheet:
                         continue
                     yield number, dict(zip(header, cells, strict=False))
             except UnicodeDecodeError as exc:
-                raise SpreadsheetError(f"{path}: row {number + 1}: not {settings.encoding} text") from exc
+                raise SpreadsheetError(
+                    f"{path}: row {number + 1}: not {settings.encoding} text"
+                ) from exc
 
     return Sheet(path, header, rows())
 

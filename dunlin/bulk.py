@@ -51,21 +51,22 @@ def upsert_rows(
         _upsert_via_copy(session, table, rows, key, update, overrides)
         return
     insert = _insert(session, table)
-    stmt = insert.on_conflict_do_update(index_elements=list(key), set_=_set_clause(insert, update, overrides))
+    stmt = insert.on_conflict_do_update(
+        index_elements=list(key), set_=_set_clause(insert, update, overrides)
+    )
     session.execute(stmt, list(rows))
 
 
-def _upsert_via_copy(
-    session: Session,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    key: Sequence[str],
-    update: Sequence[str],
-    overrides: Overrides | None,
-) -> None:
+def _stage(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Table:
+    """COPY rows into a temporary table shaped like `table` (PostgreSQL only); returns it."""
     names = list(rows[0])
-    staging = Table(f"staging_{table.name}", MetaData(), *(Column(n, table.c[n].type) for n in names),
-                    prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+    staging = Table(
+        f"staging_{table.name}",
+        MetaData(),
+        *(Column(n, table.c[n].type) for n in names),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
     connection = session.connection()
     staging.create(connection, checkfirst=True)  # dropped at commit; reused by later batches
     json_columns = {n for n in names if isinstance(table.c[n].type, JSON)}
@@ -77,17 +78,39 @@ def _upsert_via_copy(
                 copy.write_row([Json(row[n]) if n in json_columns else row[n] for n in names])
     finally:
         cursor.close()
-    insert = postgresql.insert(table).from_select(names, select(*staging.c))
-    stmt = insert.on_conflict_do_update(index_elements=list(key), set_=_set_clause(insert, update, overrides))
+    return staging
+
+
+def _upsert_via_copy(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    update: Sequence[str],
+    overrides: Overrides | None,
+) -> None:
+    staging = _stage(session, table, rows)
+    insert = postgresql.insert(table).from_select(list(rows[0]), select(*staging.c))
+    stmt = insert.on_conflict_do_update(
+        index_elements=list(key), set_=_set_clause(insert, update, overrides)
+    )
     session.execute(stmt)
 
 
 def insert_ignoring_conflicts(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
 ) -> int:
-    """Insert rows, skipping any whose unique key exists: how idempotent planning is enforced."""
+    """Insert rows, skipping any whose unique key exists: how idempotent planning is enforced.
+
+    Returns how many were really inserted (RETURNING; executemany rowcounts differ by driver).
+    """
     if not rows:
         return 0
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
-    # RETURNING counts what was really inserted; executemany rowcounts differ between drivers.
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        staging = _stage(session, table, rows)
+        insert = postgresql.insert(table).from_select(list(rows[0]), select(*staging.c))
+        stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
+        return len(session.execute(stmt).all())
+    insert = _insert(session, table)
+    stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
     return len(session.execute(stmt, list(rows)).all())

@@ -13,7 +13,9 @@ from dunlin.settings import Settings
 def get_org(session: Session, slug: str) -> Org:
     org = session.scalar(select(Org).where(Org.slug == slug))
     if org is None:
-        raise NotFound(f"no org {slug!r}; run `dunlin init` first / 组织 {slug!r} 不存在，请先运行 dunlin init")
+        raise NotFound(
+            f"no org {slug!r}; run `dunlin init` first / 组织 {slug!r} 不存在，请先运行 dunlin init"
+        )
     return org
 
 

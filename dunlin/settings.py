@@ -20,11 +20,16 @@ class Settings(BaseSettings):
         env_prefix="DUNLIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    data_dir: Path = Field(default=Path(".dunlin"), description="Where SQLite, outbox and demo files live.")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir.")
+    data_dir: Path = Field(
+        default=Path(".dunlin"), description="Where SQLite, outbox and demo files live."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite in data_dir."
+    )
     redis_url: str = "redis://127.0.0.1:6379/0"
     secret_key: SecretStr | None = Field(
-        default=None, description="Fernet key(s), comma-separated, newest first. Required outside the demo."
+        default=None,
+        description="Fernet key(s), comma-separated, newest first. Required outside the demo.",
     )
     outbox_dir: Path | None = None
     org: str = "default"

@@ -55,8 +55,14 @@ def resolve(name_or_path: str) -> Path:
     if shipped.exists():
         return shipped
     raise MappingError(
-        [MappingIssue(name_or_path, None, "(name)",
-                      f"no such mapping; shipped: {', '.join(shipped_names())}")]
+        [
+            MappingIssue(
+                name_or_path,
+                None,
+                "(name)",
+                f"no such mapping; shipped: {', '.join(shipped_names())}",
+            )
+        ]
     )
 
 
@@ -74,9 +80,13 @@ def parse_mapping(text: str, filename: str) -> Mapping:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise MappingError([MappingIssue(filename, line, "(yaml)", str(exc).splitlines()[0])]) from exc
+        raise MappingError(
+            [MappingIssue(filename, line, "(yaml)", str(exc).splitlines()[0])]
+        ) from exc
     if not isinstance(located.data, dict):
-        raise MappingError([MappingIssue(filename, 1, "(root)", "a mapping must be a YAML mapping")])
+        raise MappingError(
+            [MappingIssue(filename, 1, "(root)", "a mapping must be a YAML mapping")]
+        )
     try:
         return Mapping.model_validate(located.data)
     except ValidationError as exc:

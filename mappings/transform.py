@@ -56,14 +56,24 @@ def _parser(kind: str, settings: SourceSettings) -> Parser:
     return parsers[kind]
 
 
-def _compile(specs: dict[str, FieldSpec], fields: dict[str, tuple[str, bool]],
-             settings: SourceSettings) -> list[_Reader]:
+def _compile(
+    specs: dict[str, FieldSpec], fields: dict[str, tuple[str, bool]], settings: SourceSettings
+) -> list[_Reader]:
     readers = []
     for name, spec in specs.items():
         kind, required = fields[name]
         value_map = {str(k).strip(): v for k, v in spec.map.items()} if spec.map else None
-        readers.append(_Reader(name, spec.column, spec.value, value_map, spec.default,
-                               required, _parser(kind, settings)))
+        readers.append(
+            _Reader(
+                name,
+                spec.column,
+                spec.value,
+                value_map,
+                spec.default,
+                required,
+                _parser(kind, settings),
+            )
+        )
     return readers
 
 
@@ -104,7 +114,8 @@ class RowTransformer:
         self._customer = _compile(mapping.customer.specs(), CUSTOMER_FIELDS, mapping.settings)
         self._receivable = (
             _compile(mapping.receivable.specs(), RECEIVABLE_FIELDS, mapping.settings)
-            if mapping.receivable else None
+            if mapping.receivable
+            else None
         )
         self._customer_columns = tuple(r.column for r in self._customer if r.column)
         # An AR export repeats the customer's cells on every invoice row: parse them once.
@@ -146,6 +157,8 @@ class RowTransformer:
         rec.setdefault("currency", self.currency)
         rec.setdefault("amount_open", rec["amount_total"])
         if rec["amount_open"] > rec["amount_total"] and rec["amount_total"] >= 0:
-            errors.append(FieldError(None, "amount_open", "open amount exceeds the total / 未收金额大于总额"))
+            errors.append(
+                FieldError(None, "amount_open", "open amount exceeds the total / 未收金额大于总额")
+            )
         if "status" not in rec:
             rec["status"] = "open" if rec["amount_open"] > Decimal(0) else "paid"

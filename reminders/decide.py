@@ -118,22 +118,30 @@ def decide(
     step = due_step(track, days)
     if step is None:
         first = track.steps[0].offset_days
-        return Skip(f"no step due: oldest invoice {target.number} is at day {days:+d}, "
-                    f"first step at {first:+d} / 尚未到第一个催收节点")
+        return Skip(
+            f"no step due: oldest invoice {target.number} is at day {days:+d}, "
+            f"first step at {first:+d} / 尚未到第一个催收节点"
+        )
     index = [s.name for s in track.steps].index(step.name)
     done = (done_steps or {}).get(target.id, frozenset())
     if any(s.name in done for s in track.steps[index:]):
-        return Skip(f"step {step.name} (or a later one) already planned for {target.number} / 该节点已安排")
+        return Skip(
+            f"step {step.name} (or a later one) already planned for {target.number} / 该节点已安排"
+        )
     horizon = today.toordinal() + lead_days(track)
     listed = tuple(i for i in open_invoices if i.due_on.toordinal() <= horizon)
     total = sum((i.amount_open for i in listed), Decimal(0))
     minimum = policy.min_open_amount.get(target.currency, Decimal(0))
     if total < minimum:
-        return Skip(f"open amount {total} {target.currency} is below the minimum {minimum} / 金额低于下限")
+        return Skip(
+            f"open amount {total} {target.currency} is below the minimum {minimum} / 金额低于下限"
+        )
     picked = choose_channel(step, customer)
     if picked is None and step.task is None:
         return Skip(f"no reachable channel among {', '.join(step.channels)} / 没有可用的渠道")
     channel, recipient = picked if picked else (None, None)
-    reason = (f"{track.name}/{step.name}: oldest open invoice {target.number} is at day {days:+d} "
-              f"(step at {step.offset_days:+d}); {len(listed)} invoice(s), {total} {target.currency}")
+    reason = (
+        f"{track.name}/{step.name}: oldest open invoice {target.number} is at day {days:+d} "
+        f"(step at {step.offset_days:+d}); {len(listed)} invoice(s), {total} {target.currency}"
+    )
     return Decision(track, step, target, listed, total, days, channel, recipient, reason)

@@ -46,8 +46,11 @@ def sweep_expired_leases(session: Session, org_id: int, now: datetime) -> int:
     result = session.execute(
         update(Reminder)
         .where(Reminder.org_id == org_id, Reminder.status == "sending", Reminder.lease_until < now)
-        .values(status="uncertain", error="lease expired with the outcome unknown; check before resending",
-                updated_at=now)
+        .values(
+            status="uncertain",
+            error="lease expired with the outcome unknown; check before resending",
+            updated_at=now,
+        )
     )
     return result.rowcount or 0
 
@@ -58,7 +61,9 @@ def due_rows(
     """(id, channel) of planned rows whose time has come, oldest first."""
     stmt = (
         select(Reminder.id, Reminder.channel)
-        .where(Reminder.org_id == org_id, Reminder.status == "planned", Reminder.scheduled_at <= now)
+        .where(
+            Reminder.org_id == org_id, Reminder.status == "planned", Reminder.scheduled_at <= now
+        )
         .order_by(Reminder.scheduled_at, Reminder.id)
     )
     if limit:
@@ -69,9 +74,18 @@ def due_rows(
 def _claim(session: Session, org_id: int, reminder_id: int, now: datetime) -> Reminder | None:
     claimed = session.execute(
         update(Reminder)
-        .where(Reminder.id == reminder_id, Reminder.org_id == org_id, Reminder.status == "planned",
-               Reminder.scheduled_at <= now)
-        .values(status="sending", lease_until=now + LEASE, attempts=Reminder.attempts + 1, updated_at=now)
+        .where(
+            Reminder.id == reminder_id,
+            Reminder.org_id == org_id,
+            Reminder.status == "planned",
+            Reminder.scheduled_at <= now,
+        )
+        .values(
+            status="sending",
+            lease_until=now + LEASE,
+            attempts=Reminder.attempts + 1,
+            updated_at=now,
+        )
     ).rowcount
     if not claimed:
         return None  # someone else has it, or it was cancelled meanwhile
@@ -93,7 +107,11 @@ def send_one(
             return "skipped"
         verdict = check(session, org, reminder, now)
         if isinstance(verdict, Cancel):
-            reminder.status, reminder.error, reminder.lease_until = "cancelled", verdict.reason, None
+            reminder.status, reminder.error, reminder.lease_until = (
+                "cancelled",
+                verdict.reason,
+                None,
+            )
             return "cancelled"
         try:
             locale = renderer.pick_locale(verdict.locale_wanted, org.language)
@@ -102,9 +120,15 @@ def send_one(
             reminder.status, reminder.error, reminder.lease_until = "failed", f"render: {exc}", None
             return "failed"
         message = OutgoingMessage(
-            key=reminder.idempotency_key, channel=reminder.channel, recipient=reminder.recipient,
-            locale=locale, subject=rendered.subject, text=rendered.text, html=rendered.html,
-            short=rendered.short, created_at=reminder.scheduled_at,
+            key=reminder.idempotency_key,
+            channel=reminder.channel,
+            recipient=reminder.recipient,
+            locale=locale,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            short=rendered.short,
+            created_at=reminder.scheduled_at,
             metadata={"reminder_id": reminder.id, "step": reminder.step, "track": reminder.track},
         )
     try:
@@ -175,8 +199,15 @@ def send_due(
         for channel in channels.values():
             channel.close()
     with factory() as session, session.begin():
-        record_event(session, org.id, "send.completed",
-                     ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items())) or "nothing due",
-                     data={"counts": dict(report.counts), "broken": sorted(report.broken_channels),
-                           "uncertain": report.marked_uncertain})
+        record_event(
+            session,
+            org.id,
+            "send.completed",
+            ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items())) or "nothing due",
+            data={
+                "counts": dict(report.counts),
+                "broken": sorted(report.broken_channels),
+                "uncertain": report.marked_uncertain,
+            },
+        )
     return report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +15,12 @@ from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
 
 CONTACT_COLUMNS = {
-    "email": "email", "sms": "mobile", "wecom": "wecom_userid", "wechat": "wechat_openid",
-    "dingtalk": "dingtalk_userid", "push": "push_token",
+    "email": "email",
+    "sms": "mobile",
+    "wecom": "wecom_userid",
+    "wechat": "wechat_openid",
+    "dingtalk": "dingtalk_userid",
+    "push": "push_token",
 }
 
 
@@ -34,14 +38,29 @@ class CustomerInfo:
 
 
 CUSTOMER_COLUMNS = (
-    Customer.id, Customer.external_id, Customer.name, Customer.tier, Customer.language, Customer.timezone,
-    Customer.salesperson_ref, Customer.salesperson_name, Customer.channel_preferences,
-    Customer.opted_out_channels, Customer.do_not_remind, Customer.paused_until,
+    Customer.id,
+    Customer.external_id,
+    Customer.name,
+    Customer.tier,
+    Customer.language,
+    Customer.timezone,
+    Customer.salesperson_ref,
+    Customer.salesperson_name,
+    Customer.channel_preferences,
+    Customer.opted_out_channels,
+    Customer.do_not_remind,
+    Customer.paused_until,
     *(getattr(Customer, column) for column in CONTACT_COLUMNS.values()),
 )
 INVOICE_COLUMNS = (
-    Receivable.customer_id, Receivable.id, Receivable.number, Receivable.currency, Receivable.due_on,
-    Receivable.amount_open, Receivable.status, Receivable.do_not_remind,
+    Receivable.customer_id,
+    Receivable.id,
+    Receivable.number,
+    Receivable.currency,
+    Receivable.due_on,
+    Receivable.amount_open,
+    Receivable.status,
+    Receivable.do_not_remind,
 )
 
 
@@ -49,13 +68,17 @@ def customer_info(c: Any) -> CustomerInfo:
     """From a Customer entity or a row of CUSTOMER_COLUMNS (same attribute names)."""
     contacts = {ch: getattr(c, col) for ch, col in CONTACT_COLUMNS.items() if getattr(c, col)}
     fact = CustomerFact(
-        id=c.id, tier=c.tier, contacts=contacts,
+        id=c.id,
+        tier=c.tier,
+        contacts=contacts,
         channel_preferences=tuple(c.channel_preferences or ()),
         opted_out=frozenset(c.opted_out_channels or ()),
-        do_not_remind=c.do_not_remind, paused_until=c.paused_until,
+        do_not_remind=c.do_not_remind,
+        paused_until=c.paused_until,
     )
-    return CustomerInfo(fact, c.external_id, c.name, c.language, c.timezone, c.salesperson_ref,
-                        c.salesperson_name)
+    return CustomerInfo(
+        fact, c.external_id, c.name, c.language, c.timezone, c.salesperson_ref, c.salesperson_name
+    )
 
 
 def load_groups(
@@ -72,16 +95,22 @@ def load_groups(
     customers = {
         row.id: customer_info(row)
         for row in session.execute(
-            select(*CUSTOMER_COLUMNS).where(Customer.org_id == org_id, Customer.id.in_(with_open)))
+            select(*CUSTOMER_COLUMNS).where(Customer.org_id == org_id, Customer.id.in_(with_open))
+        )
     }
     rows = session.execute(
-        select(*INVOICE_COLUMNS).where(*where)
+        select(*INVOICE_COLUMNS)
+        .where(*where)
         .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
         .execution_options(yield_per=5000)
     )
     for (cust_id, currency), group in groupby(rows, key=lambda r: (r.customer_id, r.currency)):
-        invoices = [InvoiceFact(r.id, r.number, r.currency, r.due_on, r.amount_open, r.status, r.do_not_remind)
-                    for r in group]
+        invoices = [
+            InvoiceFact(
+                r.id, r.number, r.currency, r.due_on, r.amount_open, r.status, r.do_not_remind
+            )
+            for r in group
+        ]
         yield customers[cust_id], currency, invoices
 
 
@@ -91,11 +120,14 @@ def done_steps(session: Session, org_id: int) -> dict[int, set[str]]:
     done: dict[int, set[str]] = {}
     for target, step in session.execute(
         select(Reminder.target_receivable_id, Reminder.step).where(
-            Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids))
+            Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids)
+        )
     ):
         done.setdefault(target, set()).add(step)
     for target, data in session.execute(
-        select(Task.receivable_id, Task.data).where(Task.org_id == org_id, Task.receivable_id.in_(open_ids))
+        select(Task.receivable_id, Task.data).where(
+            Task.org_id == org_id, Task.receivable_id.in_(open_ids)
+        )
     ):
         if target is not None and data.get("step"):
             done.setdefault(target, set()).add(data["step"])

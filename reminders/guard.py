@@ -37,7 +37,8 @@ def local_today(now: datetime, tz_name: str) -> date:
 
 def check(session: Session, org: Org, reminder: Reminder, now: datetime) -> Cancel | Proceed:
     customer = session.scalar(
-        select(Customer).where(Customer.org_id == org.id, Customer.id == reminder.customer_id))
+        select(Customer).where(Customer.org_id == org.id, Customer.id == reminder.customer_id)
+    )
     if customer is None:
         return Cancel("customer no longer exists")
     today = local_today(now, customer.timezone or org.timezone)
@@ -48,12 +49,14 @@ def check(session: Session, org: Org, reminder: Reminder, now: datetime) -> Canc
     if reminder.channel in (customer.opted_out_channels or []):
         return Cancel(f"customer opted out of {reminder.channel}")
     invoices = session.scalars(
-        select(Receivable).where(
+        select(Receivable)
+        .where(
             Receivable.org_id == org.id,
             Receivable.id.in_(reminder.receivable_ids),
             Receivable.status == "open",
             Receivable.do_not_remind.is_(False),
-        ).order_by(Receivable.due_on, Receivable.id)
+        )
+        .order_by(Receivable.due_on, Receivable.id)
     ).all()
     invoices = [i for i in invoices if i.amount_open > 0]
     if not any(i.id == reminder.target_receivable_id for i in invoices):
@@ -71,10 +74,15 @@ def check(session: Session, org: Org, reminder: Reminder, now: datetime) -> Canc
         "payment_url": oldest.payment_url,
         "self_service_url": None,
         "invoices": [
-            {"number": i.number, "amount_open": i.amount_open, "amount_total": i.amount_total,
-             "due_on": i.due_on, "issued_on": i.issued_on, "days_overdue": (today - i.due_on).days}
+            {
+                "number": i.number,
+                "amount_open": i.amount_open,
+                "amount_total": i.amount_total,
+                "due_on": i.due_on,
+                "issued_on": i.issued_on,
+                "days_overdue": (today - i.due_on).days,
+            }
             for i in invoices
         ],
     }
     return Proceed(customer.language, context)
-

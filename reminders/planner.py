@@ -77,17 +77,28 @@ def plan(
             when = scheduled_time(today, policy.send_hour, customer.timezone or org.timezone)
             report.planned.append(Planned(customer, outcome, when))
         report.reminders_inserted = insert_ignoring_conflicts(
-            session, Reminder.__table__, [_reminder_row(org, policy, p) for p in report.planned
-                                          if p.decision.channel], key=("org_id", "idempotency_key"))
+            session,
+            Reminder.__table__,
+            [_reminder_row(org, policy, p) for p in report.planned if p.decision.channel],
+            key=("org_id", "idempotency_key"),
+        )
         report.tasks_inserted = insert_ignoring_conflicts(
-            session, Task.__table__, [_task_row(org, today, p) for p in report.planned
-                                      if p.decision.step.task], key=("org_id", "idempotency_key"))
+            session,
+            Task.__table__,
+            [_task_row(org, today, p) for p in report.planned if p.decision.step.task],
+            key=("org_id", "idempotency_key"),
+        )
         if dry_run:
             session.rollback()
             return report
-        record_event(session, org.id, "plan.completed",
-                     f"planned {report.reminders_inserted} reminders and {report.tasks_inserted} tasks "
-                     f"for {today.isoformat()}", data={"skipped": dict(report.skipped)})
+        record_event(
+            session,
+            org.id,
+            "plan.completed",
+            f"planned {report.reminders_inserted} reminders and {report.tasks_inserted} tasks "
+            f"for {today.isoformat()}",
+            data={"skipped": dict(report.skipped)},
+        )
         session.commit()
     return report
 
@@ -96,12 +107,26 @@ def _reminder_row(org: Org, policy: Policy, p: Planned) -> dict:
     d = p.decision
     now = utcnow()
     return {
-        "org_id": org.id, "customer_id": p.customer.fact.id, "target_receivable_id": d.target.id,
-        "receivable_ids": [i.id for i in d.invoices], "idempotency_key": p.key,
-        "policy": policy.name, "track": d.track.name, "step": d.step.name, "channel": d.channel,
-        "template": d.step.template, "tone": d.step.tone, "recipient": d.recipient, "currency": d.currency,
-        "amount_open": d.total, "status": "planned", "reason": d.reason,
-        "scheduled_at": p.scheduled_at, "attempts": 0, "created_at": now, "updated_at": now,
+        "org_id": org.id,
+        "customer_id": p.customer.fact.id,
+        "target_receivable_id": d.target.id,
+        "receivable_ids": [i.id for i in d.invoices],
+        "idempotency_key": p.key,
+        "policy": policy.name,
+        "track": d.track.name,
+        "step": d.step.name,
+        "channel": d.channel,
+        "template": d.step.template,
+        "tone": d.step.tone,
+        "recipient": d.recipient,
+        "currency": d.currency,
+        "amount_open": d.total,
+        "status": "planned",
+        "reason": d.reason,
+        "scheduled_at": p.scheduled_at,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -109,14 +134,23 @@ def _task_row(org: Org, today: date, p: Planned) -> dict:
     d = p.decision
     spec = d.step.task
     assert spec is not None
-    summary = spec.summary.format(customer=p.customer.name, count=len(d.invoices),
-                                  total=f"{d.total} {d.currency}")
+    summary = spec.summary.format(
+        customer=p.customer.name, count=len(d.invoices), total=f"{d.total} {d.currency}"
+    )
     return {
-        "org_id": org.id, "customer_id": p.customer.fact.id, "receivable_id": d.target.id,
+        "org_id": org.id,
+        "customer_id": p.customer.fact.id,
+        "receivable_id": d.target.id,
         "idempotency_key": f"task:r{d.target.id}:{d.step.name}",
         "assignee": p.customer.salesperson_ref or p.customer.salesperson_name,
-        "summary": summary, "due_on": today + timedelta(days=spec.due_in_days), "status": "open",
-        "data": {"step": d.step.name, "track": d.track.name, "invoices": [i.number for i in d.invoices],
-                 "reason": d.reason},
+        "summary": summary,
+        "due_on": today + timedelta(days=spec.due_in_days),
+        "status": "open",
+        "data": {
+            "step": d.step.name,
+            "track": d.track.name,
+            "invoices": [i.number for i in d.invoices],
+            "reason": d.reason,
+        },
         "created_at": utcnow(),
     }

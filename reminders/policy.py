@@ -83,7 +83,9 @@ class Policy(BaseModel):
     name: str
     tracks: list[Track] = Field(min_length=1, description="First match wins.")
     min_open_amount: dict[str, Decimal] = Field(default_factory=dict)
-    send_hour: int = Field(default=9, ge=0, le=23, description="Local hour the day's messages are scheduled.")
+    send_hour: int = Field(
+        default=9, ge=0, le=23, description="Local hour the day's messages are scheduled."
+    )
 
 
 def default_policy() -> Policy:
@@ -94,11 +96,28 @@ def default_policy() -> Policy:
             Track(
                 name="standard",
                 steps=[
-                    Step(name="pre-due", offset_days=-3, channels=["email", "wecom"], tone="courtesy"),
-                    Step(name="overdue-3", offset_days=3, channels=["email", "sms", "wecom"], tone="friendly"),
-                    Step(name="overdue-10", offset_days=10, channels=["email", "sms", "wecom"], tone="firm"),
-                    Step(name="overdue-30", offset_days=30, channels=["sms", "email", "wecom"], tone="final",
-                         task=TaskSpec()),
+                    Step(
+                        name="pre-due", offset_days=-3, channels=["email", "wecom"], tone="courtesy"
+                    ),
+                    Step(
+                        name="overdue-3",
+                        offset_days=3,
+                        channels=["email", "sms", "wecom"],
+                        tone="friendly",
+                    ),
+                    Step(
+                        name="overdue-10",
+                        offset_days=10,
+                        channels=["email", "sms", "wecom"],
+                        tone="firm",
+                    ),
+                    Step(
+                        name="overdue-30",
+                        offset_days=30,
+                        channels=["sms", "email", "wecom"],
+                        tone="final",
+                        task=TaskSpec(),
+                    ),
                 ],
             )
         ],

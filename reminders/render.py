@@ -53,7 +53,9 @@ class Renderer:
             trim_blocks=False,
             keep_trailing_newline=False,
         )
-        env.filters["money"] = lambda amount, currency: format_money(Decimal(amount), currency, locale)
+        env.filters["money"] = lambda amount, currency: format_money(
+            Decimal(amount), currency, locale
+        )
         env.filters["date"] = lambda day: format_day(day, locale)
         return env
 
@@ -68,8 +70,15 @@ class Renderer:
         parts = {}
         for part in ("subject.txt", "body.txt", "body.html", "short.txt"):
             try:
-                parts[part] = env.get_template(f"{template}/{locale}/{part}.j2").render(context, locale=locale)
+                parts[part] = env.get_template(f"{template}/{locale}/{part}.j2").render(
+                    context, locale=locale
+                )
             except TemplateNotFound as exc:
                 raise LookupError(f"template {template!r} has no {locale} {part} ({exc})") from exc
-        return Rendered(locale, parts["subject.txt"].strip(), parts["body.txt"].strip() + "\n",
-                        parts["body.html"], parts["short.txt"].strip())
+        return Rendered(
+            locale,
+            parts["subject.txt"].strip(),
+            parts["body.txt"].strip() + "\n",
+            parts["body.html"],
+            parts["short.txt"].strip(),
+        )

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.spreadsheet import open_sheet
+from dunlin.bulk import upsert_rows
 from dunlin.db import utcnow
 from dunlin.errors import DunlinError
 from dunlin.events import record_event
@@ -27,11 +28,14 @@ from mappings.transform import FieldError, RowTransformer
 from reminders.models import Reminder
 from sync.models import Customer, Receivable
 from sync.sources import ensure_source
-from dunlin.bulk import upsert_rows
 
-BATCH = 2000
+BATCH = 5000
+ANALYZE_AFTER_ROWS = 1000
 _CUSTOMER_DEFAULTS: dict[str, Any] = {
-    "tier": "B", "tags": [], "channel_preferences": [], "opted_out_channels": [],
+    "tier": "B",
+    "tags": [],
+    "channel_preferences": [],
+    "opted_out_channels": [],
     "do_not_remind": False,
 }
 _RECEIVABLE_DEFAULTS: dict[str, Any] = {"do_not_remind": False}
@@ -94,7 +98,9 @@ class _Batch:
 
 
 class Importer:
-    def __init__(self, session: Session, org_id: int, source_id: int, transformer: RowTransformer) -> None:
+    def __init__(
+        self, session: Session, org_id: int, source_id: int, transformer: RowTransformer
+    ) -> None:
         self.session = session
         self.org_id = org_id
         self.source_id = source_id
@@ -113,28 +119,49 @@ class Importer:
             if self._seen_customers.get(ext_id) == fingerprint:
                 continue
             self._seen_customers[ext_id] = fingerprint
-            fresh.append({**cust, "org_id": self.org_id, "source_id": self.source_id,
-                          "created_at": now, "updated_at": now})
-        upsert_rows(self.session, Customer.__table__, fresh,
-                    key=("org_id", "source_id", "external_id"),
-                    update=[*self.t.customer_fields, "updated_at"])
+            fresh.append(
+                {
+                    **cust,
+                    "org_id": self.org_id,
+                    "source_id": self.source_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        upsert_rows(
+            self.session,
+            Customer.__table__,
+            fresh,
+            key=("org_id", "source_id", "external_id"),
+            update=[*self.t.customer_fields, "updated_at"],
+        )
         self.customers_written += len(fresh)
         self._resolve_customer_ids([c for c in batch.customers if c not in self.customer_ids])
         rows = []
         for rec in batch.receivables.values():
             customer_id = self.customer_ids[rec.pop("_customer")]
-            rows.append({**rec, "org_id": self.org_id, "source_id": self.source_id,
-                         "customer_id": customer_id, "created_at": now, "updated_at": now})
+            rows.append(
+                {
+                    **rec,
+                    "org_id": self.org_id,
+                    "source_id": self.source_id,
+                    "customer_id": customer_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         self._upsert_receivables(rows)
         self.receivables_written += len(rows)
 
     def _resolve_customer_ids(self, external_ids: list[str]) -> None:
         for start in range(0, len(external_ids), 1000):
-            chunk = external_ids[start:start + 1000]
+            chunk = external_ids[start : start + 1000]
             found = self.session.execute(
                 select(Customer.external_id, Customer.id).where(
-                    Customer.org_id == self.org_id, Customer.source_id == self.source_id,
-                    Customer.external_id.in_(chunk))
+                    Customer.org_id == self.org_id,
+                    Customer.source_id == self.source_id,
+                    Customer.external_id.in_(chunk),
+                )
             )
             self.customer_ids.update(dict(found.tuples().all()))
 
@@ -143,29 +170,45 @@ class Importer:
 
         def keep_disputes(insert: Any) -> dict[str, Any]:
             # A dispute recorded in Dunlin survives a re-import that still says "open".
-            return {"status": case(
-                ((table.c.status == "disputed") & (insert.excluded.status == "open"), "disputed"),
-                else_=insert.excluded.status,
-            )}
+            return {
+                "status": case(
+                    (
+                        (table.c.status == "disputed") & (insert.excluded.status == "open"),
+                        "disputed",
+                    ),
+                    else_=insert.excluded.status,
+                )
+            }
 
-        upsert_rows(self.session, table, rows, key=("org_id", "source_id", "external_id"),
-                    update=[*self.t.receivable_fields, "customer_id", "updated_at"],
-                    overrides=keep_disputes)
+        upsert_rows(
+            self.session,
+            table,
+            rows,
+            key=("org_id", "source_id", "external_id"),
+            update=[*self.t.receivable_fields, "customer_id", "updated_at"],
+            overrides=keep_disputes,
+        )
 
     def cancel_reminders_for_settled(self) -> int:
         """Planned reminders whose pace-setting receivable is no longer open are cancelled."""
         settled = select(Receivable.id).where(
-            Receivable.org_id == self.org_id, Receivable.status != "open")
+            Receivable.org_id == self.org_id, Receivable.status != "open"
+        )
         result = self.session.execute(
             update(Reminder)
-            .where(Reminder.org_id == self.org_id, Reminder.status == "planned",
-                   Reminder.target_receivable_id.in_(settled))
+            .where(
+                Reminder.org_id == self.org_id,
+                Reminder.status == "planned",
+                Reminder.target_receivable_id.in_(settled),
+            )
             .values(status="cancelled", error="receivable no longer open", updated_at=utcnow())
         )
         return result.rowcount or 0
 
 
-def _complete(record: dict[str, Any], fields: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
+def _complete(
+    record: dict[str, Any], fields: list[str], defaults: dict[str, Any]
+) -> dict[str, Any]:
     """Every row of an executemany needs the same keys; blanks become defaults or NULL."""
     return {name: record.get(name, defaults.get(name)) for name in fields}
 
@@ -232,13 +275,22 @@ def import_file(
             report.rejects_path = rejects_path or path.with_name(path.stem + ".rejects.csv")
             write_rejects(report.rejects_path, sheet.header, report.rejections)
         record_event(
-            session, org.id, "import.completed",
+            session,
+            org.id,
+            "import.completed",
             f"imported {path.name}: {report.receivables} receivables, {report.customers} customers",
             subject=("source", source.id),
             data={"file": str(path), "rows": report.rows_read, "rejected": len(report.rejections)},
         )
         session.commit()
         report.committed = True
+        if (
+            session.get_bind().dialect.name == "postgresql"
+            and report.rows_read >= ANALYZE_AFTER_ROWS
+        ):
+            # Fresh statistics, or the planner's next query takes a nested loop over stale ones.
+            session.execute(text("ANALYZE customers, receivables"))
+            session.commit()
     if on_progress:
         on_progress(report.rows_read)
     return report
@@ -249,5 +301,10 @@ def write_rejects(path: Path, header: list[str], rejections: list[Rejection]) ->
         writer = csv.writer(handle)
         writer.writerow(["_row", "_errors", *header])
         for r in rejections:
-            writer.writerow([r.row, r.describe(), *("" if r.raw.get(h) is None else r.raw.get(h) for h in header)])
-
+            writer.writerow(
+                [
+                    r.row,
+                    r.describe(),
+                    *("" if r.raw.get(h) is None else r.raw.get(h) for h in header),
+                ]
+            )

@@ -74,8 +74,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, data_dir=tmp_path / "data", secret_key=generate_key(),
-                    _env_file=None)
+    return Settings(
+        database_url=db_url, data_dir=tmp_path / "data", secret_key=generate_key(), _env_file=None
+    )
 
 
 @pytest.fixture

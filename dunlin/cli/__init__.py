@@ -36,9 +36,16 @@ class CliState:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--org", envvar="DUNLIN_ORG", default="default", show_default=True,
-              help="Which org (tenant) to act for.")
-@click.option("--debug", is_flag=True, envvar="DUNLIN_DEBUG", help="Verbose logs and full tracebacks.")
+@click.option(
+    "--org",
+    envvar="DUNLIN_ORG",
+    default="default",
+    show_default=True,
+    help="Which org (tenant) to act for.",
+)
+@click.option(
+    "--debug", is_flag=True, envvar="DUNLIN_DEBUG", help="Verbose logs and full tracebacks."
+)
 @click.version_option(package_name="dunlin")
 @click.pass_context
 def cli(ctx: click.Context, org: str, debug: bool) -> None:
@@ -88,6 +95,7 @@ def main() -> None:
         click.secho(
             f"{t('Unexpected error', '意外错误')}: {type(exc).__name__}: {exc}\n"
             + t("Run again with --debug for the traceback.", "加 --debug 重新运行可查看详细信息。"),
-            fg="red", err=True,
+            fg="red",
+            err=True,
         )
         sys.exit(1)

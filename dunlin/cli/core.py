@@ -28,8 +28,12 @@ def init(state, name: str | None) -> None:  # type: ignore[no-untyped-def]
     upgrade(app.engine)
     with transaction(app.factory) as session:
         org = ensure_org(session, state.org, app.settings, name=name)
-    console.print(t(f"Database ready at {app.engine.url.render_as_string(hide_password=True)}; org {org.slug!r}.",
-                    f"数据库已就绪：{app.engine.url.render_as_string(hide_password=True)}；组织 {org.slug!r}。"))
+    console.print(
+        t(
+            f"Database ready at {app.engine.url.render_as_string(hide_password=True)}; org {org.slug!r}.",
+            f"数据库已就绪：{app.engine.url.render_as_string(hide_password=True)}；组织 {org.slug!r}。",
+        )
+    )
 
 
 @click.command("secret-key")
@@ -42,7 +46,9 @@ def _sum_by_currency(rows) -> str:  # type: ignore[no-untyped-def]
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for currency, amount in rows:
         totals[currency] += amount
-    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted(totals.items())) or "0"
+    return (
+        ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted(totals.items())) or "0"
+    )
 
 
 @click.command()
@@ -53,33 +59,83 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
     with app.factory() as session:
         org = get_org(session, state.org)
         today, _ = clock(None, org.timezone)
-        sources = session.scalars(select(Source).where(Source.org_id == org.id).order_by(Source.name)).all()
-        console.print(table(t("Sources", "数据源"), [t("name", "名称"), t("kind", "类型"), t("status", "状态"),
-                                                     t("last sync", "最近同步")],
-                            [(s.name, s.kind, s.status + (f": {s.status_detail}" if s.status_detail else ""),
-                              s.last_synced_at.isoformat(timespec="seconds") if s.last_synced_at else "-")
-                             for s in sources]))
+        sources = session.scalars(
+            select(Source).where(Source.org_id == org.id).order_by(Source.name)
+        ).all()
+        console.print(
+            table(
+                t("Sources", "数据源"),
+                [
+                    t("name", "名称"),
+                    t("kind", "类型"),
+                    t("status", "状态"),
+                    t("last sync", "最近同步"),
+                ],
+                [
+                    (
+                        s.name,
+                        s.kind,
+                        s.status + (f": {s.status_detail}" if s.status_detail else ""),
+                        s.last_synced_at.isoformat(timespec="seconds") if s.last_synced_at else "-",
+                    )
+                    for s in sources
+                ],
+            )
+        )
         open_rows = session.execute(
-            select(Receivable.currency, Receivable.amount_open, Receivable.due_on)
-            .where(Receivable.org_id == org.id, Receivable.status == "open")).all()
+            select(Receivable.currency, Receivable.amount_open, Receivable.due_on).where(
+                Receivable.org_id == org.id, Receivable.status == "open"
+            )
+        ).all()
         overdue = [(c, a) for c, a, d in open_rows if d < today]
-        console.print(table(t("Receivables", "应收"), [t("what", "项目"), t("count", "数量"), t("amount", "金额")], [
-            (t("open", "未结清"), len(open_rows), _sum_by_currency((c, a) for c, a, _ in open_rows)),
-            (t("overdue", "已逾期"), len(overdue), _sum_by_currency(overdue)),
-        ]))
-        by_status = dict(session.execute(
-            select(Reminder.status, func.count()).where(Reminder.org_id == org.id).group_by(Reminder.status)
-        ).tuples().all())
-        console.print(table(t("Reminder ledger", "催收记录"), [t("status", "状态"), t("count", "数量")],
-                            sorted(by_status.items())))
+        console.print(
+            table(
+                t("Receivables", "应收"),
+                [t("what", "项目"), t("count", "数量"), t("amount", "金额")],
+                [
+                    (
+                        t("open", "未结清"),
+                        len(open_rows),
+                        _sum_by_currency((c, a) for c, a, _ in open_rows),
+                    ),
+                    (t("overdue", "已逾期"), len(overdue), _sum_by_currency(overdue)),
+                ],
+            )
+        )
+        by_status = dict(
+            session.execute(
+                select(Reminder.status, func.count())
+                .where(Reminder.org_id == org.id)
+                .group_by(Reminder.status)
+            )
+            .tuples()
+            .all()
+        )
+        console.print(
+            table(
+                t("Reminder ledger", "催收记录"),
+                [t("status", "状态"), t("count", "数量")],
+                sorted(by_status.items()),
+            )
+        )
         if by_status.get("uncertain"):
-            console.print(t(
-                f"[yellow]{by_status['uncertain']} message(s) are uncertain: the worker stopped after handing "
-                "them to the provider. Check them before resending.[/yellow]",
-                f"[yellow]{by_status['uncertain']} 条消息状态不确定：发送过程中断，请核实后再决定是否重发。[/yellow]"))
-        tasks = session.scalar(select(func.count()).where(Task.org_id == org.id, Task.status == "open"))
+            console.print(
+                t(
+                    f"[yellow]{by_status['uncertain']} message(s) are uncertain: the worker stopped after handing "
+                    "them to the provider. Check them before resending.[/yellow]",
+                    f"[yellow]{by_status['uncertain']} 条消息状态不确定：发送过程中断，请核实后再决定是否重发。[/yellow]",
+                )
+            )
+        tasks = session.scalar(
+            select(func.count()).where(Task.org_id == org.id, Task.status == "open")
+        )
         console.print(t(f"Open follow-up tasks: {tasks}", f"未完成跟进任务：{tasks}"))
-        console.print(t(f"Outbox: {app.settings.resolved_outbox_dir}", f"发件箱目录：{app.settings.resolved_outbox_dir}"))
+        console.print(
+            t(
+                f"Outbox: {app.settings.resolved_outbox_dir}",
+                f"发件箱目录：{app.settings.resolved_outbox_dir}",
+            )
+        )
 
 
 def register(group: click.Group) -> None:

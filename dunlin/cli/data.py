@@ -25,16 +25,37 @@ def estimate_rows(path: Path) -> int | None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--mapping", "mapping_name", required=True,
-              help="A shipped mapping name (e.g. spreadsheet, spreadsheet-zh) or a path to a YAML file.")
-@click.option("--source", "source_name", help="Source name to record rows under (default: the mapping's name).")
-@click.option("--skip-invalid", is_flag=True,
-              help="Import the valid rows and write the invalid ones to a rejects file.")
-@click.option("--rejects", "rejects_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write rejected rows (default: FILE.rejects.csv).")
+@click.option(
+    "--mapping",
+    "mapping_name",
+    required=True,
+    help="A shipped mapping name (e.g. spreadsheet, spreadsheet-zh) or a path to a YAML file.",
+)
+@click.option(
+    "--source",
+    "source_name",
+    help="Source name to record rows under (default: the mapping's name).",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid rows and write the invalid ones to a rejects file.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write rejected rows (default: FILE.rejects.csv).",
+)
 @click.pass_obj
-def import_command(state, file: Path, mapping_name: str, source_name: str | None,  # type: ignore[no-untyped-def]
-                   skip_invalid: bool, rejects_path: Path | None) -> None:
+def import_command(
+    state,
+    file: Path,
+    mapping_name: str,
+    source_name: str | None,  # type: ignore[no-untyped-def]
+    skip_invalid: bool,
+    rejects_path: Path | None,
+) -> None:
     """Import customers and receivables from a CSV or XLSX file.
 
     Nothing is imported if any row is invalid, unless --skip-invalid. Re-importing updates rows
@@ -43,20 +64,38 @@ def import_command(state, file: Path, mapping_name: str, source_name: str | None
     app = state.app()
     with progress() as bar:
         task = bar.add_task(t("Importing", "导入中"), total=estimate_rows(file))
-        report = import_file(app.factory, state.org, file, mapping_name, source_name=source_name,
-                             skip_invalid=skip_invalid, rejects_path=rejects_path,
-                             on_progress=lambda n: bar.update(task, completed=n))
-    console.print(t(
-        f"Imported {report.rows_read - len(report.rejections)} of {report.rows_read} rows from {file.name}: "
-        f"{report.receivables} receivables, {report.customers} customer updates (source {report.source!r}).",
-        f"已从 {file.name} 导入 {report.rows_read - len(report.rejections)}/{report.rows_read} 行："
-        f"应收 {report.receivables} 条，客户更新 {report.customers} 条（数据源 {report.source!r}）。"))
+        report = import_file(
+            app.factory,
+            state.org,
+            file,
+            mapping_name,
+            source_name=source_name,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path,
+            on_progress=lambda n: bar.update(task, completed=n),
+        )
+    console.print(
+        t(
+            f"Imported {report.rows_read - len(report.rejections)} of {report.rows_read} rows from {file.name}: "
+            f"{report.receivables} receivables, {report.customers} customer updates (source {report.source!r}).",
+            f"已从 {file.name} 导入 {report.rows_read - len(report.rejections)}/{report.rows_read} 行："
+            f"应收 {report.receivables} 条，客户更新 {report.customers} 条（数据源 {report.source!r}）。",
+        )
+    )
     if report.reminders_cancelled:
-        console.print(t(f"Cancelled {report.reminders_cancelled} planned reminder(s) for settled invoices.",
-                        f"已取消 {report.reminders_cancelled} 条已结清应收的待发提醒。"))
+        console.print(
+            t(
+                f"Cancelled {report.reminders_cancelled} planned reminder(s) for settled invoices.",
+                f"已取消 {report.reminders_cancelled} 条已结清应收的待发提醒。",
+            )
+        )
     if report.rejections:
-        console.print(t(f"[yellow]{len(report.rejections)} row(s) rejected → {report.rejects_path}[/yellow]",
-                        f"[yellow]{len(report.rejections)} 行被拒绝 → {report.rejects_path}[/yellow]"))
+        console.print(
+            t(
+                f"[yellow]{len(report.rejections)} row(s) rejected → {report.rejects_path}[/yellow]",
+                f"[yellow]{len(report.rejections)} 行被拒绝 → {report.rejects_path}[/yellow]",
+            )
+        )
 
 
 @click.group()
@@ -74,8 +113,12 @@ def mappings_check(name_or_file: str) -> None:
         for issue in exc.issues:
             click.secho(str(issue), fg="red", err=True)
         raise SystemExit(exc.exit_code) from None
-    console.print(t(f"{name_or_file}: OK ({mapping.kind}, {len(mapping.columns())} columns)",
-                    f"{name_or_file}：有效（{mapping.kind}，{len(mapping.columns())} 列）"))
+    console.print(
+        t(
+            f"{name_or_file}: OK ({mapping.kind}, {len(mapping.columns())} columns)",
+            f"{name_or_file}：有效（{mapping.kind}，{len(mapping.columns())} 列）",
+        )
+    )
 
 
 @mappings.command("list")

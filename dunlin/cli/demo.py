@@ -27,7 +27,9 @@ DEMO_ORG = "demo"
 
 
 @click.command()
-@click.option("--customers", default=240, show_default=True, help="How many sample customers to generate.")
+@click.option(
+    "--customers", default=240, show_default=True, help="How many sample customers to generate."
+)
 @click.pass_obj
 def demo(state, customers: int) -> None:  # type: ignore[no-untyped-def]
     """Run Dunlin end to end on a generated sample (SQLite + local outbox, no setup).
@@ -40,26 +42,44 @@ def demo(state, customers: int) -> None:  # type: ignore[no-untyped-def]
         key, created = load_or_create_demo_key(settings.data_dir)
         redacting_filter.known.add(key)
         if created:
-            console.print(t(f"Generated a demo secret key in {settings.data_dir / 'secret.key'} "
-                            "(set DUNLIN_SECRET_KEY for real use).",
-                            f"已生成演示密钥：{settings.data_dir / 'secret.key'}（正式使用请设置 DUNLIN_SECRET_KEY）。"))
+            console.print(
+                t(
+                    f"Generated a demo secret key in {settings.data_dir / 'secret.key'} "
+                    "(set DUNLIN_SECRET_KEY for real use).",
+                    f"已生成演示密钥：{settings.data_dir / 'secret.key'}（正式使用请设置 DUNLIN_SECRET_KEY）。",
+                )
+            )
     app = App(settings)
     upgrade(app.engine)
     with transaction(app.factory) as session:
         ensure_org(session, DEMO_ORG, settings, name="示例贸易 Demo Trading")
     sample = settings.data_dir / "demo" / "receivables.csv"
     rows = generate(sample, customers=customers)
-    console.print(t(f"Sample: {rows} receivables for {customers} customers → {sample}",
-                    f"样例数据：{customers} 个客户、{rows} 张应收单 → {sample}"))
+    console.print(
+        t(
+            f"Sample: {rows} receivables for {customers} customers → {sample}",
+            f"样例数据：{customers} 个客户、{rows} 张应收单 → {sample}",
+        )
+    )
     with progress() as bar:
         task = bar.add_task(t("Importing", "导入中"), total=estimate_rows(sample))
-        report = import_file(app.factory, DEMO_ORG, sample, "spreadsheet-zh", source_name="demo-sheet",
-                             on_progress=lambda n: bar.update(task, completed=n))
-    console.print(t(f"Imported {report.receivables} receivables.", f"已导入 {report.receivables} 张应收单。"))
+        report = import_file(
+            app.factory,
+            DEMO_ORG,
+            sample,
+            "spreadsheet-zh",
+            source_name="demo-sheet",
+            on_progress=lambda n: bar.update(task, completed=n),
+        )
+    console.print(
+        t(f"Imported {report.receivables} receivables.", f"已导入 {report.receivables} 张应收单。")
+    )
     with app.factory() as session:
         tz = get_org(session, DEMO_ORG).timezone
     today, now = clock(DEMO_ANCHOR, tz)
-    console.print(t(f"Acting as of {today} (the sample's anchor date).", f"以样例基准日 {today} 运行。"))
+    console.print(
+        t(f"Acting as of {today} (the sample's anchor date).", f"以样例基准日 {today} 运行。")
+    )
     show_plan(plan(app.factory, DEMO_ORG, today), 10)
     send_report = run_send(app, DEMO_ORG, now)
     show_send(app, DEMO_ORG, send_report)
@@ -69,15 +89,26 @@ def demo(state, customers: int) -> None:  # type: ignore[no-untyped-def]
 def _summary(app: App, outbox: Path) -> None:
     with app.factory() as session:
         org = get_org(session, DEMO_ORG)
-        by_channel = Counter(dict(session.execute(
-            select(Reminder.channel, func.count()).where(Reminder.org_id == org.id, Reminder.status == "sent")
-            .group_by(Reminder.channel)).tuples().all()))
+        by_channel = Counter(
+            dict(
+                session.execute(
+                    select(Reminder.channel, func.count())
+                    .where(Reminder.org_id == org.id, Reminder.status == "sent")
+                    .group_by(Reminder.channel)
+                )
+                .tuples()
+                .all()
+            )
+        )
     files = sum(1 for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else 0
-    console.print(t(
-        f"[bold green]Done.[/bold green] Sent so far by channel: {dict(by_channel)}; {files} file(s) in {outbox}. "
-        "Open an .eml in a mail client, or try `dunlin --org demo status`.",
-        f"[bold green]完成。[/bold green]各渠道已发送：{dict(by_channel)}；{outbox} 中共 {files} 个文件。"
-        "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`。"))
+    console.print(
+        t(
+            f"[bold green]Done.[/bold green] Sent so far by channel: {dict(by_channel)}; {files} file(s) in {outbox}. "
+            "Open an .eml in a mail client, or try `dunlin --org demo status`.",
+            f"[bold green]完成。[/bold green]各渠道已发送：{dict(by_channel)}；{outbox} 中共 {files} 个文件。"
+            "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`。",
+        )
+    )
 
 
 def register(group: click.Group) -> None:

@@ -62,11 +62,18 @@ class OutboxChannel:
             else:
                 path = folder / f"{stem}.json"
                 body = {
-                    "key": message.key, "channel": message.channel, "to": message.recipient,
-                    "locale": message.locale, "text": message.short, "subject": message.subject,
-                    "created_at": message.created_at.isoformat(), "metadata": message.metadata,
+                    "key": message.key,
+                    "channel": message.channel,
+                    "to": message.recipient,
+                    "locale": message.locale,
+                    "text": message.short,
+                    "subject": message.subject,
+                    "created_at": message.created_at.isoformat(),
+                    "metadata": message.metadata,
                 }
-                self._write(path, json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True).encode())
+                self._write(
+                    path, json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True).encode()
+                )
         except OSError as exc:
             return SendResult(Outcome.RETRY_LATER, detail=f"outbox write failed: {exc}")
         return SendResult(Outcome.SENT, provider_message_id=str(path.relative_to(self.directory)))

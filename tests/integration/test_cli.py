@@ -14,12 +14,17 @@ DUNLIN = [sys.executable, "-m", "dunlin"]
 def run(args, cwd: Path, **env):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DUNLIN_")}
     full_env.update({"DUNLIN_UI_LANGUAGE": "en", "COLUMNS": "160", **env})
-    return subprocess.run([*DUNLIN, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*DUNLIN, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+    )
 
 
 def outbox_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_demo_twice_leaves_the_same_outbox(tmp_path):
@@ -29,7 +34,9 @@ def test_demo_twice_leaves_the_same_outbox(tmp_path):
     outbox = tmp_path / ".dunlin" / "outbox" / "demo"
     before = outbox_digest(outbox)
     assert len(before) >= 100
-    assert any(name.endswith(".eml") for name in before) and any(name.endswith(".json") for name in before)
+    assert any(name.endswith(".eml") for name in before) and any(
+        name.endswith(".json") for name in before
+    )
     second = run(["demo"], tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Generated a demo secret key" not in second.stdout
@@ -77,12 +84,16 @@ def test_bad_file_exits_nonzero_and_names_the_row(workspace):
     bad.write_text(fixture.replace("2026-03-31", "31.3.2026"), encoding="utf-8")
     result = run(["import", str(bad), "--mapping", "spreadsheet-zh"], cwd, **env)
     assert result.returncode == 3
-    assert "row 4" in result.stderr and "到期日" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "row 4" in result.stderr and "到期日" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_mappings_check_prints_line_numbers(tmp_path):
     bad = tmp_path / "m.yaml"
-    bad.write_text("version: 1\nkind: spreadsheet\nname: m\ncustomer:\n  external_id: A\n  name: B\n  emial: C\n")
+    bad.write_text(
+        "version: 1\nkind: spreadsheet\nname: m\ncustomer:\n  external_id: A\n  name: B\n  emial: C\n"
+    )
     result = run(["mappings", "check", str(bad)], tmp_path)
     assert result.returncode == 2
     assert f"{bad}:7: customer.emial: unknown field" in result.stderr

@@ -62,7 +62,9 @@ def test_skip_invalid_imports_the_rest_and_writes_rejects(app, tmp_path):
 
 
 def test_row_missing_from_a_later_file_is_kept_and_changes_apply(app, tmp_path):
-    first = write_sheet(tmp_path / "a.csv", [row("C1", "INV-1", "2026-11-01"), row("C1", "INV-2", "2026-11-02")])
+    first = write_sheet(
+        tmp_path / "a.csv", [row("C1", "INV-1", "2026-11-01"), row("C1", "INV-2", "2026-11-02")]
+    )
     import_file(app.factory, "acme", first, "spreadsheet")
     second = write_sheet(tmp_path / "b.csv", [row("C1", "INV-1", "2026-11-01", open_amount="0")])
     import_file(app.factory, "acme", second, "spreadsheet")
@@ -82,7 +84,10 @@ def test_dispute_recorded_in_dunlin_survives_reimport(app, tmp_path):
 
 
 def test_blank_cells_on_a_repeated_customer_do_not_erase_values(app, tmp_path):
-    rows = [row("C1", "INV-1", "2026-11-01", Mobile="13812345678"), row("C1", "INV-2", "2026-11-01")]
+    rows = [
+        row("C1", "INV-1", "2026-11-01", Mobile="13812345678"),
+        row("C1", "INV-2", "2026-11-01"),
+    ]
     import_file(app.factory, "acme", write_sheet(tmp_path / "a.csv", rows), "spreadsheet")
     with app.factory() as s:
         assert s.scalar(select(Customer.mobile)) == "+8613812345678"
@@ -127,7 +132,9 @@ def test_chinese_export_with_the_shipped_zh_mapping(app):
     import_file(app.factory, "acme", fixture, "spreadsheet-zh")
     with app.factory() as s:
         rows = {r.number: r for r in s.scalars(select(Receivable))}
-    assert rows["AR-001"].amount_open == Decimal("1234.50") and rows["AR-001"].due_on == date(2026, 4, 4)
+    assert rows["AR-001"].amount_open == Decimal("1234.50") and rows["AR-001"].due_on == date(
+        2026, 4, 4
+    )
     assert rows["AR-002"].status == "paid" and rows["AR-003"].currency == "USD"
 
 
@@ -136,7 +143,9 @@ def test_large_batches_take_the_bulk_path_with_the_same_results(app, tmp_path):
     from dunlin.bulk import COPY_THRESHOLD
 
     n = COPY_THRESHOLD * 3
-    rows = [row(f"C{i % 40}", f"INV-{i}", "2026-11-01", f"{i}.25", Tags="vip，长期") for i in range(n)]
+    rows = [
+        row(f"C{i % 40}", f"INV-{i}", "2026-11-01", f"{i}.25", Tags="vip，长期") for i in range(n)
+    ]
     path = write_sheet(tmp_path / "big.csv", rows)
     import_file(app.factory, "acme", path, "spreadsheet")
     with app.factory() as s, s.begin():

@@ -21,9 +21,17 @@ def _customer_and_receivable(session, org_id: int, amount: Decimal):
     customer = Customer(org_id=org_id, source_id=source.id, external_id="C1", name="甲")
     session.add(customer)
     session.flush()
-    receivable = Receivable(org_id=org_id, source_id=source.id, customer_id=customer.id, external_id="R1",
-                            number="R1", currency="CNY", amount_total=amount, amount_open=amount,
-                            due_on=date(2026, 1, 1))
+    receivable = Receivable(
+        org_id=org_id,
+        source_id=source.id,
+        customer_id=customer.id,
+        external_id="R1",
+        number="R1",
+        currency="CNY",
+        amount_total=amount,
+        amount_open=amount,
+        due_on=date(2026, 1, 1),
+    )
     session.add(receivable)
     session.flush()
     return customer, receivable
@@ -31,8 +39,9 @@ def _customer_and_receivable(session, org_id: int, amount: Decimal):
 
 def test_migrations_match_the_models(app):
     with app.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
-                                all_models().metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": False}), all_models().metadata
+        )
     assert diff == []
 
 
@@ -58,16 +67,30 @@ def test_datetimes_come_back_as_utc(app):
 
 def test_ledger_key_is_unique_per_org(app):
     def reminder(org_id, customer_id, receivable_id):
-        return Reminder(org_id=org_id, customer_id=customer_id, target_receivable_id=receivable_id,
-                        receivable_ids=[receivable_id], idempotency_key="r1:overdue-3:email", policy="p",
-                        track="t", step="overdue-3", channel="email", template="reminder", recipient="a@x",
-                        currency="CNY", amount_open=Decimal(1), scheduled_at=datetime.now(UTC))
+        return Reminder(
+            org_id=org_id,
+            customer_id=customer_id,
+            target_receivable_id=receivable_id,
+            receivable_ids=[receivable_id],
+            idempotency_key="r1:overdue-3:email",
+            policy="p",
+            track="t",
+            step="overdue-3",
+            channel="email",
+            template="reminder",
+            recipient="a@x",
+            currency="CNY",
+            amount_open=Decimal(1),
+            scheduled_at=datetime.now(UTC),
+        )
 
     with transaction(app.factory) as session:
         acme = session.scalar(select(Org).where(Org.slug == "acme"))
         other = session.scalar(select(Org).where(Org.slug == "other"))
         c1, r1 = _customer_and_receivable(session, acme.id, Decimal(1))
         c2, r2 = _customer_and_receivable(session, other.id, Decimal(1))
-        session.add_all([reminder(acme.id, c1.id, r1.id), reminder(other.id, c2.id, r2.id)])  # same key, two orgs
+        session.add_all(
+            [reminder(acme.id, c1.id, r1.id), reminder(other.id, c2.id, r2.id)]
+        )  # same key, two orgs
     with pytest.raises(IntegrityError), transaction(app.factory) as session:
         session.add(reminder(acme.id, c1.id, r1.id))

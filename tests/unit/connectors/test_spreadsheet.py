@@ -39,7 +39,9 @@ def test_xlsx_typed_cells_and_named_sheet(tmp_path):
     path = tmp_path / "d.xlsx"
     wb.save(path)
     sheet = open_sheet(path, SourceSettings(sheet="AR"))
-    assert list(sheet.rows) == [(2, {"Invoice": "INV-1", "Due": datetime(2026, 3, 5), "Amount": 1234.5})]
+    assert list(sheet.rows) == [
+        (2, {"Invoice": "INV-1", "Due": datetime(2026, 3, 5), "Amount": 1234.5})
+    ]
     with pytest.raises(SpreadsheetError, match="no sheet named 'Nope'; sheets: Cover, AR"):
         open_sheet(path, SourceSettings(sheet="Nope"))
 

@@ -62,7 +62,9 @@ def test_yaml_syntax_error_has_a_line():
 
 
 def test_every_issue_is_reported_at_once():
-    text = GOOD.replace("kind: spreadsheet", "kind: spreadsheet\nbogus: 1").replace("due_on: Due", "due_on: {}")
+    text = GOOD.replace("kind: spreadsheet", "kind: spreadsheet\nbogus: 1").replace(
+        "due_on: Due", "due_on: {}"
+    )
     with pytest.raises(MappingError) as info:
         parse_mapping(text, "m.yaml")
     assert len(info.value.issues) >= 2

@@ -4,10 +4,25 @@ from mappings import load_mapping
 from mappings.transform import RowTransformer
 
 ROW = {
-    "客户编码": "C1", "客户名称": "上海某某", "邮箱": "A@X.CN", "手机": "13812345678", "语言": "英文",
-    "客户等级": "重要", "标签": "vip", "销售负责人": "张伟", "销售工号": "S01", "企业微信": "",
-    "偏好渠道": "短信", "单据编号": "AR-1", "币别": "", "价税合计": "¥1,000.00", "未收金额": "",
-    "业务日期": "2026年1月1日", "到期日": "2026年1月31日", "状态": "", "付款链接": "",
+    "客户编码": "C1",
+    "客户名称": "上海某某",
+    "邮箱": "A@X.CN",
+    "手机": "13812345678",
+    "语言": "英文",
+    "客户等级": "重要",
+    "标签": "vip",
+    "销售负责人": "张伟",
+    "销售工号": "S01",
+    "企业微信": "",
+    "偏好渠道": "短信",
+    "单据编号": "AR-1",
+    "币别": "",
+    "价税合计": "¥1,000.00",
+    "未收金额": "",
+    "业务日期": "2026年1月1日",
+    "到期日": "2026年1月31日",
+    "状态": "",
+    "付款链接": "",
 }
 
 
@@ -31,7 +46,10 @@ def test_paid_when_nothing_open_and_errors_name_column_and_field():
     paid = t.transform({**ROW, "未收金额": "0"})
     assert paid.receivable["status"] == "paid"
     bad = t.transform({**ROW, "到期日": "soon", "价税合计": "lots"})
-    assert {(e.column, e.field) for e in bad.errors} == {("到期日", "due_on"), ("价税合计", "amount_total")}
+    assert {(e.column, e.field) for e in bad.errors} == {
+        ("到期日", "due_on"),
+        ("价税合计", "amount_total"),
+    }
 
 
 def test_missing_required_value_and_open_above_total():

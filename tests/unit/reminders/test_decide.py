@@ -15,7 +15,9 @@ REACHABLE = CustomerFact(id=1, contacts={"email": "a@x.cn", "sms": "+86138123456
 
 
 def inv(id_: int, days_overdue: int, amount: str = "100", **kw) -> InvoiceFact:
-    return InvoiceFact(id_, f"INV-{id_}", "CNY", TODAY - timedelta(days=days_overdue), Decimal(amount), **kw)
+    return InvoiceFact(
+        id_, f"INV-{id_}", "CNY", TODAY - timedelta(days=days_overdue), Decimal(amount), **kw
+    )
 
 
 def test_catch_up_gives_only_the_highest_step_due():
@@ -33,7 +35,9 @@ def test_step_already_planned_is_not_planned_again_nor_a_lower_one():
 
 
 def test_grouping_oldest_sets_the_pace_and_lists_every_overdue_invoice():
-    outcome = decide(POLICY, REACHABLE, [inv(2, 4, "50"), inv(1, 12, "100"), inv(3, -10, "7")], TODAY)
+    outcome = decide(
+        POLICY, REACHABLE, [inv(2, 4, "50"), inv(1, 12, "100"), inv(3, -10, "7")], TODAY
+    )
     assert isinstance(outcome, Decision)
     assert outcome.target.id == 1 and outcome.step.name == "overdue-10"
     assert [i.id for i in outcome.invoices] == [1, 2]  # the one due in 10 days is not listed
@@ -41,7 +45,9 @@ def test_grouping_oldest_sets_the_pace_and_lists_every_overdue_invoice():
 
 
 def test_when_the_oldest_is_paid_the_next_oldest_takes_over():
-    outcome = decide(POLICY, REACHABLE, [inv(1, 12, status="paid"), inv(2, 4)], TODAY, {1: {"overdue-10"}})
+    outcome = decide(
+        POLICY, REACHABLE, [inv(1, 12, status="paid"), inv(2, 4)], TODAY, {1: {"overdue-10"}}
+    )
     assert isinstance(outcome, Decision)
     assert outcome.target.id == 2 and outcome.step.name == "overdue-3"
 
@@ -105,14 +111,19 @@ customer_st = st.builds(
     CustomerFact,
     id=st.just(1),
     tier=st.sampled_from("ABC"),
-    contacts=st.dictionaries(st.sampled_from(["email", "sms", "wecom"]), st.just("addr"), max_size=3),
+    contacts=st.dictionaries(
+        st.sampled_from(["email", "sms", "wecom"]), st.just("addr"), max_size=3
+    ),
     channel_preferences=st.lists(st.sampled_from(["email", "sms", "wecom"]), max_size=2).map(tuple),
     opted_out=st.frozensets(st.sampled_from(["email", "sms", "wecom"]), max_size=2),
     do_not_remind=st.booleans(),
     paused_until=st.none() | st.dates(TODAY - timedelta(days=5), TODAY + timedelta(days=5)),
 )
-done_st = st.dictionaries(st.integers(1, 10_000), st.sets(st.sampled_from(
-    [s.name for s in POLICY.tracks[0].steps]), max_size=2), max_size=5)
+done_st = st.dictionaries(
+    st.integers(1, 10_000),
+    st.sets(st.sampled_from([s.name for s in POLICY.tracks[0].steps]), max_size=2),
+    max_size=5,
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -8,9 +8,17 @@ from reminders.channels.outbox import OutboxChannel
 
 
 def message(channel: str = "email", key: str = "r1:overdue-3:email") -> OutgoingMessage:
-    return OutgoingMessage(key=key, channel=channel, recipient="客户 <a@x.cn>" if channel == "email" else "+8613812345678",
-                           locale="zh_CN", subject="【付款提醒】合计 ¥1,234.50", text="正文\n", html="<p>正文</p>",
-                           short="短信正文", created_at=datetime(2026, 12, 1, 1, tzinfo=UTC))
+    return OutgoingMessage(
+        key=key,
+        channel=channel,
+        recipient="客户 <a@x.cn>" if channel == "email" else "+8613812345678",
+        locale="zh_CN",
+        subject="【付款提醒】合计 ¥1,234.50",
+        text="正文\n",
+        html="<p>正文</p>",
+        short="短信正文",
+        created_at=datetime(2026, 12, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_email_is_a_parseable_rfc5322_message_with_both_parts(tmp_path):

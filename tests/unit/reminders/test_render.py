@@ -8,11 +8,22 @@ from jinja2.sandbox import SandboxedEnvironment
 from reminders.render import Renderer, format_day, format_money
 
 CONTEXT = {
-    "tone": "firm", "customer": {"name": "<b>Acme</b> 公司"}, "salesperson_name": "张伟",
-    "currency": "CNY", "total": Decimal("1234.5"), "days_overdue": 12, "payment_url": "https://pay/x",
+    "tone": "firm",
+    "customer": {"name": "<b>Acme</b> 公司"},
+    "salesperson_name": "张伟",
+    "currency": "CNY",
+    "total": Decimal("1234.5"),
+    "days_overdue": 12,
+    "payment_url": "https://pay/x",
     "org": {"name": "Demo"},
-    "invoices": [{"number": "AR-1", "amount_open": Decimal("1234.5"), "due_on": date(2026, 3, 5),
-                  "days_overdue": 12}],
+    "invoices": [
+        {
+            "number": "AR-1",
+            "amount_open": Decimal("1234.5"),
+            "due_on": date(2026, 3, 5),
+            "days_overdue": 12,
+        }
+    ],
 }
 
 

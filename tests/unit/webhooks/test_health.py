@@ -3,7 +3,9 @@ from webhooks import create_app
 
 
 def test_healthz_checks_the_database(tmp_path):
-    client = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", _env_file=None)).test_client()
+    client = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", _env_file=None)
+    ).test_client()
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
 
