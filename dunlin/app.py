@@ -44,10 +44,22 @@ class App:
             )
 
 
-def clock(as_of: date | None, tz_name: str) -> tuple[date, datetime]:
-    """(today, now) for a run: the real clock, or noon of `as_of` in the org's time zone."""
+@dataclass(frozen=True)
+class RunClock:
+    """When a run happens: the plan day, the earliest send time, and until when to send."""
+
+    today: date
+    not_before: datetime
+    send_until: datetime
+
+
+def clock(as_of: date | None, tz_name: str) -> RunClock:
+    """The real clock, or — with `as_of` — that whole day in the org's time zone: plan from its
+    start, send everything scheduled before its end."""
     tz = ZoneInfo(tz_name)
     if as_of is None:
         now = datetime.now(UTC)
-        return now.astimezone(tz).date(), now
-    return as_of, datetime.combine(as_of, time(12), tz).astimezone(UTC)
+        return RunClock(now.astimezone(tz).date(), now, now)
+    start = datetime.combine(as_of, time(0), tz).astimezone(UTC)
+    end = datetime.combine(as_of, time(23, 59, 59), tz).astimezone(UTC)
+    return RunClock(as_of, start, end)

@@ -6,39 +6,19 @@ an admin copies a shipped file, edits it and points Dunlin at the copy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
-from dunlin.errors import DunlinError
+from dunlin.yamlsource import ConfigFileError, ConfigIssue, validate_yaml
 from mappings.schema import Mapping
-from mappings.yamlsource import load_located
 
 SHIPPED = Path(__file__).parent
 
 
-@dataclass(frozen=True)
-class MappingIssue:
-    filename: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.filename}:{self.line}" if self.line else self.filename
-        return f"{where}: {self.field}: {self.message}"
+MappingIssue = ConfigIssue
 
 
-class MappingError(DunlinError):
+class MappingError(ConfigFileError):
     """A mapping file is malformed; carries every issue found, each with file and line."""
-
-    exit_code = 2
-
-    def __init__(self, issues: list[MappingIssue]) -> None:
-        self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
 
 
 def shipped_names() -> list[str]:
@@ -66,36 +46,8 @@ def resolve(name_or_path: str) -> Path:
     )
 
 
-def _friendly(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown field / 未知字段"
-    if error["type"] == "missing":
-        return "required field is missing / 缺少必填字段"
-    return error["msg"]
-
-
 def parse_mapping(text: str, filename: str) -> Mapping:
-    try:
-        located = load_located(text, filename)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise MappingError(
-            [MappingIssue(filename, line, "(yaml)", str(exc).splitlines()[0])]
-        ) from exc
-    if not isinstance(located.data, dict):
-        raise MappingError(
-            [MappingIssue(filename, 1, "(root)", "a mapping must be a YAML mapping")]
-        )
-    try:
-        return Mapping.model_validate(located.data)
-    except ValidationError as exc:
-        issues = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            field = ".".join(str(p) for p in loc) or "(root)"
-            issues.append(MappingIssue(filename, located.line_of(loc), field, _friendly(error)))
-        raise MappingError(issues) from exc
+    return validate_yaml(text, filename, Mapping, error=MappingError)
 
 
 def load_mapping(name_or_path: str) -> Mapping:

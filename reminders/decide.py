@@ -1,18 +1,21 @@
 """The pure decision core: given plain facts about one customer × currency group, which step is
-due today, on which channel, about which invoices — or why nothing is.
+due today, on which channels, about which invoices — or why nothing is.
 
-No I/O and no clock: `today` is an argument. The planner and `dunlin explain` both call this.
+No I/O and no clock: `today`, the calendar and what was already planned are arguments. The
+planner and `dunlin explain` both call `decide`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from reminders.policy import Policy, Step, Track
+from reminders.schedule import WorkCalendar
+
+Done = Mapping[int, Mapping[str, date]]  # pace-setting receivable → {occurrence: planned on}
 
 
 @dataclass(frozen=True)
@@ -39,23 +42,45 @@ class CustomerFact:
     opted_out: frozenset[str] = frozenset()
     do_not_remind: bool = False
     paused_until: date | None = None
+    tags: frozenset[str] = frozenset()
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One point on a target's timeline: a step, or the n-th repeat of one (`name#n`)."""
+
+    name: str
+    step: Step
+    on: date
 
 
 @dataclass(frozen=True)
 class Decision:
     track: Track
-    step: Step
-    target: InvoiceFact  # the pace-setter: oldest open invoice of the group
+    occurrence: Occurrence
+    target: InvoiceFact  # the pace-setter: oldest remindable invoice of the group
     invoices: tuple[InvoiceFact, ...]
     total: Decimal
     days_overdue: int
-    channel: str | None  # None: the step only creates a task (no reachable channel)
-    recipient: str | None
+    deliveries: tuple[tuple[str, str], ...]  # (channel, address); several = a parallel group
     reason: str
+
+    @property
+    def step(self) -> Step:
+        return self.occurrence.step
 
     @property
     def currency(self) -> str:
         return self.target.currency
+
+    @property
+    def channel(self) -> str | None:
+        return self.deliveries[0][0] if self.deliveries else None
+
+    @property
+    def recipient(self) -> str | None:
+        return self.deliveries[0][1] if self.deliveries else None
 
 
 @dataclass(frozen=True)
@@ -63,33 +88,91 @@ class Skip:
     reason: str
 
 
-def choose_track(policy: Policy, customer: CustomerFact) -> Track | None:
-    for track in policy.tracks:
-        if track.tiers is None or customer.tier in track.tiers:
-            return track
-    return None
+def track_matches(track: Track, customer: CustomerFact, currency: str, total: Decimal) -> bool:
+    m = track.match
+    if m is None:
+        return True
+    return (
+        (m.tiers is None or customer.tier in m.tiers)
+        and (m.tags is None or bool(customer.tags & set(m.tags)))
+        and (m.min_amount is None or total >= m.min_amount)
+        and (m.max_amount is None or total <= m.max_amount)
+        and (m.currencies is None or currency in m.currencies)
+        and (m.sources is None or customer.source in m.sources)
+    )
 
 
-def due_step(track: Track, days_overdue: int) -> Step | None:
-    """The highest step whose time has come (catch-up: never the ones it skipped)."""
-    due = [s for s in track.steps if s.offset_days <= days_overdue]
-    return due[-1] if due else None
+def choose_track(
+    policy: Policy, customer: CustomerFact, currency: str, total: Decimal
+) -> Track | None:
+    return next((t for t in policy.tracks if track_matches(t, customer, currency, total)), None)
 
 
-def choose_channel(step: Step, customer: CustomerFact) -> tuple[str, str] | None:
-    """Preferred channels first, then the step's order; skip unreachable and opted-out ones."""
-    preferred = [c for c in customer.channel_preferences if c in step.channels]
-    ordered = preferred + [c for c in step.channels if c not in preferred]
-    for channel in ordered:
-        address = customer.contacts.get(channel)
-        if address and channel not in customer.opted_out:
-            return channel, address
-    return None
+def _shift(start: date, days: int, business: bool, calendar: WorkCalendar) -> date:
+    return calendar.add_working_days(start, days) if business else start + timedelta(days=days)
+
+
+def timeline(
+    track: Track, due_on: date, done: Mapping[str, date], calendar: WorkCalendar, horizon: date
+) -> list[Occurrence]:
+    """Every occurrence of the track for one target up to `horizon`, in step order.
+
+    A step timed after the previous one counts from the day that step was really planned, or
+    from its nominal day if it never was (catch-up skipped it).
+    """
+    out: list[Occurrence] = []
+    previous: Occurrence | None = None
+    for step in track.steps:
+        if step.offset_days is not None:
+            on = _shift(due_on, step.offset_days, step.business_days, calendar)
+        else:
+            assert previous is not None and step.after_previous_days is not None
+            anchor = done.get(previous.name, previous.on)
+            on = _shift(anchor, step.after_previous_days, step.business_days, calendar)
+        current = Occurrence(step.name, step, on)
+        out.append(current)
+        if step.repeat is not None:
+            count, day = 1, on
+            while True:
+                day += timedelta(days=step.repeat.every_days)
+                count += 1
+                if step.repeat.times is not None and count > step.repeat.times:
+                    break
+                if (
+                    step.repeat.until_day is not None
+                    and (day - due_on).days > step.repeat.until_day
+                ):
+                    break
+                if day > horizon:
+                    break
+                out.append(Occurrence(f"{step.name}#{count}", step, day))
+        previous = current
+    return out
+
+
+def choose_deliveries(step: Step, customer: CustomerFact) -> tuple[tuple[str, str], ...]:
+    """The first usable channel group: groups holding a preferred channel first (in preference
+    order), then the step's order; unreachable and opted-out channels are dropped."""
+    groups = step.channel_groups()
+    rank = {c: i for i, c in enumerate(customer.channel_preferences)}
+    ordered = sorted(
+        groups, key=lambda g: min((rank[c] for c in g if c in rank), default=len(rank))
+    )
+    for group in ordered:
+        usable = tuple(
+            (c, customer.contacts[c])
+            for c in group
+            if customer.contacts.get(c) and c not in customer.opted_out
+        )
+        if usable:
+            return usable
+    return ()
 
 
 def lead_days(track: Track) -> int:
     """How far ahead of due an invoice is listed (the earliest pre-due step)."""
-    return max(0, -track.steps[0].offset_days)
+    first = track.steps[0].offset_days or 0
+    return max(0, -first)
 
 
 def decide(
@@ -97,12 +180,11 @@ def decide(
     customer: CustomerFact,
     invoices: Iterable[InvoiceFact],
     today: date,
-    done_steps: Mapping[int, AbstractSet[str]] | None = None,
+    done: Done | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> Decision | Skip:
-    """Decide for one customer × currency group.
-
-    `done_steps` maps a receivable id to the steps already planned with it as pace-setter.
-    """
+    """Decide for one customer × currency group: at most one occurrence per target per day, and
+    only the latest one due (catch-up), never one already planned."""
     if customer.do_not_remind:
         return Skip("customer is marked do-not-remind / 客户设置为不提醒")
     if customer.paused_until is not None and today <= customer.paused_until:
@@ -110,38 +192,44 @@ def decide(
     open_invoices = sorted((i for i in invoices if i.remindable), key=lambda i: (i.due_on, i.id))
     if not open_invoices:
         return Skip("nothing open to remind about / 没有待催收的应收")
-    track = choose_track(policy, customer)
-    if track is None:
-        return Skip(f"no track matches tier {customer.tier} / 没有匹配的催收方案")
     target = open_invoices[0]
+    group_total = sum((i.amount_open for i in open_invoices), Decimal(0))
+    track = choose_track(policy, customer, target.currency, group_total)
+    if track is None:
+        return Skip(
+            f"no track matches / 没有匹配的催收方案 (tier {customer.tier}, {target.currency})"
+        )
+    target_done = (done or {}).get(target.id, {})
+    if today in target_done.values():
+        return Skip(f"already reminded today about {target.number} / 今日已提醒")
+    calendar = calendar or WorkCalendar(None)
+    occurrences = timeline(track, target.due_on, target_done, calendar, today)
+    due = [o for o in occurrences if o.on <= today]
     days = (today - target.due_on).days
-    step = due_step(track, days)
-    if step is None:
-        first = track.steps[0].offset_days
+    if not due:
         return Skip(
-            f"no step due: oldest invoice {target.number} is at day {days:+d}, "
-            f"first step at {first:+d} / 尚未到第一个催收节点"
+            f"no step due: oldest invoice {target.number} is at day {days:+d}, first step on "
+            f"{occurrences[0].on.isoformat()} / 尚未到第一个催收节点"
         )
-    index = [s.name for s in track.steps].index(step.name)
-    done = (done_steps or {}).get(target.id, frozenset())
-    if any(s.name in done for s in track.steps[index:]):
+    current = due[-1]
+    if any(o.name in target_done for o in occurrences[len(due) - 1 :]):
         return Skip(
-            f"step {step.name} (or a later one) already planned for {target.number} / 该节点已安排"
+            f"step {current.name} (or a later one) already planned for {target.number} / 该节点已安排"
         )
-    horizon = today.toordinal() + lead_days(track)
-    listed = tuple(i for i in open_invoices if i.due_on.toordinal() <= horizon)
+    horizon = today + timedelta(days=lead_days(track))
+    listed = tuple(i for i in open_invoices if i.due_on <= horizon)
     total = sum((i.amount_open for i in listed), Decimal(0))
     minimum = policy.min_open_amount.get(target.currency, Decimal(0))
     if total < minimum:
         return Skip(
             f"open amount {total} {target.currency} is below the minimum {minimum} / 金额低于下限"
         )
-    picked = choose_channel(step, customer)
-    if picked is None and step.task is None:
-        return Skip(f"no reachable channel among {', '.join(step.channels)} / 没有可用的渠道")
-    channel, recipient = picked if picked else (None, None)
+    deliveries = choose_deliveries(current.step, customer)
+    if not deliveries and current.step.task is None:
+        names = ", ".join("+".join(g) for g in current.step.channel_groups())
+        return Skip(f"no reachable channel among {names} / 没有可用的渠道")
     reason = (
-        f"{track.name}/{step.name}: oldest open invoice {target.number} is at day {days:+d} "
-        f"(step at {step.offset_days:+d}); {len(listed)} invoice(s), {total} {target.currency}"
+        f"{track.name}/{current.name}: oldest open invoice {target.number} is at day {days:+d} "
+        f"(step due {current.on.isoformat()}); {len(listed)} invoice(s), {total} {target.currency}"
     )
-    return Decision(track, step, target, listed, total, days, channel, recipient, reason)
+    return Decision(track, current, target, listed, total, days, deliveries, reason)

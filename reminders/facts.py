@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from itertools import groupby
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from reminders.decide import CustomerFact, InvoiceFact
 from reminders.models import Reminder, Task
-from sync.models import Customer, Receivable
+from sync.models import Customer, Receivable, Source
 
 CONTACT_COLUMNS = {
     "email": "email",
@@ -50,6 +51,8 @@ CUSTOMER_COLUMNS = (
     Customer.opted_out_channels,
     Customer.do_not_remind,
     Customer.paused_until,
+    Customer.tags,
+    Customer.source_id,
     *(getattr(Customer, column) for column in CONTACT_COLUMNS.values()),
 )
 INVOICE_COLUMNS = (
@@ -64,7 +67,7 @@ INVOICE_COLUMNS = (
 )
 
 
-def customer_info(c: Any) -> CustomerInfo:
+def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
     """From a Customer entity or a row of CUSTOMER_COLUMNS (same attribute names)."""
     contacts = {ch: getattr(c, col) for ch, col in CONTACT_COLUMNS.items() if getattr(c, col)}
     fact = CustomerFact(
@@ -75,6 +78,8 @@ def customer_info(c: Any) -> CustomerInfo:
         opted_out=frozenset(c.opted_out_channels or ()),
         do_not_remind=c.do_not_remind,
         paused_until=c.paused_until,
+        tags=frozenset(c.tags or ()),
+        source=source,
     )
     return CustomerInfo(
         fact, c.external_id, c.name, c.language, c.timezone, c.salesperson_ref, c.salesperson_name
@@ -92,8 +97,13 @@ def load_groups(
     if customer_id is not None:
         where.append(Receivable.customer_id == customer_id)
     with_open = select(Receivable.customer_id).where(*where)
+    sources = dict(
+        session.execute(select(Source.id, Source.name).where(Source.org_id == org_id))
+        .tuples()
+        .all()
+    )
     customers = {
-        row.id: customer_info(row)
+        row.id: customer_info(row, sources.get(row.source_id))
         for row in session.execute(
             select(*CUSTOMER_COLUMNS).where(Customer.org_id == org_id, Customer.id.in_(with_open))
         )
@@ -114,21 +124,48 @@ def load_groups(
         yield customers[cust_id], currency, invoices
 
 
-def done_steps(session: Session, org_id: int) -> dict[int, set[str]]:
-    """Steps already planned per pace-setting receivable (ledger rows and task-only steps)."""
+def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
+    """Occurrences already planned per pace-setting receivable, with the day they were planned
+    (ledger rows and task-only steps)."""
     open_ids = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status == "open")
-    done: dict[int, set[str]] = {}
-    for target, step in session.execute(
-        select(Reminder.target_receivable_id, Reminder.step).where(
-            Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids)
-        )
+    done: dict[int, dict[str, date]] = {}
+    for target, step, planned_on, created_at in session.execute(
+        select(
+            Reminder.target_receivable_id, Reminder.step, Reminder.planned_on, Reminder.created_at
+        ).where(Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids))
     ):
-        done.setdefault(target, set()).add(step)
-    for target, data in session.execute(
-        select(Task.receivable_id, Task.data).where(
+        done.setdefault(target, {})[step] = planned_on or created_at.date()
+    for target, data, created_at in session.execute(
+        select(Task.receivable_id, Task.data, Task.created_at).where(
             Task.org_id == org_id, Task.receivable_id.in_(open_ids)
         )
     ):
         if target is not None and data.get("step"):
-            done.setdefault(target, set()).add(data["step"])
+            planned = data.get("planned_on")
+            day = date.fromisoformat(planned) if planned else created_at.date()
+            done.setdefault(target, {}).setdefault(data["step"], day)
     return done
+
+
+CAPPED_STATUSES = ("planned", "sending", "sent", "uncertain")
+
+
+def cap_usage(
+    session: Session, org_id: int, since: datetime
+) -> Iterator[tuple[int, int, str, datetime]]:
+    """(customer, target, step, scheduled_at) of messages that count against frequency caps."""
+    rows = session.execute(
+        select(
+            Reminder.customer_id,
+            Reminder.target_receivable_id,
+            Reminder.step,
+            Reminder.scheduled_at,
+        )
+        .where(
+            Reminder.org_id == org_id,
+            Reminder.status.in_(CAPPED_STATUSES),
+            Reminder.scheduled_at >= since,
+        )
+        .distinct()
+    )
+    yield from rows.tuples()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.models import Org
-from reminders.models import Reminder
+from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
 
 
@@ -48,6 +48,12 @@ def check(session: Session, org: Org, reminder: Reminder, now: datetime) -> Canc
         return Cancel(f"customer paused until {customer.paused_until.isoformat()}")
     if reminder.channel in (customer.opted_out_channels or []):
         return Cancel(f"customer opted out of {reminder.channel}")
+    veto_key = "veto:" + reminder.idempotency_key.rsplit(":", 1)[0]
+    veto = session.scalar(
+        select(Task.status).where(Task.org_id == org.id, Task.idempotency_key == veto_key)
+    )
+    if veto == "vetoed":
+        return Cancel("vetoed by the salesperson during the review window")
     invoices = session.scalars(
         select(Receivable)
         .where(

@@ -1,6 +1,7 @@
-"""The planner: gather facts set-based, decide with pure functions, insert ledger rows in bulk.
+"""The planner: gather facts set-based, decide with pure functions, schedule into send windows
+under frequency caps, and insert ledger rows and tasks in bulk.
 
-Idempotent: each row's key is (pace-setting receivable, step, channel) under a unique
+Idempotent: each row's key is (pace-setting receivable, occurrence, channel) under a unique
 constraint, so planning twice — or two planners at once — never duplicates a message.
 `dry_run` runs the same code path and rolls back.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,9 +23,18 @@ from dunlin.events import record_event
 from dunlin.models import Org
 from dunlin.orgs import get_org
 from reminders.decide import Decision, Skip, decide
-from reminders.facts import CustomerInfo, done_steps, load_groups
+from reminders.facts import CustomerInfo, cap_usage, done_steps, load_groups
 from reminders.models import Reminder, Task
-from reminders.policy import Policy, default_policy
+from reminders.policy import Policy
+from reminders.policy_store import active_policy
+from reminders.schedule import (
+    CapLedger,
+    SendWindows,
+    WorkCalendar,
+    calendar_for,
+    next_send_time,
+    spread_offset,
+)
 
 
 @dataclass(frozen=True)
@@ -30,29 +42,67 @@ class Planned:
     customer: CustomerInfo
     decision: Decision
     scheduled_at: datetime
+    timezone: str
 
     @property
-    def key(self) -> str:
-        return f"r{self.decision.target.id}:{self.decision.step.name}:{self.decision.channel}"
+    def base_key(self) -> str:
+        return f"r{self.decision.target.id}:{self.decision.occurrence.name}"
+
+    def key(self, channel: str) -> str:
+        return f"{self.base_key}:{channel}"
 
 
 @dataclass
 class PlanReport:
     today: date
     dry_run: bool
+    policy: str = ""
     planned: list[Planned] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     reminders_inserted: int = 0
     tasks_inserted: int = 0
+    invalid_timezones: set[str] = field(default_factory=set)  # customer external ids
 
 
 def skip_category(skip: Skip) -> str:
     return skip.reason.split(":")[0].split(" / ")[0]
 
 
-def scheduled_time(today: date, hour: int, tz_name: str) -> datetime:
-    local = datetime.combine(today, time(hour), ZoneInfo(tz_name))
-    return local.astimezone(UTC)
+@lru_cache(maxsize=1024)
+def valid_timezone(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def start_of_day(day: date, tz_name: str) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(tz_name)).astimezone(UTC)
+
+
+@dataclass
+class Scheduler:
+    """Send times and caps for one planning run."""
+
+    policy: Policy
+    calendar: WorkCalendar
+    windows: SendWindows
+    caps: CapLedger
+    not_before: datetime
+
+    def schedule(self, planned_key: str, today: date, tz: str, veto_hours: int | None) -> datetime:
+        floor = self.not_before + timedelta(hours=veto_hours) if veto_hours else self.not_before
+        return next_send_time(
+            today,
+            floor,
+            self.windows,
+            self.calendar,
+            tz,
+            spread_offset(planned_key, self.policy.spread_minutes),
+        )
 
 
 def plan(
@@ -61,32 +111,52 @@ def plan(
     today: date,
     *,
     policy: Policy | None = None,
+    not_before: datetime | None = None,
     dry_run: bool = False,
 ) -> PlanReport:
-    policy = policy or default_policy()
+    """Plan `today` for an org. `not_before`: the earliest send time (default: start of `today`
+    in the org's zone); `policy`: use this one instead of the org's active policy."""
     report = PlanReport(today=today, dry_run=dry_run)
     with factory() as session:
         session.begin()
         org = get_org(session, org_slug)
+        if policy is None:
+            active = active_policy(session, org.id)
+            policy, report.policy = active.policy, active.label
+        else:
+            report.policy = f"{policy.name} (file)"
+        scheduler = Scheduler(
+            policy,
+            calendar_for(policy.calendar),
+            policy.windows(),
+            CapLedger(policy.caps.to_caps()),
+            not_before or start_of_day(today, org.timezone),
+        )
         done = done_steps(session, org.id)
+        _seed_caps(session, org, scheduler.caps, today)
         for customer, _currency, invoices in load_groups(session, org.id):
-            outcome = decide(policy, customer.fact, invoices, today, done)
+            tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
+            if customer.timezone and tz != customer.timezone:
+                report.invalid_timezones.add(customer.external_id)
+            outcome = decide(policy, customer.fact, invoices, today, done, scheduler.calendar)
             if isinstance(outcome, Skip):
                 report.skipped[skip_category(outcome)] += 1
                 continue
-            when = scheduled_time(today, policy.send_hour, customer.timezone or org.timezone)
-            report.planned.append(Planned(customer, outcome, when))
+            key = f"r{outcome.target.id}:{outcome.occurrence.name}"
+            when = scheduler.schedule(key, today, tz, outcome.track.veto_hours)
+            if outcome.deliveries and not scheduler.caps.take(
+                customer.fact.id, when.astimezone(ZoneInfo(tz)).date()
+            ):
+                report.skipped["frequency cap reached"] += 1
+                continue
+            report.planned.append(Planned(customer, outcome, when, tz))
+        rows = [r for p in report.planned for r in _reminder_rows(org, report.policy, today, p)]
         report.reminders_inserted = insert_ignoring_conflicts(
-            session,
-            Reminder.__table__,
-            [_reminder_row(org, policy, p) for p in report.planned if p.decision.channel],
-            key=("org_id", "idempotency_key"),
+            session, Reminder.__table__, rows, key=("org_id", "idempotency_key")
         )
+        tasks = [t for p in report.planned for t in _task_rows(org, today, p, scheduler.calendar)]
         report.tasks_inserted = insert_ignoring_conflicts(
-            session,
-            Task.__table__,
-            [_task_row(org, today, p) for p in report.planned if p.decision.step.task],
-            key=("org_id", "idempotency_key"),
+            session, Task.__table__, tasks, key=("org_id", "idempotency_key")
         )
         if dry_run:
             session.rollback()
@@ -96,61 +166,113 @@ def plan(
             org.id,
             "plan.completed",
             f"planned {report.reminders_inserted} reminders and {report.tasks_inserted} tasks "
-            f"for {today.isoformat()}",
-            data={"skipped": dict(report.skipped)},
+            f"for {today.isoformat()} with {report.policy}",
+            data={
+                "skipped": dict(report.skipped),
+                "invalid_timezones": sorted(report.invalid_timezones),
+            },
         )
         session.commit()
     return report
 
 
-def _reminder_row(org: Org, policy: Policy, p: Planned) -> dict:
+def _seed_caps(session: Session, org: Org, ledger: CapLedger, today: date) -> None:
+    """Count what is already planned or sent this week and ahead, per customer local day."""
+    since = start_of_day(today - timedelta(days=7), org.timezone)
+    zone = ZoneInfo(org.timezone)
+    for customer_id, _target, _step, scheduled_at in cap_usage(session, org.id, since):
+        ledger.counts[(customer_id, scheduled_at.astimezone(zone).date())] += 1
+
+
+def _reminder_rows(org: Org, policy_label: str, today: date, p: Planned) -> list[dict[str, Any]]:
     d = p.decision
     now = utcnow()
-    return {
-        "org_id": org.id,
-        "customer_id": p.customer.fact.id,
-        "target_receivable_id": d.target.id,
-        "receivable_ids": [i.id for i in d.invoices],
-        "idempotency_key": p.key,
-        "policy": policy.name,
-        "track": d.track.name,
-        "step": d.step.name,
-        "channel": d.channel,
-        "template": d.step.template,
-        "tone": d.step.tone,
-        "recipient": d.recipient,
-        "currency": d.currency,
-        "amount_open": d.total,
-        "status": "planned",
-        "reason": d.reason,
-        "scheduled_at": p.scheduled_at,
-        "attempts": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return [
+        {
+            "org_id": org.id,
+            "customer_id": p.customer.fact.id,
+            "target_receivable_id": d.target.id,
+            "receivable_ids": [i.id for i in d.invoices],
+            "idempotency_key": p.key(channel),
+            "policy": policy_label,
+            "track": d.track.name,
+            "step": d.occurrence.name,
+            "channel": channel,
+            "template": d.step.template,
+            "tone": d.step.tone,
+            "recipient": address,
+            "currency": d.currency,
+            "amount_open": d.total,
+            "status": "planned",
+            "reason": d.reason,
+            "planned_on": today,
+            "scheduled_at": p.scheduled_at,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for channel, address in d.deliveries
+    ]
 
 
-def _task_row(org: Org, today: date, p: Planned) -> dict:
+def resolve_assignee(assignee: str, customer: CustomerInfo) -> str | None:
+    """salesperson / source_responsible → the customer's salesperson; user:X → X; role:X kept."""
+    if assignee in ("salesperson", "source_responsible"):
+        return customer.salesperson_ref or customer.salesperson_name
+    if assignee.startswith("user:"):
+        return assignee.removeprefix("user:")
+    return assignee
+
+
+def _task_rows(org: Org, today: date, p: Planned, calendar: WorkCalendar) -> list[dict[str, Any]]:
     d = p.decision
-    spec = d.step.task
-    assert spec is not None
-    summary = spec.summary.format(
-        customer=p.customer.name, count=len(d.invoices), total=f"{d.total} {d.currency}"
-    )
-    return {
+    base = {
         "org_id": org.id,
         "customer_id": p.customer.fact.id,
         "receivable_id": d.target.id,
-        "idempotency_key": f"task:r{d.target.id}:{d.step.name}",
-        "assignee": p.customer.salesperson_ref or p.customer.salesperson_name,
-        "summary": summary,
-        "due_on": today + timedelta(days=spec.due_in_days),
         "status": "open",
-        "data": {
-            "step": d.step.name,
-            "track": d.track.name,
-            "invoices": [i.number for i in d.invoices],
-            "reason": d.reason,
-        },
         "created_at": utcnow(),
     }
+    data = {
+        "step": d.occurrence.name,
+        "track": d.track.name,
+        "planned_on": today.isoformat(),
+        "invoices": [i.number for i in d.invoices],
+        "reason": d.reason,
+    }
+    rows = []
+    if d.step.task is not None:
+        spec = d.step.task
+        rows.append(
+            {
+                **base,
+                "idempotency_key": f"task:{p.base_key}",
+                "assignee": resolve_assignee(spec.assignee, p.customer),
+                "summary": spec.summary.format(
+                    customer=p.customer.name, count=len(d.invoices), total=f"{d.total} {d.currency}"
+                ),
+                "due_on": calendar.add_working_days(today, spec.due_in_business_days),
+                "data": {**data, "kind": "follow-up"},
+            }
+        )
+    if d.track.veto_hours and d.deliveries:
+        local = p.scheduled_at.astimezone(ZoneInfo(p.timezone))
+        rows.append(
+            {
+                **base,
+                "idempotency_key": f"veto:{p.base_key}",
+                "assignee": resolve_assignee("salesperson", p.customer),
+                "summary": (
+                    f"Review the reminder to {p.customer.name} ({d.total} {d.currency}) before "
+                    f"{local:%Y-%m-%d %H:%M}; veto it with `dunlin tasks veto` / "
+                    f"提醒发送前请审核，如需拦截请执行 dunlin tasks veto"
+                ),
+                "due_on": local.date(),
+                "data": {
+                    **data,
+                    "kind": "veto",
+                    "reminder_keys": [p.key(c) for c, _ in d.deliveries],
+                },
+            }
+        )
+    return rows

@@ -65,9 +65,9 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
 
 
 def _register() -> None:
-    from dunlin.cli import core, cycle, data, demo
+    from dunlin.cli import core, cycle, data, demo, policies
 
-    for module in (core, data, cycle, demo):
+    for module in (core, data, cycle, policies, demo):
         module.register(cli)
 
 

@@ -58,7 +58,7 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
     app = state.app()
     with app.factory() as session:
         org = get_org(session, state.org)
-        today, _ = clock(None, org.timezone)
+        today = clock(None, org.timezone).today
         sources = session.scalars(
             select(Source).where(Source.org_id == org.id).order_by(Source.name)
         ).all()

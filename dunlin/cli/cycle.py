@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import or_, select
 
-from dunlin.app import App, clock
+from dunlin.app import App, RunClock, clock
 from dunlin.cli.output import console, progress, table
 from dunlin.errors import NotFound
 from dunlin.i18n import t
@@ -16,8 +18,10 @@ from reminders.channels.outbox import OutboxChannel
 from reminders.decide import Decision, decide
 from reminders.dispatch import SendReport, send_due
 from reminders.facts import done_steps, load_groups
-from reminders.planner import PlanReport, plan
-from reminders.policy import default_policy
+from reminders.planner import PlanReport, Scheduler, plan, valid_timezone
+from reminders.policy import Policy, load_policy
+from reminders.policy_store import active_policy, org_tags
+from reminders.schedule import CapLedger, calendar_for
 from sync.models import Customer
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -29,19 +33,34 @@ date_option = click.option(
 )
 
 
-def _org_clock(app: App, org_slug: str, as_of: datetime | None) -> tuple[date, datetime]:
+def _org_clock(app: App, org_slug: str, as_of: datetime | None) -> RunClock:
     with app.factory() as session:
         tz = get_org(session, org_slug).timezone
     return clock(as_of.date() if as_of else None, tz)
+
+
+policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Use this policy file instead of the org's active policy (preview before loading it).",
+)
+
+
+def _file_policy(app: App, org_slug: str, policy_file: Path | None) -> Policy | None:
+    if policy_file is None:
+        return None
+    with app.factory() as session:
+        return load_policy(policy_file, known_tags=org_tags(session, get_org(session, org_slug).id))
 
 
 def show_plan(report: PlanReport, limit: int) -> None:
     rows = [
         (
             p.customer.name,
-            p.decision.step.name,
-            p.decision.channel or t("(task only)", "（仅任务）"),
-            p.decision.recipient or "",
+            f"{p.decision.track.name}/{p.decision.occurrence.name}",
+            "+".join(c for c, _ in p.decision.deliveries) or t("(task only)", "（仅任务）"),
+            ", ".join(a for _, a in p.decision.deliveries),
             len(p.decision.invoices),
             f"{p.decision.total:,.2f} {p.decision.currency}",
             p.scheduled_at.isoformat(timespec="minutes"),
@@ -86,6 +105,15 @@ def show_plan(report: PlanReport, limit: int) -> None:
             t(
                 f"Planned {report.reminders_inserted} reminder(s) and {report.tasks_inserted} task(s).",
                 f"已安排 {report.reminders_inserted} 条提醒和 {report.tasks_inserted} 个任务。",
+            )
+        )
+    if report.invalid_timezones:
+        console.print(
+            t(
+                f"[yellow]{len(report.invalid_timezones)} customer(s) have an invalid time zone; the org's "
+                f"zone was used: {', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+                f"[yellow]{len(report.invalid_timezones)} 个客户的时区无效，已改用组织时区："
+                f"{', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
             )
         )
     if report.skipped:
@@ -133,13 +161,28 @@ def show_send(app: App, org_slug: str, report: SendReport) -> None:
 @click.command("plan")
 @click.option("--dry-run", is_flag=True, help="Show what would be planned; write nothing.")
 @date_option
+@policy_option
 @click.option("--show", default=30, show_default=True, help="How many planned rows to list.")
 @click.pass_obj
-def plan_command(state, dry_run: bool, as_of: datetime | None, show: int) -> None:  # type: ignore[no-untyped-def]
+def plan_command(
+    state,
+    dry_run: bool,
+    as_of: datetime | None,
+    policy_file: Path | None,  # type: ignore[no-untyped-def]
+    show: int,
+) -> None:
     """Decide today's reminders and write them to the ledger (idempotent)."""
     app = state.app()
-    today, _ = _org_clock(app, state.org, as_of)
-    show_plan(plan(app.factory, state.org, today, dry_run=dry_run), show)
+    run_clock = _org_clock(app, state.org, as_of)
+    report = plan(
+        app.factory,
+        state.org,
+        run_clock.today,
+        policy=_file_policy(app, state.org, policy_file),
+        not_before=run_clock.not_before,
+        dry_run=dry_run,
+    )
+    show_plan(report, show)
 
 
 @click.command("send")
@@ -148,8 +191,9 @@ def plan_command(state, dry_run: bool, as_of: datetime | None, show: int) -> Non
 def send_command(state, as_of: datetime | None) -> None:  # type: ignore[no-untyped-def]
     """Send the reminders that are due (to the local outbox on embedded defaults)."""
     app = state.app()
-    _, now = _org_clock(app, state.org, as_of)
-    show_send(app, state.org, run_send(app, state.org, now))
+    show_send(
+        app, state.org, run_send(app, state.org, _org_clock(app, state.org, as_of).send_until)
+    )
 
 
 @click.command("run")
@@ -159,19 +203,23 @@ def send_command(state, as_of: datetime | None) -> None:  # type: ignore[no-unty
 def run_command(state, as_of: datetime | None, show: int) -> None:  # type: ignore[no-untyped-def]
     """One full cycle: plan today's reminders, then send the due ones."""
     app = state.app()
-    today, now = _org_clock(app, state.org, as_of)
-    show_plan(plan(app.factory, state.org, today), show)
-    show_send(app, state.org, run_send(app, state.org, now))
+    run_clock = _org_clock(app, state.org, as_of)
+    show_plan(plan(app.factory, state.org, run_clock.today, not_before=run_clock.not_before), show)
+    show_send(app, state.org, run_send(app, state.org, run_clock.send_until))
 
 
 @click.command("explain")
 @click.argument("customer")
 @date_option
+@policy_option
 @click.pass_obj
-def explain_command(state, customer: str, as_of: datetime | None) -> None:  # type: ignore[no-untyped-def]
-    """Say why a customer (external id or exact name) does or does not get a reminder."""
+def explain_command(state, customer: str, as_of: datetime | None, policy_file: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """Say why a customer (external id or exact name) does or does not get a reminder.
+
+    Runs the planner's own decision, scheduling and caps as a dry run for that customer.
+    """
     app = state.app()
-    today, _ = _org_clock(app, state.org, as_of)
+    run_clock = _org_clock(app, state.org, as_of)
     with app.factory() as session:
         org = get_org(session, state.org)
         found = session.scalars(
@@ -182,22 +230,41 @@ def explain_command(state, customer: str, as_of: datetime | None) -> None:  # ty
         ).all()
         if not found:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
+        policy = _file_policy(app, state.org, policy_file) or active_policy(session, org.id).policy
         done = done_steps(session, org.id)
+        calendar = calendar_for(policy.calendar)
         for c in found:
             groups = list(load_groups(session, org.id, customer_id=c.id))
             if not groups:
                 console.print(t(f"{c.name}: nothing open.", f"{c.name}：没有未结清的应收。"))
             for info, currency, invoices in groups:
-                outcome = decide(default_policy(), info.fact, invoices, today, done)
-                verdict = (
-                    t(
-                        f"remind via {outcome.channel or 'task'}",
-                        f"通过 {outcome.channel or '任务'} 提醒",
+                outcome = decide(policy, info.fact, invoices, run_clock.today, done, calendar)
+                if isinstance(outcome, Decision):
+                    tz = info.timezone if valid_timezone(info.timezone) else org.timezone
+                    when = Scheduler(
+                        policy,
+                        calendar,
+                        policy.windows(),
+                        CapLedger(policy.caps.to_caps()),
+                        run_clock.not_before,
+                    ).schedule(
+                        f"r{outcome.target.id}:{outcome.occurrence.name}",
+                        run_clock.today,
+                        tz,
+                        outcome.track.veto_hours,
                     )
-                    if isinstance(outcome, Decision)
-                    else t("no reminder", "不提醒")
+                    via = ", ".join(ch for ch, _ in outcome.deliveries) or t(
+                        "a task only", "仅创建任务"
+                    )
+                    verdict = t(
+                        f"remind via {via} at {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} ({tz})",
+                        f"于 {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（{tz}）通过 {via} 提醒",
+                    )
+                else:
+                    verdict = t("no reminder", "不提醒")
+                console.print(
+                    f"{c.name} [{currency}] {run_clock.today}: {verdict} — {outcome.reason}"
                 )
-                console.print(f"{c.name} [{currency}] {today}: {verdict} — {outcome.reason}")
 
 
 def register(group: click.Group) -> None:

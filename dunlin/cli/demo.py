@@ -76,12 +76,13 @@ def demo(state, customers: int) -> None:  # type: ignore[no-untyped-def]
     )
     with app.factory() as session:
         tz = get_org(session, DEMO_ORG).timezone
-    today, now = clock(DEMO_ANCHOR, tz)
+    run_clock = clock(DEMO_ANCHOR, tz)
+    today = run_clock.today
     console.print(
         t(f"Acting as of {today} (the sample's anchor date).", f"以样例基准日 {today} 运行。")
     )
-    show_plan(plan(app.factory, DEMO_ORG, today), 10)
-    send_report = run_send(app, DEMO_ORG, now)
+    show_plan(plan(app.factory, DEMO_ORG, today, not_before=run_clock.not_before), 10)
+    send_report = run_send(app, DEMO_ORG, run_clock.send_until)
     show_send(app, DEMO_ORG, send_report)
     _summary(app, settings.resolved_outbox_dir / DEMO_ORG)
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from dunlin.app import clock
 from dunlin.orgs import get_org
 from reminders.channels.base import Outcome, SendResult
 from reminders.channels.outbox import OutboxChannel
@@ -19,7 +18,7 @@ from sync.models import Customer, Receivable
 from tests.integration.helpers import row, write_sheet
 
 TODAY = date(2026, 12, 1)
-TODAY_NOON = clock(TODAY, "Asia/Shanghai")[1]
+TODAY_NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, inside the window
 
 
 @pytest.fixture

@@ -3,14 +3,25 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reminders.decide import CustomerFact, Decision, InvoiceFact, Skip, choose_channel, decide
-from reminders.policy import Step, default_policy
+from reminders.decide import (
+    CustomerFact,
+    Decision,
+    InvoiceFact,
+    Skip,
+    choose_deliveries,
+    decide,
+    timeline,
+)
+from reminders.policy import Match, Policy, Repeat, Step, TaskSpec, Track, default_policy
+from reminders.schedule import calendar_for
 
 POLICY = default_policy()
 TODAY = date(2026, 12, 1)
+CN = calendar_for("CN")
 REACHABLE = CustomerFact(id=1, contacts={"email": "a@x.cn", "sms": "+8613812345678"})
 
 
@@ -28,10 +39,20 @@ def test_catch_up_gives_only_the_highest_step_due():
 
 
 def test_step_already_planned_is_not_planned_again_nor_a_lower_one():
-    assert isinstance(decide(POLICY, REACHABLE, [inv(1, 20)], TODAY, {1: {"overdue-10"}}), Skip)
-    assert isinstance(decide(POLICY, REACHABLE, [inv(1, 20)], TODAY, {1: {"overdue-30"}}), Skip)
-    nxt = decide(POLICY, REACHABLE, [inv(1, 31)], TODAY, {1: {"overdue-10"}})
+    earlier = TODAY - timedelta(days=1)
+    assert isinstance(
+        decide(POLICY, REACHABLE, [inv(1, 20)], TODAY, {1: {"overdue-10": earlier}}), Skip
+    )
+    assert isinstance(
+        decide(POLICY, REACHABLE, [inv(1, 20)], TODAY, {1: {"overdue-30": earlier}}), Skip
+    )
+    nxt = decide(POLICY, REACHABLE, [inv(1, 31)], TODAY, {1: {"overdue-10": earlier}})
     assert isinstance(nxt, Decision) and nxt.step.name == "overdue-30"
+
+
+def test_at_most_one_step_per_target_per_day():
+    outcome = decide(POLICY, REACHABLE, [inv(1, 31)], TODAY, {1: {"overdue-10": TODAY}})
+    assert isinstance(outcome, Skip) and "today" in outcome.reason
 
 
 def test_grouping_oldest_sets_the_pace_and_lists_every_overdue_invoice():
@@ -45,11 +66,15 @@ def test_grouping_oldest_sets_the_pace_and_lists_every_overdue_invoice():
 
 
 def test_when_the_oldest_is_paid_the_next_oldest_takes_over():
-    outcome = decide(
-        POLICY, REACHABLE, [inv(1, 12, status="paid"), inv(2, 4)], TODAY, {1: {"overdue-10"}}
-    )
+    done = {1: {"overdue-10": TODAY - timedelta(days=2)}}
+    outcome = decide(POLICY, REACHABLE, [inv(1, 12, status="paid"), inv(2, 4)], TODAY, done)
     assert isinstance(outcome, Decision)
     assert outcome.target.id == 2 and outcome.step.name == "overdue-3"
+
+
+def test_disputed_invoice_is_excluded_not_the_customer():
+    outcome = decide(POLICY, REACHABLE, [inv(1, 40, status="disputed"), inv(2, 5)], TODAY)
+    assert isinstance(outcome, Decision) and [i.id for i in outcome.invoices] == [2]
 
 
 def test_pre_due_courtesy():
@@ -70,12 +95,23 @@ def test_pauses_and_flags():
 def test_channel_choice_prefers_customer_then_step_order_and_skips_unreachable():
     step = Step(name="s", offset_days=0, channels=["email", "sms", "wecom"])
     both = CustomerFact(id=1, contacts={"email": "e", "sms": "p", "wecom": "w"})
-    assert choose_channel(step, both) == ("email", "e")
+    assert choose_deliveries(step, both) == (("email", "e"),)
     prefers_wecom = CustomerFact(id=1, contacts=both.contacts, channel_preferences=("wecom", "fax"))
-    assert choose_channel(step, prefers_wecom) == ("wecom", "w")
+    assert choose_deliveries(step, prefers_wecom) == (("wecom", "w"),)
     opted_out = CustomerFact(id=1, contacts=both.contacts, opted_out=frozenset({"email"}))
-    assert choose_channel(step, opted_out) == ("sms", "p")
-    assert choose_channel(step, CustomerFact(id=1)) is None
+    assert choose_deliveries(step, opted_out) == (("sms", "p"),)
+    assert choose_deliveries(step, CustomerFact(id=1)) == ()
+
+
+def test_parallel_group_sends_on_every_reachable_channel_of_the_group():
+    step = Step(name="s", offset_days=0, channels=[["email", "wecom"], "sms"])
+    assert choose_deliveries(
+        step, CustomerFact(id=1, contacts={"email": "e", "wecom": "w", "sms": "p"})
+    ) == (("email", "e"), ("wecom", "w"))
+    assert choose_deliveries(step, CustomerFact(id=1, contacts={"wecom": "w", "sms": "p"})) == (
+        ("wecom", "w"),
+    )
+    assert choose_deliveries(step, CustomerFact(id=1, contacts={"sms": "p"})) == (("sms", "p"),)
 
 
 def test_unreachable_customer_still_gets_the_salesperson_task_at_the_final_step():
@@ -91,6 +127,118 @@ def test_minimum_open_amount():
     assert isinstance(decide(policy, REACHABLE, [inv(1, 20, "100")], TODAY), Decision)
 
 
+THREE_TRACKS = Policy(
+    name="three",
+    tracks=[
+        Track(
+            name="key",
+            match=Match(tiers=["A"]),
+            veto_hours=24,
+            steps=[Step(name="call", offset_days=1, task=TaskSpec(assignee="salesperson"))],
+        ),
+        Track(
+            name="big-usd",
+            match=Match(currencies=["USD"], min_amount=Decimal("1000")),
+            steps=[Step(name="usd", offset_days=1, channels=["email"])],
+        ),
+        Track(name="rest", steps=[Step(name="nudge", offset_days=1, channels=["email"])]),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("tier", "currency", "amount", "track"),
+    [
+        ("A", "CNY", "5", "key"),
+        ("B", "USD", "1000", "big-usd"),
+        ("B", "USD", "999", "rest"),
+        ("C", "CNY", "99999", "rest"),
+    ],
+)
+def test_first_matching_track_wins(tier, currency, amount, track):
+    customer = CustomerFact(id=1, tier=tier, contacts={"email": "e"})
+    invoice = InvoiceFact(1, "N", currency, TODAY - timedelta(days=2), Decimal(amount))
+    outcome = decide(THREE_TRACKS, customer, [invoice], TODAY)
+    assert isinstance(outcome, Decision) and outcome.track.name == track
+
+
+def test_business_days_skip_holidays_and_count_make_up_days():
+    track = Track(
+        name="t", steps=[Step(name="s", offset_days=3, business_days=True, channels=["email"])]
+    )
+    # Due Thu 2025-09-25: Fri 26 (1), Sun 28 is a make-up working day (2), Mon 29 (3).
+    assert timeline(track, date(2025, 9, 25), {}, CN, date(2026, 1, 1))[0].on == date(2025, 9, 29)
+    # Due Tue 2025-09-30: Oct 1–8 are the National Day holidays → Thu 9 (1), Fri 10 (2), Sat 11 make-up (3).
+    assert timeline(track, date(2025, 9, 30), {}, CN, date(2026, 1, 1))[0].on == date(2025, 10, 11)
+
+
+def test_steps_after_the_previous_one_count_from_when_it_really_went():
+    track = Track(
+        name="t",
+        steps=[
+            Step(name="first", offset_days=3, channels=["email"]),
+            Step(name="second", after_previous_days=5, channels=["email"]),
+        ],
+    )
+    due = date(2026, 11, 1)
+    nominal = timeline(track, due, {}, CN, TODAY)
+    assert [o.on for o in nominal] == [date(2026, 11, 4), date(2026, 11, 9)]
+    late = timeline(track, due, {"first": date(2026, 11, 20)}, CN, TODAY)
+    assert late[1].on == date(2026, 11, 25)
+
+
+def test_repeat_until_day_and_times():
+    until = Track(
+        name="t",
+        steps=[
+            Step(
+                name="weekly",
+                offset_days=7,
+                channels=["email"],
+                repeat=Repeat(every_days=7, until_day=28),
+            )
+        ],
+    )
+    assert [o.name for o in timeline(until, date(2026, 1, 1), {}, CN, TODAY)] == [
+        "weekly",
+        "weekly#2",
+        "weekly#3",
+        "weekly#4",
+    ]
+    times = Track(
+        name="t",
+        steps=[
+            Step(name="w", offset_days=0, channels=["email"], repeat=Repeat(every_days=2, times=2))
+        ],
+    )
+    assert [o.name for o in timeline(times, date(2026, 1, 1), {}, CN, TODAY)] == ["w", "w#2"]
+
+
+def test_repeats_are_planned_one_at_a_time():
+    policy = Policy(
+        name="p",
+        tracks=[
+            Track(
+                name="t",
+                steps=[
+                    Step(
+                        name="weekly",
+                        offset_days=7,
+                        channels=["email"],
+                        repeat=Repeat(every_days=7, until_day=60),
+                    )
+                ],
+            )
+        ],
+    )
+    first = decide(policy, REACHABLE, [inv(1, 22)], TODAY)
+    assert isinstance(first, Decision) and first.occurrence.name == "weekly#3"
+    done = {1: {"weekly#3": TODAY - timedelta(days=1)}}
+    assert isinstance(decide(policy, REACHABLE, [inv(1, 22)], TODAY, done), Skip)
+    later = decide(policy, REACHABLE, [inv(1, 29)], TODAY, done)
+    assert isinstance(later, Decision) and later.occurrence.name == "weekly#4"
+
+
 # --- properties -------------------------------------------------------------------------------
 
 invoices_st = st.lists(
@@ -101,7 +249,9 @@ invoices_st = st.lists(
         currency=st.just("CNY"),
         due_on=st.dates(TODAY - timedelta(days=400), TODAY + timedelta(days=60)),
         amount_open=st.decimals(Decimal("-10"), Decimal("100000"), places=2, allow_nan=False),
-        status=st.sampled_from(["open", "open", "open", "paid", "disputed", "cancelled"]),
+        status=st.sampled_from(
+            ["open", "open", "open", "paid", "disputed", "cancelled", "written_off"]
+        ),
         do_not_remind=st.booleans(),
     ),
     max_size=12,
@@ -118,10 +268,14 @@ customer_st = st.builds(
     opted_out=st.frozensets(st.sampled_from(["email", "sms", "wecom"]), max_size=2),
     do_not_remind=st.booleans(),
     paused_until=st.none() | st.dates(TODAY - timedelta(days=5), TODAY + timedelta(days=5)),
+    tags=st.frozensets(st.sampled_from(["vip", "new"]), max_size=2),
 )
+step_names = [s.name for s in POLICY.tracks[0].steps]
 done_st = st.dictionaries(
     st.integers(1, 10_000),
-    st.sets(st.sampled_from([s.name for s in POLICY.tracks[0].steps]), max_size=2),
+    st.dictionaries(
+        st.sampled_from(step_names), st.dates(TODAY - timedelta(days=60), TODAY), max_size=2
+    ),
     max_size=5,
 )
 
@@ -129,7 +283,7 @@ done_st = st.dictionaries(
 @settings(max_examples=400, deadline=None)
 @given(customer=customer_st, invoices=invoices_st, done=done_st)
 def test_decisions_respect_the_invariants(customer, invoices, done):
-    outcome = decide(POLICY, customer, invoices, TODAY, done)
+    outcome = decide(POLICY, customer, invoices, TODAY, done, CN)
     if not isinstance(outcome, Decision):
         return
     # never about money that is not owed, never while paused or flagged
@@ -139,26 +293,32 @@ def test_decisions_respect_the_invariants(customer, invoices, done):
     # the pace-setter is the oldest remindable invoice, and its step's time has come
     remindable = [i for i in invoices if i.remindable]
     assert outcome.target == min(remindable, key=lambda i: (i.due_on, i.id))
-    assert outcome.step.offset_days <= outcome.days_overdue
-    # catch-up: it is the highest step due, and neither it nor a later one was planned before
-    later = [s for s in outcome.track.steps if s.offset_days > outcome.step.offset_days]
-    assert all(s.offset_days > outcome.days_overdue for s in later)
-    assert not ({outcome.step.name} | {s.name for s in later}) & done.get(outcome.target.id, set())
+    assert outcome.occurrence.on <= TODAY
+    # catch-up: nothing later is due, nothing from here on was planned, and not twice today
+    target_done = done.get(outcome.target.id, {})
+    later = [
+        s for s in outcome.track.steps if (s.offset_days or 0) > (outcome.step.offset_days or 0)
+    ]
+    assert all(outcome.target.due_on + timedelta(days=s.offset_days) > TODAY for s in later)
+    assert not ({outcome.step.name} | {s.name for s in later}) & set(target_done)
+    assert TODAY not in target_done.values()
     assert outcome.total == sum(i.amount_open for i in outcome.invoices)
-    # the channel is reachable, allowed by the step, and not opted out
-    if outcome.channel is not None:
-        assert outcome.channel in outcome.step.channels
-        assert customer.contacts.get(outcome.channel) == outcome.recipient
-        assert outcome.channel not in customer.opted_out
-    else:
+    # the channels are reachable, allowed by the step, and not opted out
+    for channel, address in outcome.deliveries:
+        assert any(channel in group for group in outcome.step.channel_groups())
+        assert customer.contacts.get(channel) == address and channel not in customer.opted_out
+    if not outcome.deliveries:
         assert outcome.step.task is not None
 
 
 @settings(max_examples=200, deadline=None)
-@given(customer=customer_st, invoices=invoices_st)
-def test_planning_the_decided_step_makes_the_next_decision_a_skip(customer, invoices):
-    """Idempotence of the core: once a step is recorded, the same day decides nothing new."""
-    first = decide(POLICY, customer, invoices, TODAY)
+@given(customer=customer_st, invoices=invoices_st, done=done_st)
+def test_replanning_the_same_day_is_a_no_op(customer, invoices, done):
+    """Once the decided occurrence is recorded, the same day decides nothing for any target."""
+    first = decide(POLICY, customer, invoices, TODAY, done, CN)
     if isinstance(first, Decision):
-        again = decide(POLICY, customer, invoices, TODAY, {first.target.id: {first.step.name}})
-        assert isinstance(again, Skip)
+        recorded = {
+            **done,
+            first.target.id: {**done.get(first.target.id, {}), first.occurrence.name: TODAY},
+        }
+        assert isinstance(decide(POLICY, customer, invoices, TODAY, recorded, CN), Skip)
