@@ -16,7 +16,9 @@ from dunlin.i18n import t
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
 from reminders.models import Reminder, Task
-from sync.models import Receivable, Source
+from reminders.planner import valid_timezone
+from reminders.policy_store import active_policy
+from sync.models import Customer, Receivable, Source
 
 
 @click.command()
@@ -40,6 +42,69 @@ def init(state, name: str | None) -> None:  # type: ignore[no-untyped-def]
 def secret_key() -> None:
     """Print a new key for DUNLIN_SECRET_KEY (encrypts stored credentials)."""
     click.echo(generate_key())
+
+
+def invalid_timezone_customers(session, org_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """External ids of customers whose time zone is set but unknown."""
+    rows = session.execute(
+        select(Customer.external_id, Customer.timezone).where(
+            Customer.org_id == org_id, Customer.timezone.is_not(None)
+        )
+    )
+    return sorted(ext for ext, zone in rows if not valid_timezone(zone))
+
+
+@click.command()
+@click.argument("customer")
+@click.option(
+    "--until",
+    "until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day of the pause (YYYY-MM-DD); omit with --resume.",
+)
+@click.option(
+    "--reason",
+    type=click.Choice(["promise", "snooze", "other"]),
+    default="snooze",
+    show_default=True,
+)
+@click.option("--resume", is_flag=True, help="End the pause now.")
+@click.pass_obj
+def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # type: ignore[no-untyped-def]
+    """Pause reminders to a customer (a promise to pay, a snooze) until a date, or resume them."""
+    from dunlin.errors import DunlinError, NotFound
+    from dunlin.events import record_event
+
+    if not resume and until is None:
+        raise DunlinError(t("give --until DATE or --resume", "请指定 --until 日期 或 --resume"))
+    app = state.app()
+    with transaction(app.factory) as session:
+        org = get_org(session, state.org)
+        rows = session.scalars(
+            select(Customer).where(
+                Customer.org_id == org.id,
+                (Customer.external_id == customer) | (Customer.name == customer),
+            )
+        ).all()
+        if not rows:
+            raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
+        for row in rows:
+            row.paused_until = None if resume else until.date()
+            record_event(
+                session,
+                org.id,
+                "customer.resumed" if resume else f"customer.paused.{reason}",
+                row.name,
+                subject=("customer", row.id),
+                data={"until": None if resume else until.date().isoformat()},
+            )
+    console.print(
+        t(
+            f"{customer}: " + ("resumed" if resume else f"paused until {until.date()} ({reason})"),
+            f"{customer}："
+            + ("已恢复提醒" if resume else f"暂停提醒至 {until.date()}（{reason}）"),
+        )
+    )
 
 
 def _sum_by_currency(rows) -> str:  # type: ignore[no-untyped-def]
@@ -132,6 +197,22 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
         console.print(t(f"Open follow-up tasks: {tasks}", f"未完成跟进任务：{tasks}"))
         console.print(
             t(
+                f"Active policy: {active_policy(session, org.id).label}",
+                f"当前催收策略：{active_policy(session, org.id).label}",
+            )
+        )
+        bad_zones = invalid_timezone_customers(session, org.id)
+        if bad_zones:
+            console.print(
+                t(
+                    f"[yellow]{len(bad_zones)} customer(s) have an invalid time zone; the org's zone "
+                    f"({org.timezone}) is used for them: {', '.join(bad_zones[:10])}[/yellow]",
+                    f"[yellow]{len(bad_zones)} 个客户时区无效，已按组织时区（{org.timezone}）处理："
+                    f"{', '.join(bad_zones[:10])}[/yellow]",
+                )
+            )
+        console.print(
+            t(
                 f"Outbox: {app.settings.resolved_outbox_dir}",
                 f"发件箱目录：{app.settings.resolved_outbox_dir}",
             )
@@ -139,5 +220,5 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
 
 
 def register(group: click.Group) -> None:
-    for command in (init, status, secret_key):
+    for command in (init, status, secret_key, pause):
         group.add_command(command)

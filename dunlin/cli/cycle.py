@@ -68,8 +68,8 @@ def show_plan(report: PlanReport, limit: int) -> None:
         for p in report.planned[:limit]
     ]
     title = t(
-        f"Would plan for {report.today}" if report.dry_run else f"Planned for {report.today}",
-        f"{report.today} 将安排的提醒" if report.dry_run else f"{report.today} 已安排的提醒",
+        f"{'Would plan' if report.dry_run else 'Planned'} for {report.today} ({report.policy})",
+        f"{report.today} {'将安排' if report.dry_run else '已安排'}的提醒（{report.policy}）",
     )
     console.print(
         table(
