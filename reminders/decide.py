@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from reminders.policy import Policy, Step, Track
 from reminders.schedule import WorkCalendar
@@ -18,8 +20,12 @@ from reminders.schedule import WorkCalendar
 Done = Mapping[int, Mapping[str, date]]  # pace-setting receivable → {occurrence: planned on}
 
 
-@dataclass(frozen=True)
-class InvoiceFact:
+_PACE_ORDER = attrgetter("due_on", "id")
+
+
+class InvoiceFact(NamedTuple):
+    """A NamedTuple: a million of these are built per planning run, and tuples build fastest."""
+
     id: int
     number: str
     currency: str
@@ -33,7 +39,7 @@ class InvoiceFact:
         return self.status == "open" and not self.do_not_remind and self.amount_open > 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CustomerFact:
     id: int
     tier: str = "B"
@@ -46,7 +52,7 @@ class CustomerFact:
     source: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Occurrence:
     """One point on a target's timeline: a step, or the n-th repeat of one (`name#n`)."""
 
@@ -55,7 +61,7 @@ class Occurrence:
     on: date
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     track: Track
     occurrence: Occurrence
@@ -189,7 +195,11 @@ def decide(
         return Skip("customer is marked do-not-remind / 客户设置为不提醒")
     if customer.paused_until is not None and today <= customer.paused_until:
         return Skip(f"customer paused until {customer.paused_until.isoformat()} / 客户暂停提醒")
-    open_invoices = sorted((i for i in invoices if i.remindable), key=lambda i: (i.due_on, i.id))
+    # Inlined `remindable`; the planner's rows arrive sorted, so this sort is a linear check.
+    open_invoices = [
+        i for i in invoices if i.status == "open" and not i.do_not_remind and i.amount_open > 0
+    ]
+    open_invoices.sort(key=_PACE_ORDER)
     if not open_invoices:
         return Skip("nothing open to remind about / 没有待催收的应收")
     target = open_invoices[0]

@@ -1,4 +1,7 @@
-"""Load plain decision facts from the store, set-based: one query per table, not per customer."""
+"""Load plain decision facts from the store, set-based: one query per table, not per customer.
+
+Reads go through Core on the session's connection: column rows need none of the ORM's loading.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ CONTACT_COLUMNS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CustomerInfo:
     """What rendering and scheduling need beyond the decision facts."""
 
@@ -69,7 +72,11 @@ INVOICE_COLUMNS = (
 
 def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
     """From a Customer entity or a row of CUSTOMER_COLUMNS (same attribute names)."""
-    contacts = {ch: getattr(c, col) for ch, col in CONTACT_COLUMNS.items() if getattr(c, col)}
+    contacts = {}
+    for channel, column in CONTACT_COLUMNS.items():
+        address = getattr(c, column)
+        if address:
+            contacts[channel] = address
     fact = CustomerFact(
         id=c.id,
         tier=c.tier,
@@ -102,26 +109,27 @@ def load_groups(
         .tuples()
         .all()
     )
-    customers = {
-        row.id: customer_info(row, sources.get(row.source_id))
-        for row in session.execute(
-            select(*CUSTOMER_COLUMNS).where(Customer.org_id == org_id, Customer.id.in_(with_open))
-        )
-    }
-    rows = session.execute(
+    # Two streams in customer-id order, merged: memory stays flat however many customers there are.
+    customers = session.connection().execute(
+        select(*CUSTOMER_COLUMNS)
+        .where(Customer.org_id == org_id, Customer.id.in_(with_open))
+        .order_by(Customer.id)
+        .execution_options(yield_per=5000)
+    )
+    rows = session.connection().execute(
         select(*INVOICE_COLUMNS)
         .where(*where)
         .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
         .execution_options(yield_per=5000)
     )
-    for (cust_id, currency), group in groupby(rows, key=lambda r: (r.customer_id, r.currency)):
-        invoices = [
-            InvoiceFact(
-                r.id, r.number, r.currency, r.due_on, r.amount_open, r.status, r.do_not_remind
-            )
-            for r in group
-        ]
-        yield customers[cust_id], currency, invoices
+    customer_rows = iter(customers)
+    current = info = None
+    for (cust_id, currency), group in groupby(rows, key=lambda r: (r[0], r[3])):
+        if current is None or current.id != cust_id:
+            while current is None or current.id < cust_id:
+                current = next(customer_rows)
+            info = customer_info(current, sources.get(current.source_id))
+        yield info, currency, [InvoiceFact(*r[1:]) for r in group]
 
 
 def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
@@ -129,20 +137,22 @@ def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
     (ledger rows and task-only steps)."""
     open_ids = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status == "open")
     done: dict[int, dict[str, date]] = {}
-    for target, step, planned_on, created_at in session.execute(
-        select(
-            Reminder.target_receivable_id, Reminder.step, Reminder.planned_on, Reminder.created_at
-        ).where(Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids))
-    ):
-        done.setdefault(target, {})[step] = planned_on or created_at.date()
-    for target, data, created_at in session.execute(
-        select(Task.receivable_id, Task.data, Task.created_at).where(
+    ledger = session.connection().execute(
+        select(Reminder.target_receivable_id, Reminder.step, Reminder.planned_on).where(
+            Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids)
+        )
+    )
+    for target, step, planned_on in ledger.all():
+        done.setdefault(target, {})[step] = planned_on or date.min
+    tasks = session.connection().execute(
+        select(Task.receivable_id, Task.data).where(
             Task.org_id == org_id, Task.receivable_id.in_(open_ids)
         )
-    ):
+    )
+    for target, data in tasks.all():
         if target is not None and data.get("step"):
             planned = data.get("planned_on")
-            day = date.fromisoformat(planned) if planned else created_at.date()
+            day = date.fromisoformat(planned) if planned else date.min
             done.setdefault(target, {}).setdefault(data["step"], day)
     return done
 
@@ -154,7 +164,7 @@ def cap_usage(
     session: Session, org_id: int, since: datetime
 ) -> Iterator[tuple[int, int, str, datetime]]:
     """(customer, target, step, scheduled_at) of messages that count against frequency caps."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             Reminder.customer_id,
             Reminder.target_receivable_id,
@@ -168,4 +178,4 @@ def cap_usage(
         )
         .distinct()
     )
-    yield from rows.tuples()
+    yield from rows.tuples().all()

@@ -57,7 +57,8 @@ class PlanReport:
     today: date
     dry_run: bool
     policy: str = ""
-    planned: list[Planned] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)  # up to `keep` of them
+    planned_count: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     reminders_inserted: int = 0
     tasks_inserted: int = 0
@@ -113,9 +114,11 @@ def plan(
     policy: Policy | None = None,
     not_before: datetime | None = None,
     dry_run: bool = False,
+    keep: int | None = None,
 ) -> PlanReport:
     """Plan `today` for an org. `not_before`: the earliest send time (default: start of `today`
-    in the org's zone); `policy`: use this one instead of the org's active policy."""
+    in the org's zone); `policy`: use this one instead of the org's active policy; `keep`: how
+    many decisions the report holds for display (None: all — memory grows with the org)."""
     report = PlanReport(today=today, dry_run=dry_run)
     with factory() as session:
         session.begin()
@@ -134,6 +137,7 @@ def plan(
         )
         done = done_steps(session, org.id)
         _seed_caps(session, org, scheduler.caps, today)
+        writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
         for customer, _currency, invoices in load_groups(session, org.id):
             tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
             if customer.timezone and tz != customer.timezone:
@@ -149,15 +153,12 @@ def plan(
             ):
                 report.skipped["frequency cap reached"] += 1
                 continue
-            report.planned.append(Planned(customer, outcome, when, tz))
-        rows = [r for p in report.planned for r in _reminder_rows(org, report.policy, today, p)]
-        report.reminders_inserted = insert_ignoring_conflicts(
-            session, Reminder.__table__, rows, key=("org_id", "idempotency_key")
-        )
-        tasks = [t for p in report.planned for t in _task_rows(org, today, p, scheduler.calendar)]
-        report.tasks_inserted = insert_ignoring_conflicts(
-            session, Task.__table__, tasks, key=("org_id", "idempotency_key")
-        )
+            planned = Planned(customer, outcome, when, tz)
+            report.planned_count += 1
+            if keep is None or len(report.planned) < keep:
+                report.planned.append(planned)
+            writer.add(planned)
+        writer.flush()
         if dry_run:
             session.rollback()
             return report
@@ -174,6 +175,46 @@ def plan(
         )
         session.commit()
     return report
+
+
+class _LedgerWriter:
+    """Inserts ledger rows and tasks in chunks as decisions come, so memory stays flat."""
+
+    CHUNK = 2000
+
+    def __init__(
+        self, session: Session, org: Org, report: PlanReport, today: date, calendar: WorkCalendar
+    ) -> None:
+        self.session, self.org, self.report, self.today, self.calendar = (
+            session,
+            org,
+            report,
+            today,
+            calendar,
+        )
+        self.pending: list[Planned] = []
+
+    def add(self, planned: Planned) -> None:
+        self.pending.append(planned)
+        if len(self.pending) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        rows = [
+            r
+            for p in self.pending
+            for r in _reminder_rows(self.org, self.report.policy, self.today, p)
+        ]
+        self.report.reminders_inserted += insert_ignoring_conflicts(
+            self.session, Reminder.__table__, rows, key=("org_id", "idempotency_key")
+        )
+        tasks = [
+            t for p in self.pending for t in _task_rows(self.org, self.today, p, self.calendar)
+        ]
+        self.report.tasks_inserted += insert_ignoring_conflicts(
+            self.session, Task.__table__, tasks, key=("org_id", "idempotency_key")
+        )
+        self.pending = []
 
 
 def _seed_caps(session: Session, org: Org, ledger: CapLedger, today: date) -> None:

@@ -27,11 +27,16 @@ class WorkCalendar:
     def __init__(self, country: str | None) -> None:
         self.country = country
         self._holidays = holidays.country_holidays(country) if country else None
+        self._cache: dict[date, bool] = {}
 
     def is_working_day(self, day: date) -> bool:
-        if self._holidays is None:
-            return day.weekday() < 5
-        return self._holidays.is_working_day(day)
+        known = self._cache.get(day)
+        if known is None:
+            known = (
+                day.weekday() < 5 if self._holidays is None else self._holidays.is_working_day(day)
+            )
+            self._cache[day] = known
+        return known
 
     def add_working_days(self, start: date, count: int) -> date:
         """`count` working days after `start` (before, if negative); 0 keeps `start`."""

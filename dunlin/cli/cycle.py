@@ -86,18 +86,18 @@ def show_plan(report: PlanReport, limit: int) -> None:
             rows,
         )
     )
-    if len(report.planned) > limit:
+    if report.planned_count > limit:
         console.print(
             t(
-                f"… and {len(report.planned) - limit} more",
-                f"……另有 {len(report.planned) - limit} 条",
+                f"… and {report.planned_count - limit} more",
+                f"……另有 {report.planned_count - limit} 条",
             )
         )
     if report.dry_run:
         console.print(
             t(
-                f"Dry run: {len(report.planned)} decision(s); nothing was written.",
-                f"试运行：{len(report.planned)} 项决定，未写入任何数据。",
+                f"Dry run: {report.planned_count} decision(s); nothing was written.",
+                f"试运行：{report.planned_count} 项决定，未写入任何数据。",
             )
         )
     else:
@@ -181,6 +181,7 @@ def plan_command(
         policy=_file_policy(app, state.org, policy_file),
         not_before=run_clock.not_before,
         dry_run=dry_run,
+        keep=show,
     )
     show_plan(report, show)
 
@@ -204,7 +205,10 @@ def run_command(state, as_of: datetime | None, show: int) -> None:  # type: igno
     """One full cycle: plan today's reminders, then send the due ones."""
     app = state.app()
     run_clock = _org_clock(app, state.org, as_of)
-    show_plan(plan(app.factory, state.org, run_clock.today, not_before=run_clock.not_before), show)
+    report = plan(
+        app.factory, state.org, run_clock.today, not_before=run_clock.not_before, keep=show
+    )
+    show_plan(report, show)
     show_send(app, state.org, run_send(app, state.org, run_clock.send_until))
 
 
