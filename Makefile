@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/plan_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,18 +12,15 @@ only what newly came due). Prints wall time, ratio to the baseline and peak RSS 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
-import textwrap
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from support import ROOT, VMHWM, postgres_database, run_child
 
-CHILD = """
+CHILD = (
+    VMHWM
+    + """
 import json, random, sys, time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -37,11 +34,6 @@ from reminders.facts import INVOICE_COLUMNS
 from reminders.planner import plan
 from sync.models import Customer, Receivable
 from sync.sources import ensure_source
-
-def vmhwm():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
 
 url, receivables, customers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 anchor = date(2026, 12, 1)
@@ -101,19 +93,7 @@ print(json.dumps({"rows": rows, "load": load_seconds, "baseline": baseline,
                   "first": first_seconds, "first_planned": first.reminders_inserted, "first_tasks": first.tasks_inserted,
                   "second": second_seconds, "second_planned": second.reminders_inserted, "rss_mb": vmhwm()}))
 """
-
-
-def run_child(url: str, receivables: int, customers: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(CHILD), url, str(receivables), str(customers)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark child failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+)
 
 
 def main() -> None:
@@ -123,39 +103,21 @@ def main() -> None:
     args = parser.parse_args()
     customers = args.customers or args.receivables // 5
     sys.path.insert(0, str(ROOT))
-    from sqlalchemy import create_engine, text
-
-    targets: list[tuple[str, str, str | None]] = []
-    tmp = tempfile.TemporaryDirectory()
-    targets.append(("sqlite", f"sqlite:///{Path(tmp.name) / 'plan.db'}", None))
-    admin = None
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"dunlin_plan_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        targets.append(("postgresql", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", name))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL not reachable, skipping it: {exc}")
     print(f"{args.receivables:,} open receivables, {customers:,} customers")
     print(
         f"{'backend':<11} {'load s':>7} {'SELECT s':>9} {'plan s':>7} {'× SELECT':>9} {'planned':>8} "
         f"{'next day s':>11} {'× SELECT':>9} {'planned':>8} {'peak RSS':>9}"
     )
-    try:
-        for label, url, _ in targets:
-            r = run_child(url, args.receivables, customers)
+    with tempfile.TemporaryDirectory() as tmp, postgres_database("dunlin_plan") as pg_url:
+        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'plan.db'}")]
+        targets += [("postgresql", pg_url)] if pg_url else []
+        for label, url in targets:
+            r = run_child(CHILD, url, str(args.receivables), str(customers))
             print(
                 f"{label:<11} {r['load']:>7.1f} {r['baseline']:>9.2f} {r['first']:>7.2f} "
                 f"{r['first'] / r['baseline']:>9.2f} {r['first_planned']:>8,} {r['second']:>11.2f} "
                 f"{r['second'] / r['baseline']:>9.2f} {r['second_planned']:>8,} {r['rss_mb']:>7.0f}MB"
             )
-    finally:
-        for _label, _url, name in targets:
-            if name and admin is not None:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        tmp.cleanup()
     print("goal: planning ≤ 3× the plain SELECT; peak RSS < 1 GB (issue 4)")
 
 

@@ -31,6 +31,17 @@ def _set_clause(insert: Any, update: Sequence[str], overrides: Overrides | None)
     return set_
 
 
+def _bulk_insert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]]
+) -> tuple[Any, list[Any] | None]:
+    """The INSERT for `rows` and its executemany parameters: on PostgreSQL, large batches are
+    COPYed into a staging table and inserted with one INSERT … SELECT (no parameters)."""
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        staging = _stage(session, table, rows)
+        return postgresql.insert(table).from_select(list(rows[0]), select(*staging.c)), None
+    return _insert(session, table), list(rows)
+
+
 def upsert_rows(
     session: Session,
     table: Table,
@@ -47,14 +58,25 @@ def upsert_rows(
     """
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _upsert_via_copy(session, table, rows, key, update, overrides)
-        return
-    insert = _insert(session, table)
+    insert, params = _bulk_insert(session, table, rows)
     stmt = insert.on_conflict_do_update(
         index_elements=list(key), set_=_set_clause(insert, update, overrides)
     )
-    session.execute(stmt, list(rows))
+    session.execute(stmt, params)
+
+
+def insert_ignoring_conflicts(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
+) -> int:
+    """Insert rows, skipping any whose unique key exists: how idempotent planning is enforced.
+
+    Returns how many were really inserted (RETURNING; executemany rowcounts differ by driver).
+    """
+    if not rows:
+        return 0
+    insert, params = _bulk_insert(session, table, rows)
+    stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
+    return len(session.execute(stmt, params).all())
 
 
 def _stage(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Table:
@@ -79,38 +101,3 @@ def _stage(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Ta
     finally:
         cursor.close()
     return staging
-
-
-def _upsert_via_copy(
-    session: Session,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    key: Sequence[str],
-    update: Sequence[str],
-    overrides: Overrides | None,
-) -> None:
-    staging = _stage(session, table, rows)
-    insert = postgresql.insert(table).from_select(list(rows[0]), select(*staging.c))
-    stmt = insert.on_conflict_do_update(
-        index_elements=list(key), set_=_set_clause(insert, update, overrides)
-    )
-    session.execute(stmt)
-
-
-def insert_ignoring_conflicts(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
-) -> int:
-    """Insert rows, skipping any whose unique key exists: how idempotent planning is enforced.
-
-    Returns how many were really inserted (RETURNING; executemany rowcounts differ by driver).
-    """
-    if not rows:
-        return 0
-    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        staging = _stage(session, table, rows)
-        insert = postgresql.insert(table).from_select(list(rows[0]), select(*staging.c))
-        stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
-        return len(session.execute(stmt).all())
-    insert = _insert(session, table)
-    stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
-    return len(session.execute(stmt, list(rows)).all())
