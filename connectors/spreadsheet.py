@@ -74,11 +74,24 @@ def _open_csv(path: Path, settings: SourceSettings) -> Sheet:
                         continue
                     yield number, dict(zip(header, cells, strict=False))
             except UnicodeDecodeError as exc:
+                line = first_undecodable_line(path, settings.encoding)
                 raise SpreadsheetError(
-                    f"{path}: row {number + 1}: not {settings.encoding} text"
+                    f"{path}: line {line}: not {settings.encoding} text; nothing was imported "
+                    "(set settings.encoding in the mapping, e.g. gbk) / 文件编码错误"
                 ) from exc
 
     return Sheet(path, header, rows())
+
+
+def first_undecodable_line(path: Path, encoding: str) -> int | None:
+    """The decoder reads ahead in blocks, so its error says nothing about where: find the line."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _open_xlsx(path: Path, settings: SourceSettings) -> Sheet:

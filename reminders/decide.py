@@ -160,11 +160,10 @@ def choose_deliveries(step: Step, customer: CustomerFact) -> tuple[tuple[str, st
     """The first usable channel group: groups holding a preferred channel first (in preference
     order), then the step's order; unreachable and opted-out channels are dropped."""
     groups = step.channel_groups()
-    rank = {c: i for i, c in enumerate(customer.channel_preferences)}
-    ordered = sorted(
-        groups, key=lambda g: min((rank[c] for c in g if c in rank), default=len(rank))
-    )
-    for group in ordered:
+    if customer.channel_preferences:
+        rank = {c: i for i, c in enumerate(customer.channel_preferences)}
+        groups.sort(key=lambda g: min((rank[c] for c in g if c in rank), default=len(rank)))
+    for group in groups:
         usable = tuple(
             (c, customer.contacts[c])
             for c in group

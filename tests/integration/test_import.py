@@ -159,3 +159,26 @@ def test_large_batches_take_the_bulk_path_with_the_same_results(app, tmp_path):
     assert by_number["INV-7"].status == "disputed" and by_number["INV-8"].status == "paid"
     assert by_number[f"INV-{n - 1}"].amount_total == Decimal(f"{n - 1}.25")
     assert tags == ["vip", "长期"]
+
+
+def test_batches_written_by_the_writer_thread_give_the_same_result(app, tmp_path):
+    """Several batches in flight through the writer thread (and COPY on PostgreSQL)."""
+    rows = [row(f"C{i % 30}", f"INV-{i}", "2026-11-01", f"{i}.10") for i in range(1300)]
+    path = write_sheet(tmp_path / "many.csv", rows)
+    report = import_file(app.factory, "acme", path, "spreadsheet", batch_size=250)
+    assert (report.rows_read, report.receivables) == (1300, 1300)
+    assert _count(app, Receivable) == 1300 and _count(app, Customer) == 30
+    with app.factory() as s:
+        total = sum(s.scalars(select(Receivable.amount_total)))
+    assert total == sum(Decimal(f"{i}.10") for i in range(1300))
+
+
+def test_a_failure_late_in_the_file_loses_nothing_and_keeps_nothing(app, tmp_path):
+    rows = [row(f"C{i % 30}", f"INV-{i}", "2026-11-01") for i in range(1000)]
+    path = write_sheet(tmp_path / "broken.csv", rows)
+    path.write_bytes(
+        path.read_bytes() + b"C1,\xff\xfe broken bytes,,,,,,,,,INV-X,CNY,1,1,,2026-11-01,\n"
+    )
+    with pytest.raises(DunlinError, match="line 1002: not utf-8-sig text"):
+        import_file(app.factory, "acme", path, "spreadsheet", batch_size=200)
+    assert _count(app, Receivable) == 0 and _count(app, Customer) == 0
