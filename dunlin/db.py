@@ -43,7 +43,9 @@ class Money(TypeDecorator[Decimal]):
         return format(value, "f") if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        return None if value is None else Decimal(value)
+        if value is None or isinstance(value, Decimal):  # psycopg already returns Decimal
+            return value
+        return Decimal(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

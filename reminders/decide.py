@@ -242,3 +242,33 @@ def decide(
         f"(step due {current.on.isoformat()}); {len(listed)} invoice(s), {total} {target.currency}"
     )
     return Decision(track, current, target, listed, total, days, deliveries, reason)
+
+
+def could_change(
+    policy: Policy,
+    invoices: list[InvoiceFact],
+    today: date,
+    done: Done,
+    calendar: WorkCalendar,
+) -> bool:
+    """Could `decide` plan anything new today for this group, whoever the customer is?
+
+    A conservative filter that needs no customer facts: False only when, for every track, the
+    pace-setter has no due occurrence that is not yet planned (or was planned today) — which is
+    exactly when `decide` skips whatever the customer's tier, tags, pauses or channels.
+    """
+    open_invoices = [
+        i for i in invoices if i.status == "open" and not i.do_not_remind and i.amount_open > 0
+    ]
+    if not open_invoices:
+        return False
+    target = min(open_invoices, key=_PACE_ORDER)
+    target_done = done.get(target.id, {})
+    if today in target_done.values():
+        return False
+    for track in policy.tracks:
+        occurrences = timeline(track, target.due_on, target_done, calendar, today)
+        due = sum(1 for o in occurrences if o.on <= today)
+        if due and not any(o.name in target_done for o in occurrences[due - 1 :]):
+            return True
+    return False

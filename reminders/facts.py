@@ -145,15 +145,12 @@ def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
     for target, step, planned_on in ledger.all():
         done.setdefault(target, {})[step] = planned_on or date.min
     tasks = session.connection().execute(
-        select(Task.receivable_id, Task.data).where(
-            Task.org_id == org_id, Task.receivable_id.in_(open_ids)
+        select(Task.receivable_id, Task.step, Task.planned_on).where(
+            Task.org_id == org_id, Task.receivable_id.in_(open_ids), Task.step.is_not(None)
         )
     )
-    for target, data in tasks.all():
-        if target is not None and data.get("step"):
-            planned = data.get("planned_on")
-            day = date.fromisoformat(planned) if planned else date.min
-            done.setdefault(target, {}).setdefault(data["step"], day)
+    for target, step, planned_on in tasks.all():
+        done.setdefault(target, {}).setdefault(step, planned_on or date.min)
     return done
 
 
@@ -179,3 +176,36 @@ def cap_usage(
         .distinct()
     )
     yield from rows.tuples().all()
+
+
+def stream_groups(session: Session, org_id: int) -> Iterator[tuple[int, str, list[InvoiceFact]]]:
+    """(customer id, currency, open invoices) for every group, from one streamed SELECT of the
+    receivables alone — the planner's first pass, before it knows which customers it needs."""
+    rows = session.connection().execute(
+        select(*INVOICE_COLUMNS)
+        .where(Receivable.org_id == org_id, Receivable.status == "open")
+        .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
+        .execution_options(yield_per=5000)
+    )
+    for (customer_id, currency), group in groupby(rows, key=lambda r: (r[0], r[3])):
+        yield customer_id, currency, [InvoiceFact(*r[1:]) for r in group]
+
+
+def load_customers(session: Session, org_id: int, ids: list[int]) -> dict[int, CustomerInfo]:
+    """Customer facts for the given ids (the planner's candidates), in chunks of 1,000."""
+    sources = dict(
+        session.execute(select(Source.id, Source.name).where(Source.org_id == org_id))
+        .tuples()
+        .all()
+    )
+    found: dict[int, CustomerInfo] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 1000):
+        rows = session.connection().execute(
+            select(*CUSTOMER_COLUMNS).where(
+                Customer.org_id == org_id, Customer.id.in_(unique[start : start + 1000])
+            )
+        )
+        for row in rows.all():
+            found[row.id] = customer_info(row, sources.get(row.source_id))
+    return found

@@ -79,7 +79,9 @@ class Task(Base):
     assignee: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
     due_on: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open, done, cancelled
+    step: Mapped[str | None] = mapped_column(String(100))  # the step occurrence that created it
+    planned_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, done, vetoed, cancelled
     external_id: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

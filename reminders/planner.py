@@ -9,9 +9,10 @@ constraint, so planning twice — or two planners at once — never duplicates a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,8 +23,8 @@ from dunlin.db import utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
 from dunlin.orgs import get_org
-from reminders.decide import Decision, Skip, decide
-from reminders.facts import CustomerInfo, cap_usage, done_steps, load_groups
+from reminders.decide import Decision, Done, InvoiceFact, Skip, could_change, decide
+from reminders.facts import CustomerInfo, cap_usage, done_steps, load_customers, stream_groups
 from reminders.models import Reminder, Task
 from reminders.policy import Policy
 from reminders.policy_store import active_policy
@@ -138,26 +139,19 @@ def plan(
         done = done_steps(session, org.id)
         _seed_caps(session, org, scheduler.caps, today)
         writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
-        for customer, _currency, invoices in load_groups(session, org.id):
-            tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
-            if customer.timezone and tz != customer.timezone:
-                report.invalid_timezones.add(customer.external_id)
-            outcome = decide(policy, customer.fact, invoices, today, done, scheduler.calendar)
-            if isinstance(outcome, Skip):
-                report.skipped[skip_category(outcome)] += 1
+        decide_one = partial(_decide_one, policy, org, today, done, scheduler, report, writer, keep)
+        candidates: list[tuple[int, list[InvoiceFact]]] = []
+        for customer_id, _currency, invoices in stream_groups(session, org.id):
+            # First pass, receivables only: most groups have nothing new today and never need
+            # their customer loaded. `could_change` is exact about that (see decide.py).
+            if not could_change(policy, invoices, today, done, scheduler.calendar):
+                report.skipped["nothing new today"] += 1
                 continue
-            key = f"r{outcome.target.id}:{outcome.occurrence.name}"
-            when = scheduler.schedule(key, today, tz, outcome.track.veto_hours)
-            if outcome.deliveries and not scheduler.caps.take(
-                customer.fact.id, when.astimezone(ZoneInfo(tz)).date()
-            ):
-                report.skipped["frequency cap reached"] += 1
-                continue
-            planned = Planned(customer, outcome, when, tz)
-            report.planned_count += 1
-            if keep is None or len(report.planned) < keep:
-                report.planned.append(planned)
-            writer.add(planned)
+            candidates.append((customer_id, invoices))
+            if len(candidates) >= CANDIDATE_CHUNK:
+                _decide_chunk(session, org.id, candidates, decide_one)
+                candidates = []
+        _decide_chunk(session, org.id, candidates, decide_one)
         writer.flush()
         if dry_run:
             session.rollback()
@@ -175,6 +169,54 @@ def plan(
         )
         session.commit()
     return report
+
+
+CANDIDATE_CHUNK = 2000
+
+
+def _decide_chunk(
+    session: Session,
+    org_id: int,
+    candidates: list[tuple[int, list[InvoiceFact]]],
+    decide_one: Callable[[CustomerInfo, list[InvoiceFact]], None],
+) -> None:
+    customers = load_customers(session, org_id, [customer_id for customer_id, _ in candidates])
+    for customer_id, invoices in candidates:
+        decide_one(customers[customer_id], invoices)
+
+
+def _decide_one(
+    policy: Policy,
+    org: Org,
+    today: date,
+    done: Done,
+    scheduler: Scheduler,
+    report: PlanReport,
+    writer: _LedgerWriter,
+    keep: int | None,
+    customer: CustomerInfo,
+    invoices: list[InvoiceFact],
+) -> None:
+    """Decide, schedule and cap one group; what is planned goes to the writer."""
+    tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
+    if customer.timezone and tz != customer.timezone:
+        report.invalid_timezones.add(customer.external_id)
+    outcome = decide(policy, customer.fact, invoices, today, done, scheduler.calendar)
+    if isinstance(outcome, Skip):
+        report.skipped[skip_category(outcome)] += 1
+        return
+    key = f"r{outcome.target.id}:{outcome.occurrence.name}"
+    when = scheduler.schedule(key, today, tz, outcome.track.veto_hours)
+    if outcome.deliveries and not scheduler.caps.take(
+        customer.fact.id, when.astimezone(ZoneInfo(tz)).date()
+    ):
+        report.skipped["frequency cap reached"] += 1
+        return
+    planned = Planned(customer, outcome, when, tz)
+    report.planned_count += 1
+    if keep is None or len(report.planned) < keep:
+        report.planned.append(planned)
+    writer.add(planned)
 
 
 class _LedgerWriter:
@@ -271,13 +313,13 @@ def _task_rows(org: Org, today: date, p: Planned, calendar: WorkCalendar) -> lis
         "org_id": org.id,
         "customer_id": p.customer.fact.id,
         "receivable_id": d.target.id,
+        "step": d.occurrence.name,
+        "planned_on": today,
         "status": "open",
         "created_at": utcnow(),
     }
     data = {
-        "step": d.occurrence.name,
         "track": d.track.name,
-        "planned_on": today.isoformat(),
         "invoices": [i.number for i in d.invoices],
         "reason": d.reason,
     }

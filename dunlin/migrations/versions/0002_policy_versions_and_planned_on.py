@@ -1,4 +1,4 @@
-"""policy versions and planned_on
+"""policy versions; planned_on and step on ledger rows and tasks
 
 Revision ID: 0002
 Revises: 0001
@@ -42,8 +42,16 @@ def upgrade() -> None:
     with op.batch_alter_table("reminders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("planned_on", sa.Date(), nullable=True))
 
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("step", sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column("planned_on", sa.Date(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_column("planned_on")
+        batch_op.drop_column("step")
+
     with op.batch_alter_table("reminders", schema=None) as batch_op:
         batch_op.drop_column("planned_on")
 

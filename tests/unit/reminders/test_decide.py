@@ -13,6 +13,7 @@ from reminders.decide import (
     InvoiceFact,
     Skip,
     choose_deliveries,
+    could_change,
     decide,
     timeline,
 )
@@ -322,3 +323,18 @@ def test_replanning_the_same_day_is_a_no_op(customer, invoices, done):
             first.target.id: {**done.get(first.target.id, {}), first.occurrence.name: TODAY},
         }
         assert isinstance(decide(POLICY, customer, invoices, TODAY, recorded, CN), Skip)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    customer=customer_st,
+    invoices=invoices_st,
+    done=done_st,
+    policy=st.sampled_from([POLICY, THREE_TRACKS]),
+    today=st.dates(TODAY - timedelta(days=30), TODAY + timedelta(days=30)),
+)
+def test_the_planners_prefilter_never_hides_a_decision(customer, invoices, done, policy, today):
+    """The planner skips groups for which `could_change` is False without loading the customer;
+    that is only sound if `decide` would skip them for any customer."""
+    if not could_change(policy, invoices, today, done, CN):
+        assert isinstance(decide(policy, customer, invoices, today, done, CN), Skip)
