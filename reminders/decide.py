@@ -7,12 +7,13 @@ planner and `dunlin explain` both call `decide`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from reminders.policy import Policy, Step, Track
 from reminders.schedule import WorkCalendar
@@ -21,6 +22,7 @@ Done = Mapping[int, Mapping[str, date]]  # pace-setting receivable → {occurren
 
 
 _PACE_ORDER = attrgetter("due_on", "id")
+InvoiceLike = Any  # an InvoiceFact, or a row with its attribute names
 
 
 class InvoiceFact(NamedTuple):
@@ -246,7 +248,7 @@ def decide(
 
 def could_change(
     policy: Policy,
-    invoices: list[InvoiceFact],
+    invoices: Sequence[InvoiceLike],
     today: date,
     done: Done,
     calendar: WorkCalendar,
@@ -256,6 +258,7 @@ def could_change(
     A conservative filter that needs no customer facts: False only when, for every track, the
     pace-setter has no due occurrence that is not yet planned (or was planned today) — which is
     exactly when `decide` skips whatever the customer's tier, tags, pauses or channels.
+    `invoices` may be InvoiceFacts or database rows with the same attribute names.
     """
     open_invoices = [
         i for i in invoices if i.status == "open" and not i.do_not_remind and i.amount_open > 0
@@ -266,7 +269,15 @@ def could_change(
     target_done = done.get(target.id, {})
     if today in target_done.values():
         return False
+    days = (today - target.due_on).days
     for track in policy.tracks:
+        fixed = track.fixed_offsets
+        if fixed is not None:
+            offsets, names = fixed
+            current = bisect_right(offsets, days) - 1
+            if current >= 0 and not any(name in target_done for name in names[current:]):
+                return True
+            continue
         occurrences = timeline(track, target.due_on, target_done, calendar, today)
         due = sum(1 for o in occurrences if o.on <= today)
         if due and not any(o.name in target_done for o in occurrences[due - 1 :]):

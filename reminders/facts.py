@@ -5,7 +5,7 @@ Reads go through Core on the session's connection: column rows need none of the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
@@ -178,9 +178,10 @@ def cap_usage(
     yield from rows.tuples().all()
 
 
-def stream_groups(session: Session, org_id: int) -> Iterator[tuple[int, str, list[InvoiceFact]]]:
-    """(customer id, currency, open invoices) for every group, from one streamed SELECT of the
-    receivables alone — the planner's first pass, before it knows which customers it needs."""
+def stream_groups(session: Session, org_id: int) -> Iterator[tuple[int, str, list[Any]]]:
+    """(customer id, currency, rows of INVOICE_COLUMNS) for every group, from one streamed
+    SELECT of the receivables alone — the planner's first pass, before it knows which
+    customers it needs. Rows carry InvoiceFact's attribute names."""
     rows = session.connection().execute(
         select(*INVOICE_COLUMNS)
         .where(Receivable.org_id == org_id, Receivable.status == "open")
@@ -188,7 +189,12 @@ def stream_groups(session: Session, org_id: int) -> Iterator[tuple[int, str, lis
         .execution_options(yield_per=5000)
     )
     for (customer_id, currency), group in groupby(rows, key=lambda r: (r[0], r[3])):
-        yield customer_id, currency, [InvoiceFact(*r[1:]) for r in group]
+        yield customer_id, currency, list(group)
+
+
+def invoice_facts(rows: Iterable[Any]) -> list[InvoiceFact]:
+    """InvoiceFacts from rows of INVOICE_COLUMNS (built only for groups the planner decides)."""
+    return [InvoiceFact(*r[1:]) for r in rows]
 
 
 def load_customers(session: Session, org_id: int, ids: list[int]) -> dict[int, CustomerInfo]:

@@ -24,7 +24,14 @@ from dunlin.events import record_event
 from dunlin.models import Org
 from dunlin.orgs import get_org
 from reminders.decide import Decision, Done, InvoiceFact, Skip, could_change, decide
-from reminders.facts import CustomerInfo, cap_usage, done_steps, load_customers, stream_groups
+from reminders.facts import (
+    CustomerInfo,
+    cap_usage,
+    done_steps,
+    invoice_facts,
+    load_customers,
+    stream_groups,
+)
 from reminders.models import Reminder, Task
 from reminders.policy import Policy
 from reminders.policy_store import active_policy
@@ -147,7 +154,7 @@ def plan(
             if not could_change(policy, invoices, today, done, scheduler.calendar):
                 report.skipped["nothing new today"] += 1
                 continue
-            candidates.append((customer_id, invoices))
+            candidates.append((customer_id, invoice_facts(invoices)))
             if len(candidates) >= CANDIDATE_CHUNK:
                 _decide_chunk(session, org.id, candidates, decide_one)
                 candidates = []

@@ -9,6 +9,7 @@ matches on a tag outside it (and outside the policy's own `known_tags`) is an er
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -155,6 +156,14 @@ class Track(_Strict):
         default=None, ge=1, description="Task the salesperson first; send after N hours."
     )
     steps: list[Step] = Field(min_length=1)
+
+    @cached_property
+    def fixed_offsets(self) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+        """(offsets, names) when every step is a plain calendar-day offset from the due date —
+        the common case, which the planner's pre-filter answers with a bisect."""
+        if any(s.offset_days is None or s.business_days or s.repeat for s in self.steps):
+            return None
+        return tuple(s.offset_days or 0 for s in self.steps), tuple(s.name for s in self.steps)
 
     @model_validator(mode="after")
     def _ordered(self) -> Track:
