@@ -213,8 +213,8 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
             )
         console.print(
             t(
-                f"Outbox: {app.settings.resolved_outbox_dir}",
-                f"发件箱目录：{app.settings.resolved_outbox_dir}",
+                f"Outbox: {app.settings.resolved_outbox_dir / org.slug}",
+                f"发件箱目录：{app.settings.resolved_outbox_dir / org.slug}",
             )
         )
 

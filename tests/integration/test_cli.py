@@ -75,6 +75,7 @@ def test_import_plan_explain_send_status(workspace):
     assert "Planned 2 reminder(s)" in cycle.stdout and "sent 2" in cycle.stdout
     status = run(["status"], cwd, **env)
     assert "sent" in status.stdout and "spreadsheet-zh" in status.stdout
+    assert f"Outbox: {Path('.dunlin') / 'outbox' / 'acme'}" in status.stdout
 
 
 def test_bad_file_exits_nonzero_and_names_the_row(workspace):
