@@ -158,27 +158,24 @@ CAPPED_STATUSES = ("planned", "sending", "sent", "uncertain")
 
 
 def cap_usage(
-    session: Session, org_id: int, since: datetime, customer_ids: list[int]
+    session: Session, org_id: int, since: datetime
 ) -> Iterator[tuple[int, int, str, datetime]]:
-    """(customer, target, step, scheduled_at) of these customers' messages that count against
-    frequency caps; a parallel group (same target, step and time) counts once."""
-    for start in range(0, len(customer_ids), 1000):
-        rows = session.connection().execute(
-            select(
-                Reminder.customer_id,
-                Reminder.target_receivable_id,
-                Reminder.step,
-                Reminder.scheduled_at,
-            )
-            .where(
-                Reminder.org_id == org_id,
-                Reminder.customer_id.in_(customer_ids[start : start + 1000]),
-                Reminder.status.in_(CAPPED_STATUSES),
-                Reminder.scheduled_at >= since,
-            )
-            .distinct()
+    """(customer, target, step, scheduled_at) of messages that count against frequency caps."""
+    rows = session.connection().execute(
+        select(
+            Reminder.customer_id,
+            Reminder.target_receivable_id,
+            Reminder.step,
+            Reminder.scheduled_at,
         )
-        yield from rows.tuples().all()
+        .where(
+            Reminder.org_id == org_id,
+            Reminder.status.in_(CAPPED_STATUSES),
+            Reminder.scheduled_at >= since,
+        )
+        .distinct()
+    )
+    yield from rows.tuples().all()
 
 
 def stream_groups(session: Session, org_id: int) -> Iterator[tuple[int, str, list[Any]]]:

@@ -144,7 +144,7 @@ def plan(
             not_before or start_of_day(today, org.timezone),
         )
         done = done_steps(session, org.id)
-        caps = _CapSeeder(session, org, scheduler.caps, today)
+        _seed_caps(session, org, scheduler.caps, today)
         writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
         decide_one = partial(_decide_one, policy, org, today, done, scheduler, report, writer, keep)
         candidates: list[tuple[int, list[InvoiceFact]]] = []
@@ -156,9 +156,9 @@ def plan(
                 continue
             candidates.append((customer_id, invoice_facts(invoices)))
             if len(candidates) >= CANDIDATE_CHUNK:
-                _decide_chunk(session, org.id, candidates, decide_one, caps)
+                _decide_chunk(session, org.id, candidates, decide_one)
                 candidates = []
-        _decide_chunk(session, org.id, candidates, decide_one, caps)
+        _decide_chunk(session, org.id, candidates, decide_one)
         writer.flush()
         if dry_run:
             session.rollback()
@@ -186,11 +186,8 @@ def _decide_chunk(
     org_id: int,
     candidates: list[tuple[int, list[InvoiceFact]]],
     decide_one: Callable[[CustomerInfo, list[InvoiceFact]], None],
-    caps: _CapSeeder,
 ) -> None:
-    ids = [customer_id for customer_id, _ in candidates]
-    customers = load_customers(session, org_id, ids)
-    caps.seed(ids)
+    customers = load_customers(session, org_id, [customer_id for customer_id, _ in candidates])
     for customer_id, invoices in candidates:
         decide_one(customers[customer_id], invoices)
 
@@ -269,23 +266,12 @@ class _LedgerWriter:
         self.pending = []
 
 
-class _CapSeeder:
-    """Counts what is already planned or sent (this week and ahead, per local day) for the
-    customers being decided — only those, and each once, before the run adds its own."""
-
-    def __init__(self, session: Session, org: Org, ledger: CapLedger, today: date) -> None:
-        self.session, self.org, self.ledger = session, org, ledger
-        self.since = start_of_day(today - timedelta(days=7), org.timezone)
-        self.zone = ZoneInfo(org.timezone)
-        self.seeded: set[int] = set()
-
-    def seed(self, customer_ids: list[int]) -> None:
-        fresh = sorted(set(customer_ids) - self.seeded)
-        self.seeded.update(fresh)
-        for customer_id, _target, _step, scheduled_at in cap_usage(
-            self.session, self.org.id, self.since, fresh
-        ):
-            self.ledger.counts[(customer_id, scheduled_at.astimezone(self.zone).date())] += 1
+def _seed_caps(session: Session, org: Org, ledger: CapLedger, today: date) -> None:
+    """Count what is already planned or sent this week and ahead, per customer local day."""
+    since = start_of_day(today - timedelta(days=7), org.timezone)
+    zone = ZoneInfo(org.timezone)
+    for customer_id, _target, _step, scheduled_at in cap_usage(session, org.id, since):
+        ledger.counts[(customer_id, scheduled_at.astimezone(zone).date())] += 1
 
 
 def _reminder_rows(org: Org, policy_label: str, today: date, p: Planned) -> list[dict[str, Any]]:
