@@ -160,3 +160,16 @@ def test_dry_run_with_a_file_policy_writes_nothing(customers):
     assert _reminders(customers) == []
     with customers.factory() as s:
         assert s.scalars(select(Task)).all() == []
+
+
+def test_caps_hold_when_a_customers_groups_fall_in_different_chunks(customers, monkeypatch):
+    """Candidates are decided in chunks; a customer split across chunks (R1's CNY and USD
+    groups) is still held to one reminder a day."""
+    import reminders.planner as planner
+
+    monkeypatch.setattr(planner, "CANDIDATE_CHUNK", 1)
+    _load(customers)
+    report = plan(customers.factory, "acme", TODAY)
+    assert report.skipped["frequency cap reached"] == 1
+    r1 = [r for r in _reminders(customers) if r.recipient == "r1@x.cn"]
+    assert [(r.step, r.currency) for r in r1] == [("nudge", "CNY")]
