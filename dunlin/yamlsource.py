@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -54,10 +53,6 @@ def load_located(text: str, filename: str) -> LocatedYaml:
         _walk(node, (), lines)
     data = yaml.safe_load(text)
     return LocatedYaml(data, lines, filename)
-
-
-def load_located_file(path: Path) -> LocatedYaml:
-    return load_located(path.read_text(encoding="utf-8"), str(path))
 
 
 @dataclass(frozen=True)

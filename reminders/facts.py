@@ -71,7 +71,7 @@ INVOICE_COLUMNS = (
 
 
 def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
-    """From a Customer entity or a row of CUSTOMER_COLUMNS (same attribute names)."""
+    """From a row of CUSTOMER_COLUMNS."""
     contacts = {}
     for channel, column in CONTACT_COLUMNS.items():
         address = getattr(c, column)
@@ -91,45 +91,6 @@ def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
     return CustomerInfo(
         fact, c.external_id, c.name, c.language, c.timezone, c.salesperson_ref, c.salesperson_name
     )
-
-
-def load_groups(
-    session: Session, org_id: int, customer_id: int | None = None
-) -> Iterator[tuple[CustomerInfo, str, list[InvoiceFact]]]:
-    """Yield (customer, currency, open invoices) for every group with something open.
-
-    Two queries over plain column rows (no ORM entities), streamed in customer order.
-    """
-    where = [Receivable.org_id == org_id, Receivable.status == "open"]
-    if customer_id is not None:
-        where.append(Receivable.customer_id == customer_id)
-    with_open = select(Receivable.customer_id).where(*where)
-    sources = dict(
-        session.execute(select(Source.id, Source.name).where(Source.org_id == org_id))
-        .tuples()
-        .all()
-    )
-    # Two streams in customer-id order, merged: memory stays flat however many customers there are.
-    customers = session.connection().execute(
-        select(*CUSTOMER_COLUMNS)
-        .where(Customer.org_id == org_id, Customer.id.in_(with_open))
-        .order_by(Customer.id)
-        .execution_options(yield_per=5000)
-    )
-    rows = session.connection().execute(
-        select(*INVOICE_COLUMNS)
-        .where(*where)
-        .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
-        .execution_options(yield_per=5000)
-    )
-    customer_rows = iter(customers)
-    current = info = None
-    for (cust_id, currency), group in groupby(rows, key=lambda r: (r[0], r[3])):
-        if current is None or current.id != cust_id:
-            while current is None or current.id < cust_id:
-                current = next(customer_rows)
-            info = customer_info(current, sources.get(current.source_id))
-        yield info, currency, [InvoiceFact(*r[1:]) for r in group]
 
 
 def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
@@ -178,13 +139,18 @@ def cap_usage(
     yield from rows.tuples().all()
 
 
-def stream_groups(session: Session, org_id: int) -> Iterator[tuple[int, str, list[Any]]]:
-    """(customer id, currency, rows of INVOICE_COLUMNS) for every group, from one streamed
-    SELECT of the receivables alone — the planner's first pass, before it knows which
-    customers it needs. Rows carry InvoiceFact's attribute names."""
+def stream_groups(
+    session: Session, org_id: int, customer_id: int | None = None
+) -> Iterator[tuple[int, str, list[Any]]]:
+    """(customer id, currency, rows of INVOICE_COLUMNS) for every group (or one customer's),
+    from one streamed SELECT of the receivables alone — the planner's first pass, before it
+    knows which customers it needs. Rows carry InvoiceFact's attribute names."""
+    where = [Receivable.org_id == org_id, Receivable.status == "open"]
+    if customer_id is not None:
+        where.append(Receivable.customer_id == customer_id)
     rows = session.connection().execute(
         select(*INVOICE_COLUMNS)
-        .where(Receivable.org_id == org_id, Receivable.status == "open")
+        .where(*where)
         .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
         .execution_options(yield_per=5000)
     )

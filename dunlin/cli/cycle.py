@@ -17,7 +17,7 @@ from dunlin.orgs import get_org
 from reminders.channels.outbox import OutboxChannel
 from reminders.decide import Decision, decide
 from reminders.dispatch import SendReport, send_due
-from reminders.facts import done_steps, load_groups
+from reminders.facts import done_steps, invoice_facts, load_customers, stream_groups
 from reminders.planner import PlanReport, Scheduler, plan, valid_timezone
 from reminders.policy import Policy, load_policy
 from reminders.policy_store import active_policy, org_tags
@@ -237,11 +237,15 @@ def explain_command(state, customer: str, as_of: datetime | None, policy_file: P
         policy = _file_policy(app, state.org, policy_file) or active_policy(session, org.id).policy
         done = done_steps(session, org.id)
         calendar = calendar_for(policy.calendar)
+        customers = load_customers(session, org.id, [c.id for c in found])
         for c in found:
-            groups = list(load_groups(session, org.id, customer_id=c.id))
+            groups = list(stream_groups(session, org.id, customer_id=c.id))
             if not groups:
                 console.print(t(f"{c.name}: nothing open.", f"{c.name}：没有未结清的应收。"))
-            for info, currency, invoices in groups:
+            info = customers.get(c.id)
+            for _customer_id, currency, rows in groups:
+                # The planner's own facts and decision, for one customer.
+                invoices = invoice_facts(rows)
                 outcome = decide(policy, info.fact, invoices, run_clock.today, done, calendar)
                 if isinstance(outcome, Decision):
                     tz = info.timezone if valid_timezone(info.timezone) else org.timezone
