@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,32 +206,6 @@ class Importer:
         return result.rowcount or 0
 
 
-class _InFlight:
-    """Runs `flush` on a single worker thread, one batch at a time; errors surface on the next
-    submit or on wait."""
-
-    def __init__(self, flush: Callable[[_Batch], None]) -> None:
-        self._flush = flush
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dunlin-import-writer")
-        self._pending: Future[None] | None = None
-
-    def submit(self, batch: _Batch) -> None:
-        self.wait()
-        self._pending = self._pool.submit(self._flush, batch)
-
-    def wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def __enter__(self) -> _InFlight:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # Join the writer even when parsing failed: the session must not close under it.
-        self._pool.shutdown(wait=True)
-
-
 def _complete(
     record: dict[str, Any], fields: list[str], defaults: dict[str, Any]
 ) -> dict[str, Any]:
@@ -271,31 +244,26 @@ def import_file(
         customer_fields = transformer.customer_fields
         receivable_fields = transformer.receivable_fields
         batch = _Batch()
-        # One writer thread, at most one batch in flight: the database writes batch N while this
-        # thread parses batch N+1 (psycopg and sqlite3 release the GIL while the database works).
-        # Only the writer touches the session until `in_flight.wait()` hands it back.
-        with _InFlight(importer.flush) as in_flight:
-            for number, raw in sheet.rows:
-                report.rows_read += 1
-                result = transformer.transform(raw)
-                if result.errors:
-                    report.rejections.append(Rejection(number, result.errors, raw))
-                    continue
-                ext_id = result.customer["external_id"]
-                # A customer repeated on many rows: later non-blank values win, blanks erase nothing.
-                merged = importer.merged_customers.setdefault(ext_id, {})
-                merged.update(result.customer)
-                batch.customers[ext_id] = _complete(merged, customer_fields, _CUSTOMER_DEFAULTS)
-                if result.receivable is not None:
-                    rec = _complete(result.receivable, receivable_fields, _RECEIVABLE_DEFAULTS)
-                    rec["_customer"] = ext_id
-                    batch.receivables[rec["external_id"]] = rec
-                if len(batch) >= batch_size:
-                    in_flight.submit(batch)
-                    batch = _Batch()
-                if on_progress and report.rows_read % 500 == 0:
-                    on_progress(report.rows_read)
-            in_flight.wait()
+        for number, raw in sheet.rows:
+            report.rows_read += 1
+            result = transformer.transform(raw)
+            if result.errors:
+                report.rejections.append(Rejection(number, result.errors, raw))
+                continue
+            ext_id = result.customer["external_id"]
+            # A customer repeated on many rows: later non-blank values win, blanks erase nothing.
+            merged = importer.merged_customers.setdefault(ext_id, {})
+            merged.update(result.customer)
+            batch.customers[ext_id] = _complete(merged, customer_fields, _CUSTOMER_DEFAULTS)
+            if result.receivable is not None:
+                rec = _complete(result.receivable, receivable_fields, _RECEIVABLE_DEFAULTS)
+                rec["_customer"] = ext_id
+                batch.receivables[rec["external_id"]] = rec
+            if len(batch) >= batch_size:
+                importer.flush(batch)
+                batch = _Batch()
+            if on_progress and report.rows_read % 500 == 0:
+                on_progress(report.rows_read)
         if report.rejections and not skip_invalid:
             session.rollback()
             raise ImportRejected(report)

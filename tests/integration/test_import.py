@@ -161,8 +161,8 @@ def test_large_batches_take_the_bulk_path_with_the_same_results(app, tmp_path):
     assert tags == ["vip", "长期"]
 
 
-def test_batches_written_by_the_writer_thread_give_the_same_result(app, tmp_path):
-    """Several batches in flight through the writer thread (and COPY on PostgreSQL)."""
+def test_many_batches_give_the_same_result(app, tmp_path):
+    """Several batches per import (and COPY on PostgreSQL) add up to the same rows."""
     rows = [row(f"C{i % 30}", f"INV-{i}", "2026-11-01", f"{i}.10") for i in range(1300)]
     path = write_sheet(tmp_path / "many.csv", rows)
     report = import_file(app.factory, "acme", path, "spreadsheet", batch_size=250)
