@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from dunlin.yamlsource import ConfigFileError, ConfigIssue, validate_yaml
+from mappings.api import API_MAPPINGS
 from mappings.schema import Mapping
 
 SHIPPED = Path(__file__).parent
@@ -46,8 +49,20 @@ def resolve(name_or_path: str) -> Path:
     )
 
 
+def _kind_of(text: str) -> str | None:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None  # validate_yaml reports it with its line
+    return data.get("kind") if isinstance(data, dict) else None
+
+
 def parse_mapping(text: str, filename: str) -> Mapping:
-    return validate_yaml(text, filename, Mapping, error=MappingError)
+    """Validate against the schema of the file's `kind` (spreadsheet, odoo, kingdee, rest)."""
+    kind = _kind_of(text)
+    model = API_MAPPINGS.get(kind or "", Mapping)
+    context = {"shorthand": "path" if model is not Mapping else "column"}
+    return validate_yaml(text, filename, model, context=context, error=MappingError)
 
 
 def load_mapping(name_or_path: str) -> Mapping:

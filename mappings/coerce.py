@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -127,6 +127,35 @@ def parse_date(value: Any, formats: tuple[str, ...] = ("YMD",)) -> date:
             continue
     shown = ", ".join("YYYY-MM-DD / YYYY年M月D日" if f == "YMD" else f for f in formats)
     raise ValueError(f"not a date: {text!r} (expected {shown})")
+
+
+def parse_datetime(value: Any, tz: str = "UTC") -> datetime:
+    """An aware UTC datetime; naive values are read in the source's zone `tz`.
+
+    Accepts datetimes, ISO strings (`2026-01-28T00:00:00`, Odoo's `2026-01-28 08:00:00`,
+    with or without offset or `Z`) and Unix timestamps in seconds or milliseconds.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 10**11 else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    else:
+        text = normalise_text(value)
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"not a date and time: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(tz))
+    return moment.astimezone(UTC)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import jmespath
+from jmespath.exceptions import JMESPathError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # field name → (kind, required)
 CUSTOMER_FIELDS: dict[str, tuple[str, bool]] = {
@@ -42,38 +51,60 @@ RECEIVABLE_FIELDS: dict[str, tuple[str, bool]] = {
     "status": ("status", False),
     "payment_url": ("url", False),
     "do_not_remind": ("bool", False),
+    # API sources: which customer a receivable belongs to, the source's last change, the owner.
+    "customer_external_id": ("str", False),
+    "source_updated_at": ("datetime", False),
+    "salesperson_ref": ("str", False),
 }
 
 
 class FieldSpec(BaseModel):
-    """Where one field comes from: a column (or constant value), a value map, a default."""
+    """Where one field comes from: a spreadsheet column, a JMESPath `path` into an API record,
+    or a constant `value`; then a value map (with a `fallback` for unmapped values), a default."""
 
     model_config = ConfigDict(extra="forbid")
 
     column: str | None = None
+    path: str | None = None
     value: Any = None
     map: dict[str, Any] | None = None
+    fallback: Any = None
     default: Any = None
+
+    @field_validator("path")
+    @classmethod
+    def _valid_jmespath(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                jmespath.compile(value)
+            except JMESPathError as exc:
+                raise ValueError(f"not a JMESPath expression: {exc}") from exc
+        return value
 
     @model_validator(mode="after")
     def _has_origin(self) -> FieldSpec:
-        if self.column is None and self.value is None:
-            raise ValueError("give `column` (where the value is read) or `value` (a constant)")
+        origins = [o for o in (self.column, self.path, self.value) if o is not None]
+        if len(origins) != 1:
+            raise ValueError(
+                "give exactly one of `column` (spreadsheet), `path` (API record, JMESPath) "
+                "or `value` (a constant)"
+            )
         return self
 
 
-def _shorthand(value: Any) -> Any:
-    """`name: 客户名称` is short for `name: {column: 客户名称}`."""
-    return {"column": value} if isinstance(value, str) else value
-
-
 class _Section(BaseModel):
+    """`name: 客户名称` is short for `name: {column: 客户名称}` in a spreadsheet mapping and
+    for `name: {path: 客户名称}` in an API mapping (the validation context says which)."""
+
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod
-    def _expand(cls, value: Any) -> Any:
-        return _shorthand(value)
+    def _expand(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            key = (info.context or {}).get("shorthand", "column")
+            return {key: value}
+        return value
 
     def specs(self) -> dict[str, FieldSpec]:
         return {name: spec for name, spec in self if spec is not None}
@@ -111,6 +142,9 @@ class ReceivableSection(_Section):
     status: FieldSpec | None = None
     payment_url: FieldSpec | None = None
     do_not_remind: FieldSpec | None = None
+    customer_external_id: FieldSpec | None = None
+    source_updated_at: FieldSpec | None = None
+    salesperson_ref: FieldSpec | None = None
 
 
 class SourceSettings(BaseModel):
@@ -130,6 +164,8 @@ class SourceSettings(BaseModel):
 
 
 class Mapping(BaseModel):
+    """A spreadsheet mapping; API sources extend it with a kind-specific `source` section."""
+
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
@@ -143,3 +179,9 @@ class Mapping(BaseModel):
     def columns(self) -> set[str]:
         sections = [self.customer] + ([self.receivable] if self.receivable else [])
         return {s.column for sec in sections for s in sec.specs().values() if s.column}
+
+    def sections(self) -> dict[str, _Section]:
+        found: dict[str, _Section] = {"customers": self.customer}
+        if self.receivable is not None:
+            found["receivables"] = self.receivable
+        return found

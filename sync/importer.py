@@ -14,31 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, select, text, update
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.spreadsheet import open_sheet
-from dunlin.bulk import upsert_rows
 from dunlin.db import utcnow
 from dunlin.errors import DunlinError
 from dunlin.events import record_event
 from dunlin.orgs import get_org
 from mappings import load_mapping
 from mappings.transform import FieldError, RowTransformer
-from reminders.models import Reminder
-from sync.models import Customer, Receivable
+from reminders.cancel import cancel_for_settled
 from sync.sources import ensure_source
+from sync.store import (
+    CUSTOMER_DEFAULTS,
+    RECEIVABLE_DEFAULTS,
+    complete,
+    customer_ids,
+    upsert_customers,
+    upsert_receivables,
+)
 
 BATCH = 5000
 ANALYZE_AFTER_ROWS = 1000
-_CUSTOMER_DEFAULTS: dict[str, Any] = {
-    "tier": "B",
-    "tags": [],
-    "channel_preferences": [],
-    "opted_out_channels": [],
-    "do_not_remind": False,
-}
-_RECEIVABLE_DEFAULTS: dict[str, Any] = {"do_not_remind": False}
 
 
 @dataclass
@@ -128,15 +126,10 @@ class Importer:
                     "updated_at": now,
                 }
             )
-        upsert_rows(
-            self.session,
-            Customer.__table__,
-            fresh,
-            key=("org_id", "source_id", "external_id"),
-            update=[*self.t.customer_fields, "updated_at"],
-        )
+        upsert_customers(self.session, fresh, self.t.customer_fields)
         self.customers_written += len(fresh)
-        self._resolve_customer_ids([c for c in batch.customers if c not in self.customer_ids])
+        unknown = [c for c in batch.customers if c not in self.customer_ids]
+        self.customer_ids.update(customer_ids(self.session, self.org_id, self.source_id, unknown))
         rows = []
         for rec in batch.receivables.values():
             customer_id = self.customer_ids[rec.pop("_customer")]
@@ -150,67 +143,8 @@ class Importer:
                     "updated_at": now,
                 }
             )
-        self._upsert_receivables(rows)
+        upsert_receivables(self.session, rows, self.t.receivable_fields)
         self.receivables_written += len(rows)
-
-    def _resolve_customer_ids(self, external_ids: list[str]) -> None:
-        for start in range(0, len(external_ids), 1000):
-            chunk = external_ids[start : start + 1000]
-            found = self.session.execute(
-                select(Customer.external_id, Customer.id).where(
-                    Customer.org_id == self.org_id,
-                    Customer.source_id == self.source_id,
-                    Customer.external_id.in_(chunk),
-                )
-            )
-            self.customer_ids.update(dict(found.tuples().all()))
-
-    def _upsert_receivables(self, rows: list[dict[str, Any]]) -> None:
-        table = Receivable.__table__
-
-        def keep_disputes(insert: Any) -> dict[str, Any]:
-            # A dispute recorded in Dunlin survives a re-import that still says "open".
-            return {
-                "status": case(
-                    (
-                        (table.c.status == "disputed") & (insert.excluded.status == "open"),
-                        "disputed",
-                    ),
-                    else_=insert.excluded.status,
-                )
-            }
-
-        upsert_rows(
-            self.session,
-            table,
-            rows,
-            key=("org_id", "source_id", "external_id"),
-            update=[*self.t.receivable_fields, "customer_id", "updated_at"],
-            overrides=keep_disputes,
-        )
-
-    def cancel_reminders_for_settled(self) -> int:
-        """Planned reminders whose pace-setting receivable is no longer open are cancelled."""
-        settled = select(Receivable.id).where(
-            Receivable.org_id == self.org_id, Receivable.status != "open"
-        )
-        result = self.session.execute(
-            update(Reminder)
-            .where(
-                Reminder.org_id == self.org_id,
-                Reminder.status == "planned",
-                Reminder.target_receivable_id.in_(settled),
-            )
-            .values(status="cancelled", error="receivable no longer open", updated_at=utcnow())
-        )
-        return result.rowcount or 0
-
-
-def _complete(
-    record: dict[str, Any], fields: list[str], defaults: dict[str, Any]
-) -> dict[str, Any]:
-    """Every row of an executemany needs the same keys; blanks become defaults or NULL."""
-    return {name: record.get(name, defaults.get(name)) for name in fields}
 
 
 def import_file(
@@ -254,9 +188,9 @@ def import_file(
             # A customer repeated on many rows: later non-blank values win, blanks erase nothing.
             merged = importer.merged_customers.setdefault(ext_id, {})
             merged.update(result.customer)
-            batch.customers[ext_id] = _complete(merged, customer_fields, _CUSTOMER_DEFAULTS)
+            batch.customers[ext_id] = complete(merged, customer_fields, CUSTOMER_DEFAULTS)
             if result.receivable is not None:
-                rec = _complete(result.receivable, receivable_fields, _RECEIVABLE_DEFAULTS)
+                rec = complete(result.receivable, receivable_fields, RECEIVABLE_DEFAULTS)
                 rec["_customer"] = ext_id
                 batch.receivables[rec["external_id"]] = rec
             if len(batch) >= batch_size:
@@ -268,7 +202,7 @@ def import_file(
             session.rollback()
             raise ImportRejected(report)
         importer.flush(batch)
-        report.reminders_cancelled = importer.cancel_reminders_for_settled()
+        report.reminders_cancelled = cancel_for_settled(session, org.id)
         report.customers = importer.customers_written
         report.receivables = importer.receivables_written
         source.last_synced_at = utcnow()

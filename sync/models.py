@@ -9,7 +9,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunlin.db import Base, BigId, Money, UTCDateTime, utcnow
@@ -32,6 +42,8 @@ class Source(Base):
     status: Mapped[str] = mapped_column(String(32), default="ok")
     status_detail: Mapped[str] = mapped_column(Text, default="")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Counts of the last sync (records, skipped, a sample of skipped ids with reasons).
+    last_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -86,6 +98,7 @@ class Receivable(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     do_not_remind: Mapped[bool] = mapped_column(Boolean, default=False)
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    salesperson_ref: Mapped[str | None] = mapped_column(String(128))  # the invoice's owner
     payment_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -102,4 +115,31 @@ class SyncCursor(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     entity: Mapped[str] = mapped_column(String(64))
     position: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Writeback(Base):
+    """A note or task written into a source, keyed by the Dunlin row it came from.
+
+    The row is committed as `pending` before the call, so a crash between the source's answer
+    and our commit is recovered by looking the marker up in the source instead of writing twice.
+    """
+
+    __tablename__ = "writebacks"
+    __table_args__ = (UniqueConstraint("org_id", "source_id", "kind", "local_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # note, task
+    local_ref: Mapped[str] = mapped_column(String(64))  # r<reminder id>, t<task id>
+    entity: Mapped[str] = mapped_column(String(32))
+    target_external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending, done, closed, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

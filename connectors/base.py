@@ -1,0 +1,95 @@
+"""The connector contract: what the sync engine and write-back may ask of a source system.
+
+Connectors move data and translate protocols; they hold no business rules. Records come back
+as plain dicts in the source's own field names; the mapping turns them into Dunlin records.
+Failures are raised as one of three classes, which decide what the sync engine does:
+
+- SourceUnavailable: down, 5xx, timeout, malformed answer → retried with backoff, then `failing`;
+- SourceAuthError: credentials refused → `failing` at once, no retry loop;
+- SourceConfigError: the mapping names a model, form or field the source lacks → `failing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from dunlin.errors import DunlinError
+
+ENTITIES = ("customers", "receivables")
+
+
+class SourceError(DunlinError):
+    retryable = False
+
+
+class SourceUnavailable(SourceError):
+    """The source did not answer usefully; trying again later may work."""
+
+    retryable = True
+
+
+class SourceAuthError(SourceError):
+    """The source refused our credentials (or their permissions)."""
+
+
+class SourceConfigError(SourceError):
+    """The mapping and the source disagree: an unknown model, form, entity or field."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of records and the cursor to store once the page is committed."""
+
+    records: list[dict[str, Any]]
+    cursor: dict[str, Any]
+    done: bool
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    server_version: str
+    user: str
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    # Fields the mapping needs that the source does not have, per entity (empty when all is well).
+    missing_fields: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A follow-up for a person in the source system, on a receivable (or customer) record."""
+
+    entity: str
+    external_id: str
+    summary: str
+    note_html: str
+    due_on: date
+    user_ref: str | None = None
+
+
+class Connector(Protocol):
+    def test(self) -> ConnectionInfo:
+        """Log in, read the version and what the source can do, check the mapping's fields."""
+        ...
+
+    def read_page(self, entity: str, cursor: dict[str, Any], *, full: bool) -> Page:
+        """The next page of `entity` after `cursor` ({} = from the start)."""
+        ...
+
+    def list_open_ids(self, entity: str) -> Iterator[str]:
+        """Ids of the records the source considers open, for the periodic reconcile."""
+        ...
+
+    def post_note(self, entity: str, external_id: str, html: str) -> str:
+        """Write a history note on a record; returns the note's id in the source."""
+        ...
+
+    def create_task(self, task: TaskRequest) -> str:
+        """Create a follow-up task; returns its id in the source."""
+        ...
+
+    def close_task(self, task_id: str) -> None: ...
+
+    def close(self) -> None: ...

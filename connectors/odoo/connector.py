@@ -1,0 +1,357 @@
+"""Odoo as a Dunlin source: res.partner and account.move read incrementally, chatter notes and
+activities written back.
+
+Paging follows reference/odoo.md §3: the first load pages on `id` alone (write_date may not be
+indexed) after noting the newest write_date; deltas page on the keyset (write_date, id) from
+the stored position minus an overlap window longer than Odoo's longest transaction, because
+write_date is the transaction's start time, not its commit time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    ConnectionInfo,
+    Page,
+    SourceConfigError,
+    SourceUnavailable,
+    TaskRequest,
+)
+from connectors.odoo.client import OdooClient
+from mappings.api import OdooEntity, OdooMapping
+from mappings.paths import root_fields
+
+EPOCH = "1970-01-01 00:00:00"
+_ODOO_DT = "%Y-%m-%d %H:%M:%S"
+
+
+def _minus(stamp: str, minutes: int) -> str:
+    moment = datetime.strptime(stamp[:19], _ODOO_DT) - timedelta(minutes=minutes)
+    return max(moment.strftime(_ODOO_DT), EPOCH)
+
+
+class OdooConnector:
+    def __init__(self, mapping: OdooMapping, settings: dict[str, Any], credentials: dict[str, Any]):
+        self.mapping = mapping
+        self.source = mapping.source
+        protocol = settings.get("protocol") or self.source.protocol
+        self.client = OdooClient(
+            settings["url"],
+            settings.get("database", ""),
+            credentials.get("login", ""),
+            credentials.get("api_key") or credentials.get("password", ""),
+            protocol=protocol,
+            timeout=float(settings.get("timeout_seconds") or self.source.timeout_seconds),
+            rate_limit=float(settings.get("rate_limit", self.source.rate_limit)),
+        )
+        self.major_version: int | None = None
+        self._fields: dict[str, dict[str, Any]] = {}
+        self._lookup_cache: dict[tuple[str, int], Any] = {}
+        self._model_ids: dict[str, int] = {}
+        self._activity_type: int | None = None
+
+    # ---- discovery ---------------------------------------------------------------------------
+
+    def _entity(self, entity: str) -> OdooEntity:
+        if entity == "customers":
+            return self.source.customers
+        if entity == "receivables":
+            return self.source.receivables
+        raise SourceConfigError(f"Odoo has no entity {entity!r} in this mapping")
+
+    def fields_of(self, model: str) -> dict[str, Any]:
+        if model not in self._fields:
+            self._fields[model] = self.client.call(
+                model, "fields_get", attributes=["type", "selection", "relation", "store"]
+            )
+        return self._fields[model]
+
+    def _wanted(self, entity: str) -> tuple[list[str], list[str]]:
+        """(fields to read, fields the mapping names that the model lacks)."""
+        spec = self._entity(entity)
+        wanted = root_fields(self.mapping, entity) | set(spec.extra_fields) | set(spec.lookups)
+        wanted |= {"id", "write_date"}
+        available = self.fields_of(spec.model)
+        missing = sorted(f for f in wanted - set(available) if f not in spec.optional_fields)
+        present = sorted(f for f in wanted if f in available)
+        return present, missing
+
+    def _fields_for(self, entity: str) -> list[str]:
+        present, missing = self._wanted(entity)
+        if missing:
+            model = self._entity(entity).model
+            raise SourceConfigError(
+                f"the mapping reads field(s) {', '.join(missing)} that {model} does not have "
+                f"on this Odoo / 映射引用了 Odoo 中不存在的字段"
+            )
+        return present
+
+    def _version(self) -> dict[str, Any]:
+        info = self.client.version_info()
+        serie = info.get("server_version_info") or [0]
+        try:
+            self.major_version = int(str(serie[0]).split("saas~")[-1].split(".")[0])
+        except ValueError:
+            self.major_version = None
+        return info
+
+    def test(self) -> ConnectionInfo:
+        info = self._version()
+        self.client.login()
+        missing: dict[str, list[str]] = {}
+        fields: dict[str, list[str]] = {}
+        for entity in ("customers", "receivables"):
+            present, absent = self._wanted(entity)
+            fields[entity] = present
+            if absent:
+                missing[entity] = absent
+        move_fields = self.fields_of(self.source.receivables.model)
+        payment_states = [s[0] for s in move_fields.get("payment_state", {}).get("selection", [])]
+        partner_fields = self.fields_of(self.source.customers.model)
+        capabilities = {
+            "protocol": self.client.protocol,
+            "fields": fields,
+            "payment_states": payment_states,
+            "partner_mobile": "mobile" in partner_fields,
+            "html_notes": (self.major_version or 0) >= 17,
+            "webhook_actions": (self.major_version or 0) >= 17,
+        }
+        user = str(self.client.uid) if self.client.uid else "api key"
+        return ConnectionInfo(str(info.get("server_version", "?")), user, capabilities, missing)
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def begin(self, entity: str, stored: dict[str, Any], *, full: bool) -> dict[str, Any]:
+        """The first cursor of a run: resume an unfinished first load, start a new one, or step
+        back the overlap window from where the last delta stopped."""
+        if stored.get("mode") == "id" and not full:
+            return dict(stored)
+        if full or not stored:
+            spec = self._entity(entity)
+            newest = self.client.call(
+                spec.model,
+                "search_read",
+                domain=spec.domain,
+                fields=["write_date"],
+                limit=1,
+                order="write_date desc, id desc",
+                context=self.source.context,
+            )
+            mark = newest[0]["write_date"] if newest else EPOCH
+            return {"mode": "id", "id": 0, "mark": mark}
+        return {
+            "mode": "keyset",
+            "write_date": _minus(stored.get("write_date", EPOCH), self.source.overlap_minutes),
+            "id": 0,
+        }
+
+    def read_page(self, entity: str, cursor: dict[str, Any], *, full: bool = False) -> Page:
+        spec = self._entity(entity)
+        size = self.source.page_size
+        if cursor.get("mode") == "id":
+            domain = [*spec.domain, ("id", ">", cursor.get("id", 0))]
+            order = "id asc"
+        else:
+            stamp, last = cursor.get("write_date", EPOCH), cursor.get("id", 0)
+            keyset = ["|", ("write_date", ">", stamp), "&", ("write_date", "=", stamp)]
+            domain = [*spec.domain, *keyset, ("id", ">", last)]
+            order = "write_date asc, id asc"
+        records = self.client.call(
+            spec.model,
+            "search_read",
+            domain=domain,
+            fields=self._fields_for(entity),
+            limit=size,
+            order=order,
+            load="",
+            context=self.source.context,
+        )
+        if not isinstance(records, list):
+            raise SourceUnavailable(f"search_read on {spec.model} did not return a list")
+        self._resolve_lookups(spec, records)
+        done = len(records) < size
+        if cursor.get("mode") == "id":
+            if done:  # first load finished: deltas start from what was newest when it began
+                next_cursor = {"mode": "keyset", "write_date": cursor.get("mark", EPOCH), "id": 0}
+            else:
+                next_cursor = {**cursor, "id": records[-1]["id"]}
+        elif records:
+            next_cursor = {
+                "mode": "keyset",
+                "write_date": records[-1]["write_date"],
+                "id": records[-1]["id"],
+            }
+        else:
+            next_cursor = dict(cursor)
+        return Page(records, next_cursor, done)
+
+    def _resolve_lookups(self, spec: OdooEntity, records: list[dict[str, Any]]) -> None:
+        for field, lookup in spec.lookups.items():
+            ids = {r.get(field) for r in records if isinstance(r.get(field), int)}
+            todo = sorted(i for i in ids if (lookup.model, i) not in self._lookup_cache)
+            if todo:
+                for row in self.client.call(lookup.model, "read", todo, fields=[lookup.field]):
+                    self._lookup_cache[(lookup.model, row["id"])] = row.get(lookup.field)
+            for record in records:
+                ref = record.get(field)
+                if isinstance(ref, int) and not isinstance(ref, bool):
+                    record[field] = {
+                        "id": ref,
+                        lookup.field: self._lookup_cache.get((lookup.model, ref)),
+                    }
+
+    def list_open_ids(self, entity: str) -> Iterator[str]:
+        spec = self._entity(entity)
+        domain = [*spec.domain, *(spec.open_domain or [])]
+        last = 0
+        while True:
+            ids = self.client.call(
+                spec.model,
+                "search",
+                domain=[*domain, ("id", ">", last)],
+                limit=self.source.page_size * 10,
+                order="id asc",
+                context=self.source.context,
+            )
+            yield from (str(i) for i in ids)
+            if len(ids) < self.source.page_size * 10:
+                return
+            last = ids[-1]
+
+    # ---- writing back ------------------------------------------------------------------------
+
+    def _model_for(self, entity: str) -> str:
+        if entity == "receivables":
+            return self.source.writeback.model
+        return self._entity(entity).model
+
+    def post_note(self, entity: str, external_id: str, html: str) -> str:
+        if self.major_version is None:
+            self._version()
+        kwargs: dict[str, Any] = {
+            "body": html,
+            "message_type": self.source.writeback.message_type,
+            "subtype_xmlid": self.source.writeback.subtype_xmlid,
+        }
+        if (self.major_version or 0) >= 17:
+            kwargs["body_is_html"] = True  # 16 stores HTML as given and rejects the flag
+        result = self.client.call(
+            self._model_for(entity), "message_post", [int(external_id)], **kwargs
+        )
+        return str(result[0] if isinstance(result, list) else result)
+
+    def find_note(self, entity: str, external_id: str, marker: str) -> str | None:
+        found = self.client.call(
+            "mail.message",
+            "search",
+            domain=[
+                ("model", "=", self._model_for(entity)),
+                ("res_id", "=", int(external_id)),
+                ("body", "ilike", marker),
+            ],
+            limit=1,
+        )
+        return str(found[0]) if found else None
+
+    def _res_model_id(self, model: str) -> int:
+        if model not in self._model_ids:
+            rows = self.client.call(
+                "ir.model", "search_read", domain=[("model", "=", model)], fields=["id"], limit=1
+            )
+            if not rows:
+                raise SourceConfigError(f"Odoo has no model {model!r}")
+            self._model_ids[model] = rows[0]["id"]
+        return self._model_ids[model]
+
+    def _activity_type_id(self) -> int:
+        if self._activity_type is None:
+            module, _, name = self.source.writeback.activity_type_xmlid.partition(".")
+            rows = self.client.call(
+                "ir.model.data",
+                "search_read",
+                domain=[("module", "=", module), ("name", "=", name)],
+                fields=["res_id"],
+                limit=1,
+            )
+            if not rows:
+                raise SourceConfigError(
+                    f"activity type {self.source.writeback.activity_type_xmlid!r} not found"
+                )
+            self._activity_type = int(rows[0]["res_id"])
+        return self._activity_type
+
+    def _assignee(self, task: TaskRequest, model: str) -> int | None:
+        """The given user, else the invoice's salesperson, else the partner's, else fallback."""
+        if task.user_ref and str(task.user_ref).isdigit():
+            return int(task.user_ref)
+        wb = self.source.writeback
+        record_id = int(task.external_id)
+        if model == wb.model:
+            rows = self.client.call(
+                model, "read", [record_id], fields=[wb.invoice_user_field, wb.partner_field]
+            )
+            row = rows[0] if rows else {}
+            user = _ref_id(row.get(wb.invoice_user_field))
+            if user:
+                return user
+            partner = _ref_id(row.get(wb.partner_field))
+        else:
+            partner = record_id
+        if partner:
+            rows = self.client.call(
+                self.source.customers.model, "read", [partner], fields=[wb.partner_user_field]
+            )
+            user = _ref_id(rows[0].get(wb.partner_user_field)) if rows else None
+            if user:
+                return user
+        return wb.fallback_user_id
+
+    def create_task(self, task: TaskRequest) -> str:
+        model = self._model_for(task.entity)
+        values: dict[str, Any] = {
+            "res_model_id": self._res_model_id(model),
+            "res_id": int(task.external_id),
+            "activity_type_id": self._activity_type_id(),
+            "date_deadline": task.due_on.isoformat(),
+            "summary": task.summary,
+            "note": task.note_html,
+        }
+        user = self._assignee(task, model)
+        if user:
+            values["user_id"] = user
+        # `create`, not `activity_schedule`: the latter returns a recordset XML-RPC cannot carry,
+        # after committing, so a retry would duplicate the activity (reference/odoo.md §4.2).
+        result = self.client.call("mail.activity", "create", vals_list=[values])
+        return str(result[0] if isinstance(result, list) else result)
+
+    def find_task(self, task: TaskRequest, marker: str) -> str | None:
+        found = self.client.call(
+            "mail.activity",
+            "search",
+            domain=[
+                ("res_model", "=", self._model_for(task.entity)),
+                ("res_id", "=", int(task.external_id)),
+                ("summary", "ilike", marker),
+            ],
+            limit=1,
+        )
+        return str(found[0]) if found else None
+
+    def close_task(self, task_id: str) -> None:
+        exists = self.client.call("mail.activity", "search", domain=[("id", "=", int(task_id))])
+        if exists:  # already done or deleted in Odoo: nothing left to close
+            self.client.call(
+                "mail.activity", "action_feedback", [int(task_id)], feedback="Done in Dunlin"
+            )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _ref_id(value: Any) -> int | None:
+    if isinstance(value, list | tuple) and value:
+        value = value[0]
+    return value if isinstance(value, int) and not isinstance(value, bool) and value else None

@@ -1,0 +1,187 @@
+"""Mappings for API sources (Odoo, Kingdee K3Cloud, generic REST): where to read, how to page.
+
+Each kind has its own `source:` section. Field specs use JMESPath `path`s into the records the
+connector returns; the connector requests exactly the root fields those paths name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mappings.schema import Mapping, ReceivableSection
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reading(_Strict):
+    """Settings every API source shares: page size, pacing, retries, incremental overlap."""
+
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    rate_limit: float = Field(default=5.0, ge=0, description="calls per second; 0 = no limit")
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    overlap_minutes: int = Field(default=15, ge=0)
+    reconcile_every_hours: int = Field(default=24, ge=1)
+
+
+# ---- Odoo -------------------------------------------------------------------------------------
+
+
+class OdooLookup(_Strict):
+    """A many2one read as a bare id, completed from a cached read of its model: the record's
+    `currency_id: 7` becomes `currency_id: {id: 7, name: "CNY"}`."""
+
+    model: str
+    field: str = "name"
+
+
+class OdooEntity(_Strict):
+    model: str
+    domain: list[Any] = Field(default_factory=list)
+    # Fields that some versions lack (e.g. res.partner.mobile is gone in 19): skipped if absent.
+    optional_fields: list[str] = Field(default_factory=list)
+    # Extra fields to read beyond those the mapping's paths name.
+    extra_fields: list[str] = Field(default_factory=list)
+    # The "still open" subset, listed by id for the periodic reconcile.
+    open_domain: list[Any] | None = None
+    lookups: dict[str, OdooLookup] = Field(default_factory=dict)
+
+
+class OdooWriteback(_Strict):
+    model: str = "account.move"
+    message_type: str = "comment"
+    subtype_xmlid: str = "mail.mt_note"
+    activity_type_xmlid: str = "mail.mail_activity_data_todo"
+    # The invoice's salesperson field, then the partner's, then this user.
+    invoice_user_field: str = "invoice_user_id"
+    partner_user_field: str = "user_id"
+    partner_field: str = "partner_id"
+    fallback_user_id: int | None = None
+
+
+class OdooSource(Reading):
+    protocol: Literal["jsonrpc", "xmlrpc", "json2"] = "jsonrpc"
+    context: dict[str, Any] = Field(default_factory=lambda: {"active_test": False})
+    customers: OdooEntity
+    receivables: OdooEntity
+    writeback: OdooWriteback = Field(default_factory=OdooWriteback)
+
+
+# ---- Kingdee K3Cloud -----------------------------------------------------------------------------
+
+
+class KingdeePlanLines(_Strict):
+    """AR bills come back one row per receivable-plan line; rows of a bill are folded into one
+    record whose `open_field` = Σ(plus − minus) over its lines."""
+
+    plus: str = "FPAYAMOUNTFOR"
+    minus: str = "FWRITTENOFFAMOUNTFOR_P"
+    entry_key: str = "FEntityPlan_FEntryID"
+    open_field: str = "OpenAmount"
+
+
+class KingdeeEntity(_Strict):
+    form_id: str
+    key: str = "FID"
+    filter: str = ""
+    modified_field: str = "FModifyDate"
+    open_filter: str | None = None
+    extra_fields: list[str] = Field(default_factory=list)
+    plan_lines: KingdeePlanLines | None = None
+
+
+class KingdeeFollowUp(_Strict):
+    """A custom follow-up form (there is no standard one): form id and field keys per tenant."""
+
+    form_id: str
+    customer_field: str
+    bill_no_field: str
+    text_field: str
+    date_field: str | None = None
+    user_field: str | None = None
+    status_field: str | None = None
+    closed_value: str = "closed"
+    auto_submit_and_audit: bool = False
+
+
+class KingdeeSource(Reading):
+    page_size: int = Field(default=2000, ge=1, le=10_000)
+    lcid: int = 2052
+    customers: KingdeeEntity
+    receivables: KingdeeEntity
+    follow_up: KingdeeFollowUp | None = None
+
+
+# ---- generic REST -------------------------------------------------------------------------------
+
+
+class RestAuth(_Strict):
+    type: Literal["none", "bearer", "header", "query", "token_endpoint", "hmac"] = "bearer"
+    header: str = "Authorization"
+    query_param: str = "access_token"
+    prefix: str = "Bearer "
+    token_url: str | None = None
+    token_path: str = "access_token"
+    expires_path: str | None = "expires_in"
+    hmac_header: str = "X-Signature"
+
+
+class RestPaging(_Strict):
+    type: Literal["page", "offset", "cursor", "last_id", "none"] = "cursor"
+    where: Literal["query", "body"] = "body"
+    param: str = "data_id"
+    size_param: str = "limit"
+    start: int = 1
+    # Where the next cursor is: a JMESPath into the response, or `last_record:<path>`.
+    next: str = "last_record:_id"
+
+
+class RestEntity(_Strict):
+    path: str
+    method: Literal["GET", "POST"] = "POST"
+    body: dict[str, Any] = Field(default_factory=dict)
+    query: dict[str, Any] = Field(default_factory=dict)
+    records: str = "data"
+    id_field: str = "_id"
+    paging: RestPaging = Field(default_factory=RestPaging)
+
+
+class RestSource(Reading):
+    auth: RestAuth = Field(default_factory=RestAuth)
+    customers: RestEntity
+    receivables: RestEntity
+
+
+class _ApiMapping(Mapping):
+    @model_validator(mode="after")
+    def _receivables_name_their_customer(self) -> _ApiMapping:
+        receivable: ReceivableSection | None = self.receivable
+        if receivable is not None and receivable.customer_external_id is None:
+            raise ValueError("receivable.customer_external_id is required for an API source")
+        return self
+
+
+class OdooMapping(_ApiMapping):
+    kind: Literal["odoo"]  # type: ignore[assignment]
+    source: OdooSource
+
+
+class KingdeeMapping(_ApiMapping):
+    kind: Literal["kingdee"]  # type: ignore[assignment]
+    source: KingdeeSource
+
+
+class RestMapping(_ApiMapping):
+    kind: Literal["rest"]  # type: ignore[assignment]
+    source: RestSource
+
+
+API_MAPPINGS: dict[str, type[Mapping]] = {
+    "odoo": OdooMapping,
+    "kingdee": KingdeeMapping,
+    "rest": RestMapping,
+}

@@ -1,0 +1,27 @@
+"""Stopping reminders the moment a receivable is settled: the one function sync calls."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dunlin.db import utcnow
+from reminders.models import Reminder
+from sync.models import Receivable
+
+
+def cancel_for_settled(session: Session, org_id: int, source_id: int | None = None) -> int:
+    """Planned reminders whose pace-setting receivable is no longer open are cancelled."""
+    settled = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status != "open")
+    if source_id is not None:
+        settled = settled.where(Receivable.source_id == source_id)
+    result = session.execute(
+        update(Reminder)
+        .where(
+            Reminder.org_id == org_id,
+            Reminder.status == "planned",
+            Reminder.target_receivable_id.in_(settled),
+        )
+        .values(status="cancelled", error="receivable no longer open", updated_at=utcnow())
+    )
+    return result.rowcount or 0
