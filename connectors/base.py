@@ -74,6 +74,10 @@ class Connector(Protocol):
         """Log in, read the version and what the source can do, check the mapping's fields."""
         ...
 
+    def begin(self, entity: str, stored: dict[str, Any], *, full: bool) -> dict[str, Any]:
+        """The first cursor of a run, from the stored one (e.g. stepping back an overlap)."""
+        ...
+
     def read_page(self, entity: str, cursor: dict[str, Any], *, full: bool) -> Page:
         """The next page of `entity` after `cursor` ({} = from the start)."""
         ...

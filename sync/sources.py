@@ -1,11 +1,19 @@
-"""Sources: one row per connected system (or spreadsheet feed) of an org."""
+"""Sources: one row per connected system (or spreadsheet feed) of an org.
+
+Credentials are stored only as a Fernet token (dunlin.crypto.SecretBox) and shown masked.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sync.models import Source
+from dunlin.crypto import SecretBox
+from dunlin.errors import DunlinError, NotFound
+from reminders.models import Reminder, Task
+from sync.models import Customer, Receivable, Source, SyncCursor, Writeback
 
 
 def ensure_source(session: Session, org_id: int, name: str, kind: str, mapping: str) -> Source:
@@ -15,3 +23,67 @@ def ensure_source(session: Session, org_id: int, name: str, kind: str, mapping: 
         session.add(source)
         session.flush()
     return source
+
+
+def get_source(session: Session, org_id: int, name: str) -> Source:
+    source = session.scalar(select(Source).where(Source.org_id == org_id, Source.name == name))
+    if source is None:
+        raise NotFound(f"no source named {name!r} / 没有名为 {name!r} 的数据源")
+    return source
+
+
+def add_source(
+    session: Session,
+    box: SecretBox,
+    org_id: int,
+    name: str,
+    kind: str,
+    mapping: str,
+    settings: dict[str, Any],
+    credentials: dict[str, Any],
+) -> Source:
+    exists = session.scalar(select(Source.id).where(Source.org_id == org_id, Source.name == name))
+    if exists is not None:
+        raise DunlinError(f"a source named {name!r} already exists / 数据源 {name!r} 已存在")
+    source = Source(
+        org_id=org_id,
+        name=name,
+        kind=kind,
+        mapping=mapping,
+        settings=settings,
+        credentials_encrypted=box.encrypt(credentials) if credentials else None,
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def credentials_of(box: SecretBox, source: Source) -> dict[str, Any]:
+    return box.decrypt(source.credentials_encrypted) if source.credentials_encrypted else {}
+
+
+def masked_credentials(box: SecretBox, source: Source) -> str:
+    """Which secrets are stored, never their values: `api_key=••••••, login=bot`."""
+    shown = []
+    for key, value in sorted(credentials_of(box, source).items()):
+        public = key in ("login", "username", "app_id")
+        shown.append(f"{key}={value if public else '••••••'}")
+    return ", ".join(shown) or "-"
+
+
+def remove_source(session: Session, source: Source) -> dict[str, int]:
+    """Delete a source and everything synced from it (its customers' reminders and tasks too)."""
+    customers = select(Customer.id).where(Customer.source_id == source.id)
+    counts = {}
+    for model, where in (
+        (Writeback, Writeback.source_id == source.id),
+        (Reminder, Reminder.customer_id.in_(customers)),
+        (Task, Task.customer_id.in_(customers)),
+        (SyncCursor, SyncCursor.source_id == source.id),
+        (Receivable, Receivable.source_id == source.id),
+        (Customer, Customer.source_id == source.id),
+    ):
+        result = session.execute(delete(model).where(where))
+        counts[model.__tablename__] = result.rowcount or 0
+    session.delete(source)
+    return counts

@@ -77,9 +77,9 @@ class FakeOdoo:
     def seed(self, seed: int, customers: int, invoices: int) -> None:
         """Deterministic partners and customer invoices; write_date rises with id."""
         rng = random.Random(seed)
-        start = datetime(2026, 11, 1)
+        start = datetime(2026, 5, 1)  # stamps two minutes apart, all before "now"
         for n in range(1, customers + 1):
-            stamp = (start + timedelta(seconds=n)).strftime("%Y-%m-%d %H:%M:%S")
+            stamp = (start + timedelta(minutes=2 * n)).strftime("%Y-%m-%d %H:%M:%S")
             values: dict[str, Any] = {
                 "id": 1000 + n,
                 "name": f"客户 {n:05d} 有限公司" if n % 3 else f"Customer {n:05d} Ltd",
@@ -99,7 +99,7 @@ class FakeOdoo:
                 values["mobile"] = f"+86 139{n % 10**8:08d}" if n % 4 else False
             self.db.insert("res.partner", values, write_date=stamp)
         for n in range(1, invoices + 1):
-            stamp = (start + timedelta(seconds=customers + n)).strftime("%Y-%m-%d %H:%M:%S")
+            stamp = (start + timedelta(minutes=2 * (customers + n))).strftime("%Y-%m-%d %H:%M:%S")
             total = round(rng.uniform(100, 50_000), 2)
             state = rng.choices(["posted", "draft", "cancel"], [94, 3, 3])[0]
             pay = rng.choices(["not_paid", "partial", "paid", "in_payment"], [60, 10, 25, 5])[0]

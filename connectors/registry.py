@@ -1,0 +1,28 @@
+"""Build the connector for a source from its mapping kind, settings and credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import Connector, SourceConfigError
+from mappings.schema import Mapping
+
+
+def open_connector(
+    mapping: Mapping, settings: dict[str, Any], credentials: dict[str, Any]
+) -> Connector:
+    if "url" not in settings:
+        raise SourceConfigError("the source has no url setting / 数据源缺少 url 设置")
+    if mapping.kind == "odoo":
+        from connectors.odoo import OdooConnector
+
+        return OdooConnector(mapping, settings, credentials)  # type: ignore[arg-type]
+    if mapping.kind == "kingdee":
+        from connectors.kingdee import KingdeeConnector
+
+        return KingdeeConnector(mapping, settings, credentials)  # type: ignore[arg-type]
+    if mapping.kind == "rest":
+        from connectors.rest import RestConnector
+
+        return RestConnector(mapping, settings, credentials)  # type: ignore[arg-type]
+    raise SourceConfigError(f"{mapping.kind!r} sources are imported, not synced (dunlin import)")

@@ -1,0 +1,346 @@
+"""Sync an API source: pages → mapping → validated records → bulk upsert, one transaction per
+page with its cursor, so a crashed run resumes at the last committed page.
+
+A source that is down, answers 5xx, times out or returns malformed JSON is retried with
+backoff; then (or at once, for refused credentials or a mapping the source contradicts) the
+source is marked `failing` with the reason, its cursor is left where it was, and the run moves
+on to the next source. Records that fail validation are skipped, counted and logged with their
+external id; their page still commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import ENTITIES, Connector, SourceError, SourceUnavailable
+from connectors.registry import open_connector
+from dunlin.crypto import SecretBox
+from dunlin.db import utcnow
+from dunlin.events import record_event
+from dunlin.orgs import get_org
+from mappings import load_mapping
+from mappings.transform import RecordTransformer
+from reminders.cancel import cancel_for_settled
+from sync.models import Receivable, Source, SyncCursor
+from sync.sources import credentials_of
+from sync.store import (
+    CUSTOMER_DEFAULTS,
+    RECEIVABLE_DEFAULTS,
+    complete,
+    customer_ids,
+    upsert_customers,
+    upsert_receivables,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SKIPPED_SAMPLE = 20
+RECONCILE = "receivables:reconcile"
+
+
+@dataclass
+class EntityReport:
+    pages: int = 0
+    records: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class SyncReport:
+    source: str
+    status: str = "ok"
+    detail: str = ""
+    entities: dict[str, EntityReport] = field(default_factory=dict)
+    skipped_sample: list[str] = field(default_factory=list)
+    reminders_cancelled: int = 0
+    reconciled: int | None = None  # receivables closed by the reconcile, when it ran
+
+    @property
+    def records(self) -> int:
+        return sum(e.records for e in self.entities.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(e.skipped for e in self.entities.values())
+
+
+def with_retries(
+    call: Callable[[], T], attempts: int, sleep: Callable[[float], None], base: float = 0.5
+) -> T:
+    """Retry SourceUnavailable with exponential backoff (0.5 s, 1 s, 2 s, …)."""
+    for attempt in range(attempts + 1):
+        try:
+            return call()
+        except SourceUnavailable:
+            if attempt == attempts:
+                raise
+            sleep(base * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+class SourceSync:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        source: Source,
+        connector: Connector,
+        *,
+        default_currency: str,
+        sleep: Callable[[float], None] = time.sleep,
+        on_progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.factory = factory
+        self.source_id = source.id
+        self.org_id = source.org_id
+        self.mapping = load_mapping(source.mapping)
+        self.reading = self.mapping.source  # type: ignore[attr-defined]
+        self.connector = connector
+        self.sleep = sleep
+        self.on_progress = on_progress
+        self.report = SyncReport(source.name)
+        self.transformers = {
+            entity: RecordTransformer(self.mapping, entity, default_currency)
+            for entity in self.mapping.sections()
+        }
+
+    def _retry(self, call: Callable[[], T]) -> T:
+        return with_retries(call, self.reading.retries, self.sleep)
+
+    def run(self, *, full: bool = False) -> SyncReport:
+        for entity in ENTITIES:
+            if entity in self.transformers:
+                self._sync_entity(entity, full)
+        with self.factory.begin() as session:
+            self.report.reminders_cancelled = cancel_for_settled(
+                session, self.org_id, self.source_id
+            )
+        if full or self._reconcile_due():
+            self._reconcile()
+        return self.report
+
+    # ---- paging ------------------------------------------------------------------------------
+
+    def _stored_cursor(self, session: Session, entity: str) -> SyncCursor:
+        cursor = session.scalar(
+            select(SyncCursor).where(
+                SyncCursor.org_id == self.org_id,
+                SyncCursor.source_id == self.source_id,
+                SyncCursor.entity == entity,
+            )
+        )
+        if cursor is None:
+            cursor = SyncCursor(
+                org_id=self.org_id, source_id=self.source_id, entity=entity, position={}
+            )
+            session.add(cursor)
+            session.flush()
+        return cursor
+
+    def _sync_entity(self, entity: str, full: bool) -> None:
+        stats = self.report.entities.setdefault(entity, EntityReport())
+        with self.factory() as session:
+            stored = dict(self._stored_cursor(session, entity).position or {})
+            session.commit()
+        position = self._retry(lambda: self.connector.begin(entity, stored, full=full))
+        while True:
+            current = position
+            page = self._retry(lambda: self.connector.read_page(entity, current, full=full))
+            with self.factory.begin() as session:
+                written, skipped = self._write_page(session, entity, page.records)
+                self._stored_cursor(session, entity).position = page.cursor
+            stats.pages += 1
+            stats.records += written
+            stats.skipped += skipped
+            if self.on_progress:
+                self.on_progress(entity, written + skipped)
+            if page.done:
+                return
+            position = page.cursor
+
+    def _write_page(
+        self, session: Session, entity: str, records: list[dict[str, Any]]
+    ) -> tuple[int, int]:
+        transformer = self.transformers[entity]
+        now = utcnow()
+        rows: dict[str, dict[str, Any]] = {}
+        skipped = 0
+        for record in records:
+            values, errors = transformer.transform(record)
+            if errors:
+                skipped += 1
+                self._skip(entity, record, "; ".join(f"{e.field}: {e.message}" for e in errors))
+                continue
+            values.update(org_id=self.org_id, source_id=self.source_id, updated_at=now)
+            rows[values["external_id"]] = values
+        if entity == "customers":
+            fields = transformer.fields
+            upsert_customers(
+                session,
+                [
+                    {**complete(r, fields, CUSTOMER_DEFAULTS), **_keys(r, now)}
+                    for r in rows.values()
+                ],
+                fields,
+            )
+            return len(rows), skipped
+        fields = [f for f in transformer.fields if f != "customer_external_id"]
+        owners = customer_ids(
+            session,
+            self.org_id,
+            self.source_id,
+            (r.get("customer_external_id") for r in rows.values()),
+        )
+        ready = []
+        for ext_id, r in rows.items():
+            customer_id = owners.get(r.get("customer_external_id"))
+            if customer_id is None:
+                skipped += 1
+                self._skip(
+                    entity, {"_external_id": ext_id}, "customer not synced / 客户未同步", ext_id
+                )
+                continue
+            row = complete(r, fields, RECEIVABLE_DEFAULTS)
+            ready.append({**row, **_keys(r, now), "customer_id": customer_id})
+        upsert_receivables(session, ready, fields)
+        return len(ready), skipped
+
+    def _skip(
+        self, entity: str, record: dict[str, Any], reason: str, ext_id: str | None = None
+    ) -> None:
+        ext_id = ext_id or str(record.get("id", record.get("_id", record.get("FID", "?"))))
+        log.warning("sync %s: skipped %s %s: %s", self.report.source, entity, ext_id, reason)
+        if len(self.report.skipped_sample) < SKIPPED_SAMPLE:
+            self.report.skipped_sample.append(f"{entity} {ext_id}: {reason}")
+
+    # ---- reconcile ---------------------------------------------------------------------------
+
+    def _reconcile_due(self) -> bool:
+        with self.factory() as session:
+            cursor = self._stored_cursor(session, RECONCILE)
+            session.commit()
+            last = cursor.updated_at if cursor.position else None
+        if last is None:
+            return True
+        return utcnow() - last >= timedelta(hours=self.reading.reconcile_every_hours)
+
+    def _reconcile(self) -> None:
+        """Open receivables the source no longer lists as open (deleted, cancelled without a
+        write_date change) are closed here; a listing failure leaves everything as it was."""
+        remote = set(self._retry(lambda: list(self.connector.list_open_ids("receivables"))))
+        with self.factory.begin() as session:
+            local = session.execute(
+                select(Receivable.id, Receivable.external_id).where(
+                    Receivable.org_id == self.org_id,
+                    Receivable.source_id == self.source_id,
+                    Receivable.status == "open",
+                )
+            ).all()
+            gone = [row_id for row_id, ext_id in local if ext_id not in remote]
+            for start in range(0, len(gone), 1000):
+                session.execute(
+                    update(Receivable)
+                    .where(Receivable.id.in_(gone[start : start + 1000]))
+                    .values(status="cancelled", updated_at=utcnow())
+                )
+            self.report.reminders_cancelled += cancel_for_settled(
+                session, self.org_id, self.source_id
+            )
+            cursor = self._stored_cursor(session, RECONCILE)
+            cursor.position = {"open": len(remote), "closed": len(gone)}
+            cursor.updated_at = utcnow()
+        self.report.reconciled = len(gone)
+
+
+def _keys(record: dict[str, Any], now: Any) -> dict[str, Any]:
+    return {
+        "org_id": record["org_id"],
+        "source_id": record["source_id"],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def sync_sources(
+    factory: sessionmaker[Session],
+    box: SecretBox,
+    org_slug: str,
+    names: list[str] | None = None,
+    *,
+    full: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[str, str, int], None] | None = None,
+) -> list[SyncReport]:
+    """Sync each API source of the org (or the named ones); one failing source does not stop
+    the others, and its status says why."""
+    with factory() as session:
+        org = get_org(session, org_slug)
+        query = select(Source).where(Source.org_id == org.id, Source.kind != "spreadsheet")
+        if names:
+            query = query.where(Source.name.in_(names))
+        sources = list(session.scalars(query.order_by(Source.name)))
+        session.expunge_all()
+    reports = []
+    for source in sources:
+        reports.append(sync_one(factory, box, source, org.currency, full, sleep, on_progress))
+    return reports
+
+
+def sync_one(
+    factory: sessionmaker[Session],
+    box: SecretBox,
+    source: Source,
+    currency: str,
+    full: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[str, str, int], None] | None = None,
+) -> SyncReport:
+    report = SyncReport(source.name)
+    connector = None
+    try:
+        mapping = load_mapping(source.mapping)
+        connector = open_connector(mapping, source.settings or {}, credentials_of(box, source))
+        progress = (lambda e, n: on_progress(source.name, e, n)) if on_progress else None
+        runner = SourceSync(
+            factory, source, connector, default_currency=currency, sleep=sleep, on_progress=progress
+        )
+        report = runner.run(full=full)
+    except SourceError as exc:
+        report.status, report.detail = "failing", str(exc)
+        log.error("sync %s failed: %s", source.name, exc)
+    finally:
+        if connector is not None:
+            connector.close()
+    _record_outcome(factory, source, report)
+    return report
+
+
+def _record_outcome(factory: sessionmaker[Session], source: Source, report: SyncReport) -> None:
+    with factory.begin() as session:
+        row = session.get(Source, source.id)
+        assert row is not None
+        row.status, row.status_detail = report.status, report.detail
+        if report.status == "ok":
+            row.last_synced_at = utcnow()
+        row.last_report = {
+            "records": report.records,
+            "skipped": report.skipped,
+            "skipped_sample": report.skipped_sample,
+            "reminders_cancelled": report.reminders_cancelled,
+            "reconciled": report.reconciled,
+            "at": utcnow().isoformat(),
+        }
+        kind = "sync.completed" if report.status == "ok" else "sync.failed"
+        message = (
+            f"synced {source.name}: {report.records} records, {report.skipped} skipped"
+            if report.status == "ok"
+            else f"sync of {source.name} failed: {report.detail}"
+        )
+        record_event(session, source.org_id, kind, message, subject=("source", source.id))
