@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
@@ -151,8 +152,7 @@ class SourceSync:
             session.commit()
         position = self._retry(lambda: self.connector.begin(entity, stored, full=full))
         while True:
-            current = position
-            page = self._retry(lambda: self.connector.read_page(entity, current, full=full))
+            page = self._retry(partial(self.connector.read_page, entity, position, full=full))
             with self.factory.begin() as session:
                 written, skipped = self._write_page(session, entity, page.records)
                 self._stored_cursor(session, entity).position = page.cursor

@@ -57,6 +57,8 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
       dunlin demo                       try it on a generated sample (no setup)
       dunlin init                       create the database and the org
       dunlin import FILE --mapping M    import a spreadsheet through a mapping
+      dunlin sources add NAME ...       connect Odoo, Kingdee K3Cloud or a REST API
+      dunlin sync                       pull customers and receivables from them
       dunlin run                        plan today's reminders and send the due ones
       dunlin status                     what is planned, sent, uncertain or failing
     """
@@ -65,9 +67,9 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
 
 
 def _register() -> None:
-    from dunlin.cli import core, cycle, data, demo, policies
+    from dunlin.cli import core, cycle, data, demo, policies, sources
 
-    for module in (core, data, cycle, policies, demo):
+    for module in (core, data, sources, cycle, policies, demo):
         module.register(cli)
 
 

@@ -135,6 +135,7 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                     t("kind", "类型"),
                     t("status", "状态"),
                     t("last sync", "最近同步"),
+                    t("skipped", "跳过"),
                 ],
                 [
                     (
@@ -142,6 +143,7 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                         s.kind,
                         s.status + (f": {s.status_detail}" if s.status_detail else ""),
                         s.last_synced_at.isoformat(timespec="seconds") if s.last_synced_at else "-",
+                        (s.last_report or {}).get("skipped", "-"),
                     )
                     for s in sources
                 ],

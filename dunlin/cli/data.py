@@ -9,6 +9,7 @@ import click
 from dunlin.cli.output import console, progress
 from dunlin.i18n import t
 from mappings import MappingError, load_mapping, shipped_names
+from mappings.paths import mapped_paths
 from sync.importer import import_file
 
 
@@ -105,7 +106,13 @@ def mappings() -> None:
 
 @mappings.command("check")
 @click.argument("name_or_file")
-def mappings_check(name_or_file: str) -> None:
+@click.option(
+    "--source",
+    "source_name",
+    help="Also connect to this source and check that every field the mapping reads exists.",
+)
+@click.pass_obj
+def mappings_check(state, name_or_file: str, source_name: str | None) -> None:  # type: ignore[no-untyped-def]
     """Validate a mapping; prints every error with its line number."""
     try:
         mapping = load_mapping(name_or_file)
@@ -113,12 +120,21 @@ def mappings_check(name_or_file: str) -> None:
         for issue in exc.issues:
             click.secho(str(issue), fg="red", err=True)
         raise SystemExit(exc.exit_code) from None
+    if mapping.kind == "spreadsheet":
+        what = t(f"{len(mapping.columns())} columns", f"{len(mapping.columns())} 列")
+    else:
+        fields = sorted(mapped_paths(mapping, "customers") | mapped_paths(mapping, "receivables"))
+        what = t(f"{len(fields)} source fields", f"{len(fields)} 个源字段")
     console.print(
         t(
-            f"{name_or_file}: OK ({mapping.kind}, {len(mapping.columns())} columns)",
-            f"{name_or_file}：有效（{mapping.kind}，{len(mapping.columns())} 列）",
+            f"{name_or_file}: OK ({mapping.kind}, {what})",
+            f"{name_or_file}：有效（{mapping.kind}，{what}）",
         )
     )
+    if source_name:
+        from dunlin.cli.sources import check_source_fields
+
+        check_source_fields(state, source_name, name_or_file)
 
 
 @mappings.command("list")
