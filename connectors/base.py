@@ -39,6 +39,11 @@ class SourceConfigError(SourceError):
     """The mapping and the source disagree: an unknown model, form, entity or field."""
 
 
+class RecordRejected(SourceError):
+    """The source refused one write on business grounds (validation, a deleted or locked
+    record): permanent for that record, not a sign the source is down."""
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of records and the cursor to store once the page is committed."""

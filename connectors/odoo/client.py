@@ -13,6 +13,7 @@ import requests
 from odoolib.tools import AuthenticationError, JsonRPCException
 
 from connectors.base import (
+    RecordRejected,
     SourceAuthError,
     SourceConfigError,
     SourceError,
@@ -25,11 +26,6 @@ from connectors.odoo.transport import (
     PooledXmlRpcConnector,
     rpc_connection,
 )
-
-
-class RecordRejected(SourceError):
-    """Odoo refused this one call on business grounds (UserError, ValidationError, a record
-    that no longer exists): permanent for the record, not a sign the source is down."""
 
 
 def classify(name: str, message: str) -> SourceError:

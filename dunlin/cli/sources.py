@@ -26,6 +26,7 @@ from sync.sources import (
     masked_credentials,
     remove_source,
 )
+from sync.writeback import write_back
 
 PUBLIC_CREDENTIALS = ("login", "username", "app_id")
 
@@ -281,6 +282,42 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
         raise SystemExit(4)
 
 
+@click.command("writeback")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def writeback_command(state, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Write sent reminders (as notes) and follow-up tasks into the sources they came from."""
+    app = state.app()
+    reports = write_back(app.factory, _box(state), state.org, list(names) or None)
+    console.print(
+        table(
+            t("Write-back", "回写"),
+            [
+                t("source", "数据源"),
+                t("status", "状态"),
+                t("notes", "备注"),
+                t("tasks created", "新建任务"),
+                t("tasks closed", "关闭任务"),
+                t("failed", "失败"),
+            ],
+            [
+                (
+                    r.source,
+                    r.status + (f": {r.detail}" if r.detail else ""),
+                    r.notes,
+                    r.tasks_created,
+                    r.tasks_closed,
+                    r.failed,
+                )
+                for r in reports
+            ],
+        )
+    )
+    if any(r.status != "ok" for r in reports):
+        raise SystemExit(4)
+
+
 def register(group: click.Group) -> None:
     group.add_command(sources)
     group.add_command(sync_command)
+    group.add_command(writeback_command)
