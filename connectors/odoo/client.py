@@ -35,7 +35,8 @@ def classify(name: str, message: str) -> SourceError:
         return SourceAuthError(f"Odoo refused the credentials: {snippet(text)}")
     if "AccessError" in name:
         return SourceAuthError(f"the Odoo user lacks a permission: {snippet(text)}")
-    if "Invalid field" in message or "does not exist" in message or name.endswith("NotFound"):
+    unknown_model = message.startswith("Object ") and "doesn't exist" in message
+    if "Invalid field" in message or unknown_model or name.endswith("NotFound"):
         return SourceConfigError(f"Odoo: {snippet(text)}")
     if any(kind in name for kind in ("UserError", "ValidationError", "MissingError", "Warning")):
         return RecordRejected(f"Odoo: {snippet(text)}")

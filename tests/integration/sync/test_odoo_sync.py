@@ -48,6 +48,17 @@ def test_full_sync_reads_partners_and_invoices(app, box, odoo, protocol):
     assert _receivable(app, draft["id"]).status == "cancelled"
 
 
+@pytest.mark.parametrize("odoo", [19], indirect=True)
+def test_full_sync_over_json2_with_an_api_key_on_odoo_19(app, box, odoo):
+    add_odoo_source(app, box, odoo, protocol="json2")
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "ok", report.detail
+    assert _count(app, Receivable) == len(odoo.db.tables["account.move"])
+    assert all(path.startswith(("/json/2/", "/web/")) for _m, path in odoo.app.requests)
+    with app.factory() as s:
+        assert s.scalar(select(func.count()).where(Customer.mobile.is_not(None))) > 0  # phone
+
+
 def test_incremental_sync_sees_payments_and_stops_reminders(app, box, odoo):
     add_odoo_source(app, box, odoo)
     sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)

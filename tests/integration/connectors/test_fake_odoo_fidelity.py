@@ -1,0 +1,129 @@
+"""The fake Odoo is faithful enough for Odoo's own client libraries, unchanged, and for ours
+on every protocol and version."""
+
+from __future__ import annotations
+
+import odoolib
+import odoorpc
+import pytest
+from odoolib.tools import AuthenticationError
+
+from connectors.base import SourceAuthError, SourceConfigError
+from connectors.odoo import OdooConnector
+from connectors.odoo.client import OdooClient
+from mappings import load_mapping
+from tests.fakes.odoo import FakeOdoo, served
+
+
+@pytest.fixture(params=[16, 17, 18, 19])
+def server(request):
+    fake = FakeOdoo(version=request.param)
+    fake.seed(3, customers=12, invoices=40)
+    with served(fake) as running:
+        yield fake, running
+
+
+@pytest.mark.parametrize("protocol", ["xmlrpc", "jsonrpc"])
+def test_odoo_client_lib_unchanged(server, protocol):
+    fake, running = server
+    conn = odoolib.get_connection(
+        hostname="127.0.0.1",
+        protocol=protocol,
+        port=running.port,
+        database="prod",
+        login="dunlin",
+        password="secret",
+    )
+    partners = conn.get_model("res.partner")
+    ids = partners.search([("customer_rank", ">", 0)], 0, 5)
+    assert ids == sorted(fake.db.tables["res.partner"])[:5]
+    rows = partners.read(ids[:2], ["name", "user_id"])
+    assert rows[0]["name"] == fake.db.tables["res.partner"][ids[0]]["name"]
+    assert rows[0]["user_id"] is False or isinstance(rows[0]["user_id"], list)  # [id, name]
+    bad = odoolib.get_connection(
+        hostname="127.0.0.1",
+        protocol=protocol,
+        port=running.port,
+        database="prod",
+        login="dunlin",
+        password="nope",
+    )
+    with pytest.raises(AuthenticationError):
+        bad.get_model("res.partner").search([])
+
+
+def test_odoo_client_lib_json2_on_19():
+    fake = FakeOdoo(version=19)
+    fake.seed(3, customers=12, invoices=40)
+    with served(fake) as running:
+        _json2_positional_calls(fake, running)
+
+
+def _json2_positional_calls(fake, running):
+    conn = odoolib.get_connection(
+        hostname="127.0.0.1",
+        protocol="json2",
+        port=running.port,
+        database="prod",
+        password="dunlin-api-key",
+    )
+    moves = conn.get_model("account.move")
+    rows = moves.search_read([("move_type", "=", "out_invoice")], ["name"], 0, 3)  # positional
+    assert len(rows) == 3 and set(rows[0]) == {"id", "name"}
+    assert ("GET", "/doc-bearer/account.move.json") in fake.app.requests
+
+
+def test_odoorpc_unchanged(server):
+    fake, running = server
+    odoo = odoorpc.ODOO("127.0.0.1", port=running.port)
+    assert odoo.version == f"{fake.version}.0"
+    odoo.login("prod", "dunlin", "secret")
+    partners = odoo.env["res.partner"]
+    first = partners.search([("customer_rank", ">", 0)], limit=1)[0]
+    assert partners.browse(first).name == fake.db.tables["res.partner"][first]["name"]
+
+
+def test_our_client_on_every_protocol_and_its_error_classes(server):
+    fake, running = server
+    protocols = ["xmlrpc", "jsonrpc"] + (["json2"] if fake.version >= 19 else [])
+    for protocol in protocols:
+        secret = "dunlin-api-key" if protocol == "json2" else "secret"
+        client = OdooClient(running.url, "prod", "dunlin", secret, protocol=protocol)
+        rows = client.call(
+            "account.move",
+            "search_read",
+            domain=[],
+            fields=["partner_id", "write_date"],
+            limit=2,
+            order="write_date asc, id asc",
+            load="",
+        )
+        assert isinstance(rows[0]["partner_id"], int)  # load='' gives bare ids
+        with pytest.raises(SourceConfigError, match="nope"):
+            client.call("res.partner", "search_read", domain=[], fields=["nope"], limit=1)
+        wrong = OdooClient(running.url, "prod", "dunlin", "bad", protocol=protocol)
+        with pytest.raises(SourceAuthError):
+            wrong.call("res.partner", "search", domain=[])
+
+
+def test_capabilities_follow_the_version(server):
+    fake, running = server
+    mapping = load_mapping("odoo")
+    protocol = "json2" if fake.version >= 19 else "jsonrpc"
+    credentials = (
+        {"api_key": "dunlin-api-key"}
+        if protocol == "json2"
+        else {"login": "dunlin", "password": "secret"}
+    )
+    connector = OdooConnector(
+        mapping, {"url": running.url, "database": "prod", "protocol": protocol}, credentials
+    )
+    info = connector.test()
+    assert info.server_version == f"{fake.version}.0"
+    assert info.missing_fields == {}
+    assert info.capabilities["partner_mobile"] is (fake.version <= 18)
+    assert ("blocked" in info.capabilities["payment_states"]) is (fake.version >= 18)
+    assert info.capabilities["html_notes"] is (fake.version >= 17)
+    page = connector.read_page("customers", connector.begin("customers", {}, full=True))
+    assert "mobile" not in page.records[0] or fake.version <= 18
+    assert isinstance(page.records[0]["user_id"], dict | bool)  # resolved through the lookup
