@@ -37,6 +37,7 @@ class OdooConnector:
     def __init__(self, mapping: OdooMapping, settings: dict[str, Any], credentials: dict[str, Any]):
         self.mapping = mapping
         self.source = mapping.source
+        self.page_size = int(settings.get("page_size") or self.source.page_size)
         protocol = settings.get("protocol") or self.source.protocol
         self.client = OdooClient(
             settings["url"],
@@ -150,7 +151,7 @@ class OdooConnector:
 
     def read_page(self, entity: str, cursor: dict[str, Any], *, full: bool = False) -> Page:
         spec = self._entity(entity)
-        size = self.source.page_size
+        size = self.page_size
         if cursor.get("mode") == "id":
             domain = [*spec.domain, ("id", ">", cursor.get("id", 0))]
             order = "id asc"
@@ -212,12 +213,12 @@ class OdooConnector:
                 spec.model,
                 "search",
                 domain=[*domain, ("id", ">", last)],
-                limit=self.source.page_size * 10,
+                limit=self.page_size * 10,
                 order="id asc",
                 context=self.source.context,
             )
             yield from (str(i) for i in ids)
-            if len(ids) < self.source.page_size * 10:
+            if len(ids) < self.page_size * 10:
                 return
             last = ids[-1]
 

@@ -127,3 +127,50 @@ def test_capabilities_follow_the_version(server):
     page = connector.read_page("customers", connector.begin("customers", {}, full=True))
     assert "mobile" not in page.records[0] or fake.version <= 18
     assert isinstance(page.records[0]["user_id"], dict | bool)  # resolved through the lookup
+
+
+def test_kingdee_official_sdk_unchanged_against_the_fake_k3cloud():
+    import json
+
+    from k3cloud_webapi_sdk.main import K3CloudApiSdk
+
+    from tests.fakes.k3cloud import FakeK3Cloud
+    from tests.fakes.k3cloud import served as served_k3
+
+    fake = FakeK3Cloud()
+    fake.seed(5, customers=4, bills=9)
+    with served_k3(fake) as running:
+        base = running.url + "/k3cloud/"
+        sdk = K3CloudApiSdk(base)
+        sdk.InitConfig(fake.acct_id, fake.username, fake.app_id, fake.app_secret, base, 2052)
+        rows = json.loads(
+            sdk.ExecuteBillQuery(
+                {
+                    "FormId": "AR_receivable",
+                    "FieldKeys": "FID,FBillNo",
+                    "OrderString": "FID ASC",
+                    "TopRowCount": 4,
+                    "StartRow": 0,
+                    "Limit": 4,
+                }
+            )
+        )
+        assert [r[0] for r in rows] == sorted(fake.forms["AR_receivable"])[:4]
+        error = json.loads(
+            sdk.ExecuteBillQuery(
+                {"FormId": "AR_receivable", "FieldKeys": "FNOPE", "OrderString": "FID ASC"}
+            )
+        )
+        assert error[0][0]["Result"]["ResponseStatus"]["MsgCode"] == 9
+        saved = json.loads(sdk.Save("k1234_DUNNING_LOG", {"Model": {"F_DL_Text": "hi"}}))
+        assert saved["Result"]["ResponseStatus"]["IsSuccess"] is True
+        # The SDK's signed first call opened a session, which it then carried as a cookie.
+        assert len(fake.sessions) == 1
+        wrong = K3CloudApiSdk(base)
+        wrong.InitConfig(fake.acct_id, fake.username, fake.app_id, "0" * 32, base, 2052)
+        refused = json.loads(
+            wrong.ExecuteBillQuery(
+                {"FormId": "BD_Customer", "FieldKeys": "FNumber", "OrderString": "FCUSTID ASC"}
+            )
+        )
+        assert refused[0][0]["Result"]["ResponseStatus"]["MsgCode"] == 1
