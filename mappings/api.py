@@ -120,40 +120,69 @@ class KingdeeSource(Reading):
 
 
 class RestAuth(_Strict):
+    """How requests are authorised; secrets come from the source's encrypted credentials
+    (`token`, or `client_id`/`client_secret` for a token endpoint, `hmac_secret`)."""
+
     type: Literal["none", "bearer", "header", "query", "token_endpoint", "hmac"] = "bearer"
     header: str = "Authorization"
-    query_param: str = "access_token"
     prefix: str = "Bearer "
-    token_url: str | None = None
+    query_param: str = "access_token"
+    token_url: str | None = None  # relative to the source URL, or absolute
+    token_body: dict[str, Any] = Field(
+        default_factory=lambda: {"client_id": "{client_id}", "client_secret": "{client_secret}"}
+    )
     token_path: str = "access_token"
     expires_path: str | None = "expires_in"
     hmac_header: str = "X-Signature"
+    hmac_timestamp_header: str = "X-Timestamp"
 
 
 class RestPaging(_Strict):
-    type: Literal["page", "offset", "cursor", "last_id", "none"] = "cursor"
+    """page: page numbers; offset: row offsets; cursor: the next cursor from the response
+    (`next`, a JMESPath) or from the last record (`last_record:<path>`)."""
+
+    type: Literal["page", "offset", "cursor", "none"] = "cursor"
     where: Literal["query", "body"] = "body"
     param: str = "data_id"
     size_param: str = "limit"
     start: int = 1
-    # Where the next cursor is: a JMESPath into the response, or `last_record:<path>`.
     next: str = "last_record:_id"
 
 
 class RestEntity(_Strict):
+    """One list endpoint. Strings in `path`, `body` and `query` may hold `{setting}`
+    placeholders (from the source's settings) and `{since}` (the incremental lower bound)."""
+
     path: str
     method: Literal["GET", "POST"] = "POST"
     body: dict[str, Any] = Field(default_factory=dict)
     query: dict[str, Any] = Field(default_factory=dict)
+    # Added to the body (or query) when reading changes since the last run.
+    since_body: dict[str, Any] | None = None
+    since_format: str = "%Y-%m-%dT%H:%M:%S.000Z"
     records: str = "data"
     id_field: str = "_id"
+    modified_field: str | None = None
     paging: RestPaging = Field(default_factory=RestPaging)
+
+
+class RestWrite(_Strict):
+    """A write endpoint; body strings may use {external_id}, {text}, {summary}, {due_on},
+    {task_id} and source settings."""
+
+    path: str
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    body: dict[str, Any] = Field(default_factory=dict)
+    id_path: str = "data._id"
 
 
 class RestSource(Reading):
     auth: RestAuth = Field(default_factory=RestAuth)
     customers: RestEntity
     receivables: RestEntity
+    note: RestWrite | None = None
+    task: RestWrite | None = None
+    close_task: RestWrite | None = None
 
 
 class _ApiMapping(Mapping):

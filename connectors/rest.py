@@ -1,0 +1,287 @@
+"""A generic REST/JSON source driven entirely by its mapping: auth, paging (in the query string
+or the JSON body), record extraction by JMESPath, per-source rate limit. Proven by the
+Jiandaoyun mapping (POST data/list, `data_id` cursor, limit 100).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, timedelta
+from typing import Any
+
+import jmespath
+
+from connectors.base import (
+    ConnectionInfo,
+    Page,
+    RecordRejected,
+    SourceAuthError,
+    SourceConfigError,
+    SourceUnavailable,
+    TaskRequest,
+)
+from connectors.http import RateLimiter, json_body, make_session, send, snippet
+from mappings.api import RestEntity, RestMapping, RestWrite
+from mappings.coerce import parse_datetime
+from mappings.paths import root_fields
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill(template: Any, values: dict[str, Any]) -> Any:
+    """Replace `{name}` in every string of a JSON template; a string that is only a placeholder
+    takes the value itself (so `"{since}"` can become null or a number)."""
+    if isinstance(template, dict):
+        return {k: fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, values) for v in template]
+    if isinstance(template, str):
+        whole = _PLACEHOLDER.fullmatch(template)
+        if whole and whole[1] in values:
+            return values[whole[1]]
+        return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
+    return template
+
+
+class RestConnector:
+    def __init__(
+        self,
+        mapping: RestMapping,
+        settings: dict[str, Any],
+        credentials: dict[str, Any],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.mapping = mapping
+        self.source = mapping.source
+        self.settings = settings
+        self.credentials = credentials
+        self.base_url = str(settings["url"]).rstrip("/")
+        self.page_size = int(settings.get("page_size") or self.source.page_size)
+        self.timeout = float(settings.get("timeout_seconds") or self.source.timeout_seconds)
+        self.limiter = RateLimiter(float(settings.get("rate_limit", self.source.rate_limit)))
+        self.session = make_session()
+        self.clock = clock
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    # ---- transport ---------------------------------------------------------------------------
+
+    def _values(self, **extra: Any) -> dict[str, Any]:
+        public = {k: v for k, v in self.settings.items() if isinstance(v, str | int | float)}
+        return {**public, **extra}
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+
+    def _auth(self, headers: dict[str, str], query: dict[str, Any], body: bytes) -> None:
+        auth = self.source.auth
+        if auth.type in ("bearer", "header", "token_endpoint"):
+            token = self._access_token() if auth.type == "token_endpoint" else self._secret("token")
+            prefix = auth.prefix if auth.type != "header" else ""
+            headers[auth.header] = f"{prefix}{token}"
+        elif auth.type == "query":
+            query[auth.query_param] = self._secret("token")
+        elif auth.type == "hmac":
+            stamp = str(int(self.clock()))
+            secret = self._secret("hmac_secret").encode()
+            headers[auth.hmac_timestamp_header] = stamp
+            headers[auth.hmac_header] = hmac.new(
+                secret, stamp.encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+
+    def _secret(self, name: str) -> str:
+        value = self.credentials.get(name)
+        if not value:
+            raise SourceConfigError(f"the source's credentials have no {name!r}")
+        return str(value)
+
+    def _access_token(self) -> str:
+        if self._token and self.clock() < self._token_expires - 60:
+            return self._token
+        auth = self.source.auth
+        if not auth.token_url:
+            raise SourceConfigError("auth.token_url is required for token_endpoint auth")
+        body = fill(auth.token_body, {**self._values(), **self.credentials})
+        response = send(
+            self.session, "POST", self._url(auth.token_url), timeout=self.timeout, json=body
+        )
+        data = json_body(response)
+        token = jmespath.search(auth.token_path, data)
+        if not token:
+            raise SourceAuthError(f"the token endpoint gave no token: {snippet(str(data))}")
+        expires = jmespath.search(auth.expires_path, data) if auth.expires_path else None
+        self._token = str(token)
+        self._token_expires = self.clock() + float(expires or 3600)
+        return self._token
+
+    def request(
+        self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None
+    ) -> Any:
+        query = dict(query or {})
+        raw = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
+        for attempt in (1, 2):
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            self._auth(headers, query, raw)
+            response = send(
+                self.session,
+                method,
+                self._url(path),
+                timeout=self.timeout,
+                limiter=self.limiter,
+                check=False,
+                params=query or None,
+                data=raw or None,
+                headers=headers,
+            )
+            if response.status_code == 401 and attempt == 1 and self._token:
+                self._token = None  # an expired access token: fetch a new one, once
+                continue
+            break
+        status = response.status_code
+        if status == 401 or status == 403:
+            raise SourceAuthError(f"{path}: HTTP {status}: {snippet(response.text)}")
+        if status == 429 or status >= 500:
+            raise SourceUnavailable(f"{path}: HTTP {status}: {snippet(response.text)}")
+        if status == 404:
+            raise SourceConfigError(f"{path}: HTTP 404 (wrong path or form id?)")
+        if status >= 400:
+            raise RecordRejected(f"{path}: HTTP {status}: {snippet(response.text)}")
+        return json_body(response)
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def _entity(self, entity: str) -> RestEntity:
+        if entity == "customers":
+            return self.source.customers
+        if entity == "receivables":
+            return self.source.receivables
+        raise SourceConfigError(f"no entity {entity!r} in this mapping")
+
+    def begin(self, entity: str, stored: dict[str, Any], *, full: bool) -> dict[str, Any]:
+        if stored.get("running") and not full:
+            return dict(stored)
+        spec = self._entity(entity)
+        since = None
+        if stored.get("modified") and spec.since_body is not None and not full:
+            moment = parse_datetime(stored["modified"]) - timedelta(
+                minutes=self.source.overlap_minutes
+            )
+            since = moment.astimezone(UTC).strftime(spec.since_format)
+        start = spec.paging.start if spec.paging.type == "page" else 0
+        return {
+            "running": True,
+            "since": since,
+            "position": None if spec.paging.type == "cursor" else start,
+            "modified": None if full else stored.get("modified"),
+        }
+
+    def read_page(self, entity: str, cursor: dict[str, Any], *, full: bool = False) -> Page:
+        spec = self._entity(entity)
+        paging = spec.paging
+        values = self._values(since=cursor.get("since"))
+        body = fill(copy.deepcopy(spec.body), values) if spec.method == "POST" else None
+        query = fill(copy.deepcopy(spec.query), values)
+        target = body if paging.where == "body" and body is not None else query
+        if cursor.get("since") and spec.since_body:
+            target.update(fill(copy.deepcopy(spec.since_body), values))
+        if paging.type != "none":
+            target[paging.size_param] = self.page_size
+            if cursor.get("position") is not None:
+                target[paging.param] = cursor["position"]
+        data = self.request(spec.method, fill(spec.path, values), body=body, query=query)
+        records = jmespath.search(spec.records, data)
+        if not isinstance(records, list):
+            raise SourceUnavailable(f"{spec.path}: no record list at {spec.records!r}")
+        newest = cursor.get("modified") or ""
+        if spec.modified_field:
+            stamps = [str(r.get(spec.modified_field) or "") for r in records]
+            newest = max([newest, *stamps])
+        done = paging.type == "none" or len(records) < self.page_size
+        if done:
+            return Page(records, {"running": False, "modified": newest or None}, True)
+        if paging.type == "page":
+            position: Any = int(cursor["position"]) + 1
+        elif paging.type == "offset":
+            position = int(cursor["position"]) + len(records)
+        elif paging.next.startswith("last_record:"):
+            position = jmespath.search(paging.next.removeprefix("last_record:"), records[-1])
+        else:
+            position = jmespath.search(paging.next, data)
+        if position in (None, ""):
+            return Page(records, {"running": False, "modified": newest or None}, True)
+        return Page(records, {**cursor, "position": position, "modified": newest or None}, False)
+
+    def list_open_ids(self, entity: str) -> Iterator[str]:
+        spec = self._entity(entity)
+        cursor = self.begin(entity, {}, full=True)
+        while True:
+            page = self.read_page(entity, cursor)
+            yield from (str(r.get(spec.id_field)) for r in page.records)
+            if page.done:
+                return
+            cursor = page.cursor
+
+    def test(self) -> ConnectionInfo:
+        missing: dict[str, list[str]] = {}
+        for entity in ("customers", "receivables"):
+            page = self.read_page(entity, self.begin(entity, {}, full=True))
+            if page.records:
+                absent = sorted(
+                    f
+                    for f in root_fields(self.mapping, entity)
+                    if all(f not in r for r in page.records)
+                )
+                if absent:
+                    missing[entity] = absent
+        capabilities = {
+            "auth": self.source.auth.type,
+            "notes": self.source.note is not None,
+            "tasks": self.source.task is not None,
+        }
+        return ConnectionInfo(
+            "n/a (REST)", str(self.settings.get("user", "api key")), capabilities, missing
+        )
+
+    # ---- writing back ------------------------------------------------------------------------
+
+    def _write(self, spec: RestWrite | None, what: str, **values: Any) -> str:
+        if spec is None:
+            raise SourceConfigError(f"the mapping defines no {what} endpoint")
+        filled = self._values(**values)
+        data = self.request(spec.method, fill(spec.path, filled), body=fill(spec.body, filled))
+        found = jmespath.search(spec.id_path, data)
+        return str(found) if found is not None else ""
+
+    def post_note(self, entity: str, external_id: str, html: str) -> str:
+        text = re.sub(r"<[^>]+>", "", html).strip()
+        return self._write(self.source.note, "note", external_id=external_id, text=text)
+
+    def find_note(self, entity: str, external_id: str, marker: str) -> str | None:
+        return None  # no generic search: the write-back ledger keeps writes single
+
+    def create_task(self, task: TaskRequest) -> str:
+        return self._write(
+            self.source.task,
+            "task",
+            external_id=task.external_id,
+            summary=task.summary,
+            text=re.sub(r"<[^>]+>", "", task.note_html).strip(),
+            due_on=task.due_on.isoformat(),
+            user=task.user_ref or "",
+        )
+
+    def find_task(self, task: TaskRequest, marker: str) -> str | None:
+        return None
+
+    def close_task(self, task_id: str) -> None:
+        if self.source.close_task is not None:
+            self._write(self.source.close_task, "close_task", task_id=task_id)
+
+    def close(self) -> None:
+        self.session.close()
