@@ -62,7 +62,47 @@ def upsert_rows(
     stmt = insert.on_conflict_do_update(
         index_elements=list(key), set_=_set_clause(insert, update, overrides)
     )
-    session.execute(stmt, params)
+    if params is not None and session.get_bind().dialect.name == "sqlite":
+        _sqlite_executemany(session, stmt, table, params)
+    else:
+        session.execute(stmt, params)
+
+
+def _sqlite_executemany(
+    session: Session, stmt: Any, table: Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """The statement compiled once, each column's bind processor looked up once, then one
+    DB-API executemany: SQLAlchemy's per-row parameter handling costs more than SQLite's
+    insert itself on large batches."""
+    connection = session.connection()
+    dialect = connection.dialect
+    defaults = _python_defaults(table, rows[0])
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+    names = list(rows[0])
+    compiled = stmt.compile(dialect=dialect, column_keys=names)
+    constants = compiled.construct_params(rows[0])
+    slots: list[tuple[str | None, Any, Any]] = []  # (row key or None, constant, processor)
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        processor = bind.type._cached_bind_processor(dialect)
+        if name in names:
+            slots.append((name, None, processor))
+        else:
+            slots.append((None, constants[name], processor))
+    columns = []  # built column by column: one C-level map() per column, not per value
+    for key, const, proc in slots:
+        if key is None:
+            columns.append([proc(const) if proc else const] * len(rows))
+            continue
+        values = [row[key] for row in rows]
+        columns.append(list(map(proc, values)) if proc else values)
+    params = list(zip(*columns, strict=True))
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(compiled.string, params)
+    finally:
+        cursor.close()
 
 
 def insert_ignoring_conflicts(
@@ -77,6 +117,20 @@ def insert_ignoring_conflicts(
     insert, params = _bulk_insert(session, table, rows)
     stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
     return len(session.execute(stmt, params).all())
+
+
+def _python_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """Column defaults SQLAlchemy would fill in for keys the rows leave out (once per batch)."""
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in row or default is None or column.primary_key:
+            continue
+        if default.is_scalar:
+            found[column.name] = default.arg
+        elif default.is_callable:
+            found[column.name] = default.arg(None)
+    return found
 
 
 def _stage(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Table:

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any
-
-import jmespath
+from typing import Any, NamedTuple
 
 from mappings import coerce
+from mappings.fastpath import compile_path
 from mappings.schema import CUSTOMER_FIELDS, RECEIVABLE_FIELDS, FieldSpec, Mapping, SourceSettings
 
 Parser = Callable[[Any], Any]
@@ -29,8 +28,7 @@ class FieldError:
     message: str
 
 
-@dataclass(frozen=True)
-class _Reader:
+class _Reader(NamedTuple):
     field: str
     column: str | None  # where the value comes from, as a person reads it (column or path)
     get: Callable[[dict[str, Any]], Any]
@@ -67,12 +65,14 @@ def _getter(spec: FieldSpec, kind: str) -> Callable[[dict[str, Any]], Any]:
         return itemgetter_or_none(spec.column)
     if spec.path is not None:
         if _IDENTIFIER.fullmatch(spec.path):
-            get = itemgetter_or_none(spec.path)  # the common case, without the JMESPath engine
-        else:
-            get = jmespath.compile(spec.path).search
+            name = spec.path  # the common case: one dict look-up
+            if kind == "bool":
+                return lambda record: record.get(name)
+            # Odoo marks an unset value with `false`; for anything but a yes/no it means blank.
+            return lambda record: None if (value := record.get(name)) is False else value
+        get = compile_path(spec.path)
         if kind == "bool":
             return get
-        # Odoo marks an unset value with `false`; for anything but a yes/no field it means blank.
         return lambda record: None if (value := get(record)) is False else value
     constant = spec.value
     return lambda _record: constant
@@ -106,28 +106,29 @@ def _compile(
 
 def _read(readers: list[_Reader], row: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for r in readers:
-        raw = r.get(row)
-        if isinstance(raw, str):
+    # Tuple unpacking rather than attribute access: this loop runs per field of every record.
+    for field, column, get, value_map, fallback, default, required, parse in readers:
+        raw = get(row)
+        if raw.__class__ is str:
             raw = raw.strip()
         if raw is None or raw == "":
-            raw = r.default
+            raw = default
             if raw is None:
-                if r.required:
-                    errors.append(FieldError(r.column, r.field, "value is required / 必填"))
+                if required:
+                    errors.append(FieldError(column, field, "value is required / 必填"))
                 continue
-        if r.value_map is not None:
+        if value_map is not None:
             key = str(raw).strip()
-            if key in r.value_map:
-                raw = r.value_map[key]
-            elif r.fallback is not None:
-                raw = r.fallback
+            if key in value_map:
+                raw = value_map[key]
+            elif fallback is not None:
+                raw = fallback
             if raw is None:
                 continue
         try:
-            out[r.field] = r.parse(raw)
+            out[field] = parse(raw)
         except ValueError as exc:
-            errors.append(FieldError(r.column, r.field, str(exc)))
+            errors.append(FieldError(column, field, str(exc)))
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import ENTITIES, Connector, SourceError, SourceUnavailable
+from connectors.base import ENTITIES, Connector, Page, SourceError, SourceUnavailable
 from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
@@ -30,7 +31,7 @@ from dunlin.orgs import get_org
 from mappings import load_mapping
 from mappings.transform import RecordTransformer
 from reminders.cancel import cancel_for_settled
-from sync.models import Receivable, Source, SyncCursor
+from sync.models import Customer, Receivable, Source, SyncCursor
 from sync.sources import credentials_of
 from sync.store import (
     CUSTOMER_DEFAULTS,
@@ -107,6 +108,7 @@ class SourceSync:
         self.sleep = sleep
         self.on_progress = on_progress
         self.report = SyncReport(source.name)
+        self._customer_ids: dict[str, int] = {}  # external id → row id, filled per source
         self.transformers = {
             entity: RecordTransformer(self.mapping, entity, default_currency)
             for entity in self.mapping.sections()
@@ -147,23 +149,42 @@ class SourceSync:
 
     def _sync_entity(self, entity: str, full: bool) -> None:
         stats = self.report.entities.setdefault(entity, EntityReport())
+        if entity == "receivables":
+            with self.factory() as session:  # one read instead of one per page
+                self._customer_ids = dict(
+                    session.execute(
+                        select(Customer.external_id, Customer.id).where(
+                            Customer.org_id == self.org_id, Customer.source_id == self.source_id
+                        )
+                    )
+                    .tuples()
+                    .all()
+                )
         with self.factory() as session:
             stored = dict(self._stored_cursor(session, entity).position or {})
             session.commit()
         position = self._retry(lambda: self.connector.begin(entity, stored, full=full))
-        while True:
-            page = self._retry(partial(self.connector.read_page, entity, position, full=full))
-            with self.factory.begin() as session:
-                written, skipped = self._write_page(session, entity, page.records)
-                self._stored_cursor(session, entity).position = page.cursor
-            stats.pages += 1
-            stats.records += written
-            stats.skipped += skipped
-            if self.on_progress:
-                self.on_progress(entity, written + skipped)
-            if page.done:
-                return
-            position = page.cursor
+        # The next page is fetched while this one is written: the source's time and ours
+        # overlap. A failed fetch surfaces only after the pages before it are committed.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as reader:
+            upcoming = reader.submit(self._read, entity, position, full)
+            while True:
+                page = upcoming.result()
+                if not page.done:
+                    upcoming = reader.submit(self._read, entity, page.cursor, full)
+                with self.factory.begin() as session:
+                    written, skipped = self._write_page(session, entity, page.records)
+                    self._stored_cursor(session, entity).position = page.cursor
+                stats.pages += 1
+                stats.records += written
+                stats.skipped += skipped
+                if self.on_progress:
+                    self.on_progress(entity, written + skipped)
+                if page.done:
+                    return
+
+    def _read(self, entity: str, position: dict[str, Any], full: bool) -> Page:
+        return self._retry(partial(self.connector.read_page, entity, position, full=full))
 
     def _write_page(
         self, session: Session, entity: str, records: list[dict[str, Any]]
@@ -192,12 +213,10 @@ class SourceSync:
             )
             return len(rows), skipped
         fields = [f for f in transformer.fields if f != "customer_external_id"]
-        owners = customer_ids(
-            session,
-            self.org_id,
-            self.source_id,
-            (r.get("customer_external_id") for r in rows.values()),
-        )
+        owners = self._customer_ids
+        unknown = {r.get("customer_external_id") for r in rows.values()} - owners.keys()
+        if unknown:
+            owners.update(customer_ids(session, self.org_id, self.source_id, unknown - {None}))
         ready = []
         for ext_id, r in rows.items():
             customer_id = owners.get(r.get("customer_external_id"))

@@ -134,6 +134,20 @@ class FakeOdoo:
                 write_date=stamp,
             )
 
+    def touch(self, fraction: float = 0.01, write_date: str | None = None, seed: int = 1) -> int:
+        """Register a payment on a fraction of the posted invoices (benchmarks' 1% change)."""
+        rng = random.Random(seed)
+        moves = [m for m in self.db.tables["account.move"].values() if m["state"] == "posted"]
+        chosen = rng.sample(moves, max(1, int(len(self.db.tables["account.move"]) * fraction)))
+        for move in chosen:
+            self.db.update(
+                "account.move",
+                [move["id"]],
+                {"payment_state": "paid", "amount_residual": 0.0},
+                write_date=write_date,
+            )
+        return len(chosen)
+
     # ---- auth --------------------------------------------------------------------------------
 
     def _check_db(self, database: str) -> None:
@@ -192,6 +206,8 @@ class FakeOdoo:
             return self._xmlrpc(request, path.removeprefix("/xmlrpc/"), legacy=True)
         if path == "/jsonrpc":
             return self._jsonrpc(request)
+        if path == "/_fake/touch":  # test control: change a fraction of the invoices
+            return _json({"touched": self.touch(**(request.get_json(force=True) or {}))})
         if path == "/web/webclient/version_info":
             body = request.get_json(silent=True) or {}
             return _json({"jsonrpc": "2.0", "id": body.get("id"), "result": self.version_info()})
