@@ -98,7 +98,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_fake(customers: int, invoices: int) -> tuple[subprocess.Popen[str], str]:
+def start_fake(
+    customers: int, invoices: int, latency_ms: float = 0
+) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -113,6 +115,8 @@ def start_fake(customers: int, invoices: int) -> tuple[subprocess.Popen[str], st
             str(customers),
             "--invoices",
             str(invoices),
+            "--latency-ms",
+            str(latency_ms),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -127,8 +131,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--invoices", type=int, default=100_000)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="server time added per Odoo call (a real Odoo spends 300–2000 ms per page)",
+    )
     args = parser.parse_args()
-    print(f"fake Odoo 17 with {args.customers:,} customers and {args.invoices:,} invoices")
+    print(
+        f"fake Odoo 17 with {args.customers:,} customers and {args.invoices:,} invoices"
+        + (f", {args.latency_ms:g} ms per call" if args.latency_ms else "")
+    )
     header = (
         f"{'backend':<11} {'records/s':>10} {'baseline/s':>11} {'× baseline':>11} "
         f"{'peak RSS':>9} {'1% delta':>9} {'delta/full':>11}"
@@ -138,7 +151,9 @@ def main() -> None:
         targets += [("postgresql", pg_url)] if pg_url else []
         print(header)
         for label, url in targets:
-            proc, odoo = start_fake(args.customers, args.invoices)  # fresh data per backend
+            proc, odoo = start_fake(
+                args.customers, args.invoices, args.latency_ms
+            )  # fresh data per backend
             try:
                 base = run_child(BASELINE, odoo, str(PAGE))
                 r = run_child(SYNC, url, odoo, str(PAGE))

@@ -45,6 +45,7 @@ from sync.store import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SKIPPED_SAMPLE = 20
+WRITE_BATCH = 2000
 RECONCILE = "receivables:reconcile"
 
 
@@ -166,22 +167,38 @@ class SourceSync:
         position = self._retry(lambda: self.connector.begin(entity, stored, full=full))
         # The next page is fetched while this one is written: the source's time and ours
         # overlap. A failed fetch surfaces only after the pages before it are committed.
+        # Small pages are written WRITE_BATCH records at a time: fewer transactions, and the
+        # cursor still commits together with the records it covers.
+        pending: list[Page] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as reader:
             upcoming = reader.submit(self._read, entity, position, full)
             while True:
-                page = upcoming.result()
+                try:
+                    page = upcoming.result()
+                except SourceError:
+                    self._commit_pages(entity, pending, stats)  # keep what was read before
+                    raise
                 if not page.done:
                     upcoming = reader.submit(self._read, entity, page.cursor, full)
-                with self.factory.begin() as session:
-                    written, skipped = self._write_page(session, entity, page.records)
-                    self._stored_cursor(session, entity).position = page.cursor
-                stats.pages += 1
-                stats.records += written
-                stats.skipped += skipped
-                if self.on_progress:
-                    self.on_progress(entity, written + skipped)
+                pending.append(page)
+                if page.done or sum(len(p.records) for p in pending) >= WRITE_BATCH:
+                    self._commit_pages(entity, pending, stats)
+                    pending = []
                 if page.done:
                     return
+
+    def _commit_pages(self, entity: str, pages: list[Page], stats: EntityReport) -> None:
+        if not pages:
+            return
+        records = [record for page in pages for record in page.records]
+        with self.factory.begin() as session:
+            written, skipped = self._write_page(session, entity, records)
+            self._stored_cursor(session, entity).position = pages[-1].cursor
+        stats.pages += len(pages)
+        stats.records += written
+        stats.skipped += skipped
+        if self.on_progress:
+            self.on_progress(entity, written + skipped)
 
     def _read(self, entity: str, position: dict[str, Any], full: bool) -> Page:
         return self._retry(partial(self.connector.read_page, entity, position, full=full))

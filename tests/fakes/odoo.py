@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 import xmlrpc.client
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ class FakeOdoo:
             "admin": (2, "admin", "admin-api-key"),
             "dunlin": (6, "secret", "dunlin-api-key"),
         }
+        self.latency = 0.0  # seconds added to each model call, to play a real server
         self.app = FaultyApp(self.handle)
         self._base_records()
 
@@ -187,6 +189,8 @@ class FakeOdoo:
                 return self.authenticate(*args[:3])
             raise UnknownArgument(f"common.{method} does not exist")
         if service == "object" and method in ("execute_kw", "execute"):
+            if self.latency:  # a real Odoo takes 0.3–2 s per page of 500 (reference/odoo.md §7)
+                time.sleep(self.latency)
             database, uid, secret, model, name = args[:5]
             uid = self._uid_for(database, uid, secret)
             call_args = list(args[5]) if len(args) > 5 else []
@@ -350,8 +354,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=0, help="added to each model call")
     args = parser.parse_args()
     fake = FakeOdoo(args.version, args.database)
+    fake.latency = args.latency_ms / 1000
     fake.seed(args.seed, args.customers, args.invoices)
     serve_forever(
         fake.app,
