@@ -24,6 +24,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/plan_bench.py
+	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/sync_bench.py --latency-ms 300
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
