@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from dunlin.crypto import SecretBox
 from dunlin.errors import DunlinError, NotFound
+from dunlin.log import redacting_filter
 from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable, Source, SyncCursor, Writeback
 
@@ -58,15 +59,24 @@ def add_source(
     return source
 
 
+PUBLIC_CREDENTIALS = ("login", "username", "app_id")
+
+
 def credentials_of(box: SecretBox, source: Source) -> dict[str, Any]:
-    return box.decrypt(source.credentials_encrypted) if source.credentials_encrypted else {}
+    """Decrypted credentials; their secret values are registered with the log redactor first,
+    so no log line (ours or a library's, e.g. urllib3 debug) can carry them."""
+    credentials = box.decrypt(source.credentials_encrypted) if source.credentials_encrypted else {}
+    for key, value in credentials.items():
+        if key not in PUBLIC_CREDENTIALS and isinstance(value, str) and len(value) >= 4:
+            redacting_filter.known.add(value)
+    return credentials
 
 
 def masked_credentials(box: SecretBox, source: Source) -> str:
     """Which secrets are stored, never their values: `api_key=••••••, login=bot`."""
     shown = []
     for key, value in sorted(credentials_of(box, source).items()):
-        public = key in ("login", "username", "app_id")
+        public = key in PUBLIC_CREDENTIALS
         shown.append(f"{key}={value if public else '••••••'}")
     return ", ".join(shown) or "-"
 

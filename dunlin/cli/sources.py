@@ -28,8 +28,6 @@ from sync.sources import (
 )
 from sync.writeback import write_back
 
-PUBLIC_CREDENTIALS = ("login", "username", "app_id")
-
 
 def _box(state) -> SecretBox:  # type: ignore[no-untyped-def]
     return SecretBox(state.settings.require_secret_key())

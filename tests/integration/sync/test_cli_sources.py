@@ -125,3 +125,42 @@ def test_refused_credentials_are_reported_without_the_secret(tmp_path, odoo):
     assert tested.returncode != 0
     assert "refused" in tested.stderr
     assert "wrong-password-123" not in tested.stderr + tested.stdout
+
+
+def test_add_test_and_sync_a_k3cloud_source(tmp_path, k3cloud):
+    env = _env(tmp_path)
+    run(["init"], tmp_path, **env)
+    added = run(
+        [
+            "sources",
+            "add",
+            "k3",
+            "--mapping",
+            "kingdee-k3cloud",
+            "--url",
+            k3cloud.url,
+            "--set",
+            f"acct_id={k3cloud.acct_id}",
+            "--set",
+            "rate_limit=0",
+            "--credential",
+            f"username={k3cloud.username}",
+            "--credential",
+            f"app_id={k3cloud.app_id}",
+            "--secret",
+            "app_secret",
+        ],
+        tmp_path,
+        **env,
+        DUNLIN_SECRET_APP_SECRET=k3cloud.app_secret,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = run(["sources", "list"], tmp_path, **env)
+    assert "app_secret=••••••" in listed.stdout and k3cloud.app_secret not in listed.stdout
+    tested = run(["sources", "test", "k3"], tmp_path, **env)
+    assert tested.returncode == 0, tested.stderr
+    assert "every mapped field exists" in tested.stdout
+    synced = run(["sync", "k3"], tmp_path, **env)
+    assert synced.returncode == 0, synced.stderr
+    again = run(["sync", "k3", "--full"], tmp_path, **env)
+    assert again.returncode == 0, again.stderr

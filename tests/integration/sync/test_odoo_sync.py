@@ -194,3 +194,42 @@ def test_sources_are_tenant_scoped(app, box, odoo):
     with app.factory() as s:
         acme = get_org(s, "acme").id
         assert s.scalar(select(func.count()).where(Customer.org_id == acme)) == 0
+
+
+def test_a_payment_in_odoo_cancels_the_planned_reminder(app, box, odoo):
+    from datetime import date
+
+    from reminders.models import Reminder
+    from reminders.planner import plan
+
+    add_odoo_source(app, box, odoo)
+    sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    plan(app.factory, "acme", date(2026, 12, 1))
+    with app.factory() as s:
+        reminder = s.scalar(select(Reminder).where(Reminder.status == "planned"))
+        target = s.get(Receivable, reminder.target_receivable_id)
+    odoo.db.update(
+        "account.move",
+        [int(target.external_id)],
+        {"payment_state": "in_payment", "amount_residual": 0.0},
+        write_date="2026-12-01 08:00:00",
+    )
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.reminders_cancelled >= 1
+    with app.factory() as s:
+        assert s.get(Reminder, reminder.id).status == "cancelled"
+
+
+def test_credentials_never_reach_the_logs(app, box, odoo, caplog):
+    import logging
+
+    from dunlin.log import redacting_filter
+
+    add_odoo_source(app, box, odoo, url="http://127.0.0.1:9")
+    logging.getLogger().addFilter(redacting_filter)
+    caplog.handler.addFilter(redacting_filter)
+    with caplog.at_level(logging.DEBUG):
+        sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        logging.getLogger("probe").warning("connecting with password secret")
+    assert "secret" not in caplog.text.replace("password ***", "")
+    assert "password ***" in caplog.text

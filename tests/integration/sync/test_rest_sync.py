@@ -160,3 +160,37 @@ def test_fill_replaces_placeholders_keeping_types():
     assert fill(template, {"since": None, "app_id": "z"}) == {"a": None, "b": ["x-z"], "c": 3}
     assert "{external_id}" in resolve("jiandaoyun").read_text()
     assert TaskRequest("receivables", "1", "s", "<p/>", date(2026, 1, 1)).user_ref is None
+
+
+@pytest.mark.parametrize(
+    ("auth", "check"),
+    [
+        ("{type: query, query_param: key}", lambda r: r.url.endswith("key=tok")),
+        ("{type: header, header: X-Api-Key}", lambda r: r.headers["X-Api-Key"] == "tok"),
+        (
+            "{type: hmac}",
+            lambda r: (
+                r.headers["X-Signature"]
+                == __import__("hmac")
+                .new(b"hsec", r.headers["X-Timestamp"].encode() + b"." + r.body, "sha256")
+                .hexdigest()
+            ),
+        ),
+    ],
+)
+@responses.activate
+def test_other_auth_kinds(auth, check):
+    text = REST_MAPPING.replace(
+        "auth: {type: token_endpoint, token_url: /oauth/token, token_path: data.token, expires_path: data.ttl}",
+        f"auth: {auth}",
+    ).replace(
+        "    method: GET\n    records: items\n    id_field: id\n    paging: {type: page",
+        "    records: items\n    id_field: id\n    paging: {type: page",
+    )
+    mapping = parse_mapping(text, "crm.yaml")
+    responses.post("https://crm.example.com/v1/customers", json={"items": []})
+    connector = RestConnector(
+        mapping, {"url": "https://crm.example.com"}, {"token": "tok", "hmac_secret": "hsec"}
+    )
+    connector.read_page("customers", connector.begin("customers", {}, full=True))
+    assert check(responses.calls[0].request)
