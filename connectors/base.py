@@ -44,6 +44,13 @@ class RecordRejected(SourceError):
     record): permanent for that record, not a sign the source is down."""
 
 
+def entity_spec(source: Any, entity: str) -> Any:
+    """A mapping's `source.customers` or `source.receivables` section by entity name."""
+    if entity not in ENTITIES:
+        raise SourceConfigError(f"unknown entity {entity!r} (one of {', '.join(ENTITIES)})")
+    return getattr(source, entity)
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of records and the cursor to store once the page is committed."""

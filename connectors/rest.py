@@ -25,6 +25,7 @@ from connectors.base import (
     SourceConfigError,
     SourceUnavailable,
     TaskRequest,
+    entity_spec,
 )
 from connectors.http import RateLimiter, json_body, make_session, send, snippet
 from mappings.api import RestEntity, RestMapping, RestWrite
@@ -157,11 +158,7 @@ class RestConnector:
     # ---- reading -----------------------------------------------------------------------------
 
     def _entity(self, entity: str) -> RestEntity:
-        if entity == "customers":
-            return self.source.customers
-        if entity == "receivables":
-            return self.source.receivables
-        raise SourceConfigError(f"no entity {entity!r} in this mapping")
+        return entity_spec(self.source, entity)
 
     def begin(self, entity: str, stored: dict[str, Any], *, full: bool) -> dict[str, Any]:
         if stored.get("running") and not full:

@@ -32,7 +32,7 @@ from mappings import load_mapping
 from mappings.transform import RecordTransformer
 from reminders.cancel import cancel_for_settled
 from sync.models import Customer, Receivable, Source, SyncCursor
-from sync.sources import credentials_of
+from sync.sources import api_sources, credentials_of
 from sync.store import (
     CUSTOMER_DEFAULTS,
     RECEIVABLE_DEFAULTS,
@@ -318,11 +318,7 @@ def sync_sources(
     the others, and its status says why."""
     with factory() as session:
         org = get_org(session, org_slug)
-        query = select(Source).where(Source.org_id == org.id, Source.kind != "spreadsheet")
-        if names:
-            query = query.where(Source.name.in_(names))
-        sources = list(session.scalars(query.order_by(Source.name)))
-        session.expunge_all()
+        sources = api_sources(session, org.id, names)
     reports = []
     for source in sources:
         reports.append(sync_one(factory, box, source, org.currency, full, sleep, on_progress))

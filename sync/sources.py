@@ -97,3 +97,14 @@ def remove_source(session: Session, source: Source) -> dict[str, int]:
         counts[model.__tablename__] = result.rowcount or 0
     session.delete(source)
     return counts
+
+
+def api_sources(session: Session, org_id: int, names: list[str] | None = None) -> list[Source]:
+    """The org's connected (non-spreadsheet) sources, or the named ones, detached for use
+    across transactions."""
+    query = select(Source).where(Source.org_id == org_id, Source.kind != "spreadsheet")
+    if names:
+        query = query.where(Source.name.in_(names))
+    sources = list(session.scalars(query.order_by(Source.name)))
+    session.expunge_all()
+    return sources

@@ -25,7 +25,7 @@ from dunlin.orgs import get_org
 from mappings import load_mapping
 from reminders.models import Reminder, Task
 from sync.models import Receivable, Source, Writeback
-from sync.sources import credentials_of
+from sync.sources import api_sources, credentials_of
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -244,11 +244,7 @@ def write_back(
 ) -> list[WritebackReport]:
     with factory() as session:
         org = get_org(session, org_slug)
-        query = select(Source).where(Source.org_id == org.id, Source.kind != "spreadsheet")
-        if names:
-            query = query.where(Source.name.in_(names))
-        sources = list(session.scalars(query.order_by(Source.name)))
-        session.expunge_all()
+        sources = api_sources(session, org.id, names)
     reports = []
     for source in sources:
         try:

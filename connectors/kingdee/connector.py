@@ -21,6 +21,7 @@ from connectors.base import (
     SourceConfigError,
     SourceUnavailable,
     TaskRequest,
+    entity_spec,
 )
 from connectors.kingdee.client import K3CloudClient
 from mappings.api import KingdeeEntity, KingdeeFollowUp, KingdeeMapping
@@ -70,11 +71,7 @@ class KingdeeConnector:
         )
 
     def _entity(self, entity: str) -> KingdeeEntity:
-        if entity == "customers":
-            return self.source.customers
-        if entity == "receivables":
-            return self.source.receivables
-        raise SourceConfigError(f"K3Cloud has no entity {entity!r} in this mapping")
+        return entity_spec(self.source, entity)
 
     def field_keys(self, entity: str) -> list[str]:
         spec = self._entity(entity)

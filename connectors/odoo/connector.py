@@ -19,6 +19,7 @@ from connectors.base import (
     SourceConfigError,
     SourceUnavailable,
     TaskRequest,
+    entity_spec,
 )
 from connectors.odoo.client import OdooClient
 from mappings.api import OdooEntity, OdooMapping
@@ -57,11 +58,7 @@ class OdooConnector:
     # ---- discovery ---------------------------------------------------------------------------
 
     def _entity(self, entity: str) -> OdooEntity:
-        if entity == "customers":
-            return self.source.customers
-        if entity == "receivables":
-            return self.source.receivables
-        raise SourceConfigError(f"Odoo has no entity {entity!r} in this mapping")
+        return entity_spec(self.source, entity)
 
     def fields_of(self, model: str) -> dict[str, Any]:
         if model not in self._fields:

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import func, select
 
 from dunlin.app import clock
-from dunlin.cli.output import console, table
+from dunlin.cli.output import console, source_health, table
 from dunlin.crypto import generate_key
 from dunlin.db import transaction
 from dunlin.i18n import t
@@ -141,8 +141,7 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                     (
                         s.name,
                         s.kind,
-                        s.status + (f": {s.status_detail}" if s.status_detail else ""),
-                        s.last_synced_at.isoformat(timespec="seconds") if s.last_synced_at else "-",
+                        *source_health(s),
                         (s.last_report or {}).get("skipped", "-"),
                     )
                     for s in sources

@@ -32,3 +32,10 @@ def progress() -> Progress:
         console=err_console,
         transient=False,
     )
+
+
+def source_health(source: Any) -> tuple[str, str]:
+    """(status with its reason, last successful sync) of a source, as tables show them."""
+    status = source.status + (f": {source.status_detail}" if source.status_detail else "")
+    last = source.last_synced_at.isoformat(timespec="seconds") if source.last_synced_at else "-"
+    return status, last

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from connectors.base import SourceError
 from connectors.registry import open_connector
-from dunlin.cli.output import console, progress, table
+from dunlin.cli.output import console, progress, source_health, table
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.errors import DunlinError
@@ -143,8 +143,7 @@ def sources_list(state) -> None:  # type: ignore[no-untyped-def]
                         s.kind,
                         (s.settings or {}).get("url", "-"),
                         masked_credentials(box, s),
-                        s.status + (f": {s.status_detail}" if s.status_detail else ""),
-                        s.last_synced_at.isoformat(timespec="seconds") if s.last_synced_at else "-",
+                        *source_health(s),
                     )
                     for s in rows
                 ],

@@ -15,18 +15,16 @@ def _env(tmp_path, **extra):
     }
 
 
-def test_add_test_sync_list_and_remove_an_odoo_source(tmp_path, odoo):
-    env = _env(tmp_path)
-    assert run(["init"], tmp_path, **env).returncode == 0
-    added = run(
+def _add_odoo(tmp_path, env, url, mapping="odoo", password="secret"):
+    return run(
         [
             "sources",
             "add",
             "erp",
             "--mapping",
-            "odoo",
+            mapping,
             "--url",
-            odoo.url,
+            url,
             "--set",
             "database=prod",
             "--set",
@@ -38,8 +36,14 @@ def test_add_test_sync_list_and_remove_an_odoo_source(tmp_path, odoo):
         ],
         tmp_path,
         **env,
-        DUNLIN_SECRET_PASSWORD="secret",
+        DUNLIN_SECRET_PASSWORD=password,
     )
+
+
+def test_add_test_sync_list_and_remove_an_odoo_source(tmp_path, odoo):
+    env = _env(tmp_path)
+    assert run(["init"], tmp_path, **env).returncode == 0
+    added = _add_odoo(tmp_path, env, odoo.url, "odoo", "secret")
     assert added.returncode == 0, added.stderr
     listed = run(["sources", "list"], tmp_path, **env)
     assert "password=••••••" in listed.stdout and "login=dunlin" in listed.stdout
@@ -68,26 +72,7 @@ def test_a_mapping_field_the_source_lacks_is_named(tmp_path, odoo):
 
     bad.write_text(resolve("odoo").read_text().replace("  email: email", "  email: x_email"))
     assert run(["mappings", "check", str(bad)], tmp_path, **env).returncode == 0
-    run(
-        [
-            "sources",
-            "add",
-            "erp",
-            "--mapping",
-            str(bad),
-            "--url",
-            odoo.url,
-            "--set",
-            "database=prod",
-            "--credential",
-            "login=dunlin",
-            "--secret",
-            "password",
-        ],
-        tmp_path,
-        **env,
-        DUNLIN_SECRET_PASSWORD="secret",
-    )
+    _add_odoo(tmp_path, env, odoo.url, str(bad), "secret")
     tested = run(["sources", "test", "erp"], tmp_path, **env)
     assert tested.returncode != 0
     assert "x_email" in tested.stderr
@@ -101,26 +86,7 @@ def test_a_mapping_field_the_source_lacks_is_named(tmp_path, odoo):
 def test_refused_credentials_are_reported_without_the_secret(tmp_path, odoo):
     env = _env(tmp_path)
     run(["init"], tmp_path, **env)
-    run(
-        [
-            "sources",
-            "add",
-            "erp",
-            "--mapping",
-            "odoo",
-            "--url",
-            odoo.url,
-            "--set",
-            "database=prod",
-            "--credential",
-            "login=dunlin",
-            "--secret",
-            "password",
-        ],
-        tmp_path,
-        **env,
-        DUNLIN_SECRET_PASSWORD="wrong-password-123",
-    )
+    _add_odoo(tmp_path, env, odoo.url, "odoo", "wrong-password-123")
     tested = run(["sources", "test", "erp"], tmp_path, **env)
     assert tested.returncode != 0
     assert "refused" in tested.stderr
