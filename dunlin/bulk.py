@@ -96,7 +96,7 @@ def _sqlite_executemany(
             columns.append([proc(const) if proc else const] * len(rows))
             continue
         values = [row[key] for row in rows]
-        columns.append(list(map(proc, values)) if proc else values)
+        columns.append(list(map(_last_value_memo(proc), values)) if proc else values)
     params = list(zip(*columns, strict=True))
     cursor = connection.connection.driver_connection.cursor()
     try:
@@ -117,6 +117,19 @@ def insert_ignoring_conflicts(
     insert, params = _bulk_insert(session, table, rows)
     stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
     return len(session.execute(stmt, params).all())
+
+
+def _last_value_memo(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Batches repeat values column-wise (org, source, the batch's timestamps): convert a value
+    once while it repeats."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, processor(value)
+        return last[1]
+
+    return convert
 
 
 def _python_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:

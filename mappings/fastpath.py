@@ -41,7 +41,12 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _comparator(op: str, left: Getter, right: Getter) -> Getter:
+def _comparator(op: str, left: Getter, right: Getter, constant: Any = None) -> Getter:
+    if op in ("eq", "ne") and isinstance(constant, str):
+        # Against a string literal, JMESPath equality is plain ==: only an equal string matches.
+        if op == "eq":
+            return lambda v: left(v) == constant
+        return lambda v: left(v) != constant
     if op == "eq":
         return lambda v: _same(left(v), right(v))
     if op == "ne":
@@ -88,7 +93,9 @@ def _compile(node: dict[str, Any]) -> Getter:
         inner = _compile(children[0])
         return lambda v: not _truthy(inner(v))
     if kind == "comparator":
-        return _comparator(node["value"], _compile(children[0]), _compile(children[1]))
+        left, right = children
+        constant = right["value"] if right["type"] == "literal" else None
+        return _comparator(node["value"], _compile(left), _compile(right), constant)
     raise _Unsupported(kind)
 
 
