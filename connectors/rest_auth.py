@@ -1,0 +1,106 @@
+"""Vendor request-signing schemes as small pure functions: inputs in, signature or headers out.
+
+The generic REST connector calls these by the mapping's `auth.type`; each reproduces the
+reference (reference/other-sources.md) and its vectors where one exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+
+def _b64_hex_hmac(key: str, message: str) -> str:
+    digest = hmac.new(key.encode(), message.encode("utf-8"), hashlib.sha256).hexdigest()
+    return base64.b64encode(digest.encode("ascii")).decode("ascii")
+
+
+# ---- 用友 YonSuite / YonBIP ------------------------------------------------------------------
+
+
+def yonsuite_token_query(app_key: str, app_secret: str, timestamp_ms: str) -> dict[str, str]:
+    """Query of the self-built-app token request: HMAC-SHA256 (key appSecret) over the sorted
+    name+value pairs, base64; the HTTP client URL-encodes it exactly once."""
+    params = {"appKey": app_key, "timestamp": timestamp_ms}
+    message = "".join(f"{name}{params[name]}" for name in sorted(params))
+    digest = hmac.new(app_secret.encode(), message.encode("utf-8"), hashlib.sha256).digest()
+    return {**params, "signature": base64.b64encode(digest).decode("ascii")}
+
+
+# ---- 销帮帮 Xbongbong ---------------------------------------------------------------------------
+
+
+def xbongbong_sign(body: bytes, token: str) -> str:
+    """`sign` header: lowercase hex SHA-256 of the exact body bytes followed by the token."""
+    return hashlib.sha256(body + token.encode("utf-8")).hexdigest()
+
+
+# ---- 纷享销客 Fxiaoke -----------------------------------------------------------------------------
+
+
+def fxiaoke_body(
+    body: Mapping[str, Any], corp_access_token: str, corp_id: str, open_user_id: str
+) -> dict[str, Any]:
+    """Legacy auth: the token, corpId and the acting user travel at the top of every body."""
+    return {
+        "corpAccessToken": corp_access_token,
+        "corpId": corp_id,
+        "currentOpenUserId": open_user_id,
+        **body,
+    }
+
+
+# ---- 金蝶云星辰 Kingdee JDY ----------------------------------------------------------------------
+
+
+def _encode(text: str) -> str:
+    """Percent-encoding with uppercase hex, only RFC 3986 unreserved characters left as-is."""
+    return quote(text, safe="-_.~")
+
+
+def jdy_canonical_query(query: Mapping[str, Any]) -> str:
+    """Keys sorted; each key and value percent-encoded twice; pairs joined with `&`."""
+    pairs = sorted((str(k), "" if v is None else str(v)) for k, v in query.items())
+    return "&".join(f"{_encode(_encode(k))}={_encode(_encode(v))}" for k, v in pairs)
+
+
+def jdy_string_to_sign(
+    method: str, path: str, query: Mapping[str, Any], nonce: str, ts: str
+) -> str:
+    return (
+        f"{method.upper()}\n{_encode(path)}\n{jdy_canonical_query(query)}\n"
+        f"x-api-nonce:{nonce}\nx-api-timestamp:{ts}\n"
+    )
+
+
+def jdy_gateway_headers(
+    method: str,
+    path: str,
+    query: Mapping[str, Any],
+    *,
+    client_id: str,
+    client_secret: str,
+    nonce: str,
+    timestamp_ms: str,
+) -> dict[str, str]:
+    """Headers of every api.kingdee.com call (the token calls included); the body is unsigned."""
+    signature = _b64_hex_hmac(
+        client_secret, jdy_string_to_sign(method, path, query, nonce, timestamp_ms)
+    )
+    return {
+        "X-Api-ClientID": client_id,
+        "X-Api-Auth-Version": "2.0",
+        "X-Api-TimeStamp": timestamp_ms,
+        "X-Api-Nonce": nonce,
+        "X-Api-SignHeaders": "X-Api-TimeStamp,X-Api-Nonce",
+        "X-Api-Signature": signature,
+    }
+
+
+def jdy_app_signature(app_key: str, app_secret: str) -> str:
+    """`app_signature` of the app-token request: Base64 of the hex HMAC-SHA256 of appKey."""
+    return _b64_hex_hmac(app_secret, app_key)
