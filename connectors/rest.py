@@ -28,8 +28,10 @@ from connectors.base import (
     entity_spec,
 )
 from connectors.http import RateLimiter, json_body, make_session, send, snippet
+from connectors.rest_auth import xbongbong_sign
 from mappings.api import RestEntity, RestMapping, RestWrite
 from mappings.coerce import parse_datetime
+from mappings.fastpath import truthy as _truthy
 from mappings.paths import root_fields
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -88,6 +90,8 @@ class RestConnector:
             headers[auth.header] = f"{prefix}{token}"
         elif auth.type == "query":
             query[auth.query_param] = self._secret("token")
+        elif auth.type == "xbongbong":
+            headers["sign"] = xbongbong_sign(body, self._secret("token"))
         elif auth.type == "hmac":
             stamp = str(int(self.clock()))
             secret = self._secret("hmac_secret").encode()
@@ -121,10 +125,21 @@ class RestConnector:
         self._token_expires = self.clock() + float(expires or 3600)
         return self._token
 
+    def _inject(self, body: Any) -> Any:
+        """Credentials some APIs carry in the JSON body (Xbongbong's corpid and userId)."""
+        if self.source.auth.type == "xbongbong" and isinstance(body, dict):
+            extra = {"corpid": self._secret("corpid")}
+            if self.credentials.get("user_id"):
+                extra["userId"] = self.credentials["user_id"]
+            return {**extra, **body}
+        return body
+
     def request(
         self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None
     ) -> Any:
         query = dict(query or {})
+        body = self._inject(body)
+        # Serialised once: signatures cover these exact bytes.
         raw = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
         for attempt in (1, 2):
             headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -153,7 +168,16 @@ class RestConnector:
             raise SourceConfigError(f"{path}: HTTP 404 (wrong path or form id?)")
         if status >= 400:
             raise RecordRejected(f"{path}: HTTP {status}: {snippet(response.text)}")
-        return json_body(response)
+        return self._check_envelope(path, json_body(response))
+
+    def _check_envelope(self, path: str, data: Any) -> Any:
+        source = self.source
+        if source.ok is None or _truthy(jmespath.search(source.ok, data)):
+            return data
+        message = snippet(str(jmespath.search(source.message, data) or data))
+        if source.auth_failed and _truthy(jmespath.search(source.auth_failed, data)):
+            raise SourceAuthError(f"{path}: {message}")
+        raise SourceUnavailable(f"{path}: {message}")
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -164,12 +188,17 @@ class RestConnector:
         if stored.get("running") and not full:
             return dict(stored)
         spec = self._entity(entity)
-        since = None
+        since: Any = None
         if stored.get("modified") and spec.since_body is not None and not full:
-            moment = parse_datetime(stored["modified"]) - timedelta(
-                minutes=self.source.overlap_minutes
-            )
-            since = moment.astimezone(UTC).strftime(spec.since_format)
+            last = stored["modified"]
+            last = int(last) if isinstance(last, str) and last.isdigit() else last
+            moment = parse_datetime(last) - timedelta(minutes=self.source.overlap_minutes)
+            if spec.since_format == "epoch":
+                since = int(moment.timestamp())
+            elif spec.since_format == "epoch_ms":
+                since = int(moment.timestamp() * 1000)
+            else:
+                since = moment.astimezone(UTC).strftime(spec.since_format)
         start = spec.paging.start if spec.paging.type == "page" else 0
         return {
             "running": True,
@@ -187,10 +216,11 @@ class RestConnector:
         target = body if paging.where == "body" and body is not None else query
         if cursor.get("since") and spec.since_body:
             target.update(fill(copy.deepcopy(spec.since_body), values))
+        size = min(self.page_size, paging.max_size or self.page_size)
         if paging.type != "none":
-            target[paging.size_param] = self.page_size
+            _put(target, paging.size_param, size)
             if cursor.get("position") is not None:
-                target[paging.param] = cursor["position"]
+                _put(target, paging.param, cursor["position"])
         data = self.request(spec.method, fill(spec.path, values), body=body, query=query)
         records = jmespath.search(spec.records, data)
         if not isinstance(records, list):
@@ -199,7 +229,11 @@ class RestConnector:
         if spec.modified_field:
             stamps = [str(r.get(spec.modified_field) or "") for r in records]
             newest = max([newest, *stamps])
-        done = paging.type == "none" or len(records) < self.page_size
+        done = paging.type == "none" or len(records) < size
+        if paging.total_pages and paging.type == "page":
+            pages = jmespath.search(paging.total_pages, data)
+            if pages is not None:
+                done = int(cursor["position"]) >= int(pages) or not records
         if done:
             return Page(records, {"running": False, "modified": newest or None}, True)
         if paging.type == "page":
@@ -282,3 +316,11 @@ class RestConnector:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` inside a nested body (Fxiaoke pages in data.search_query_info.offset)."""
+    *parents, last = dotted.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[last] = value

@@ -123,7 +123,9 @@ class RestAuth(_Strict):
     """How requests are authorised; secrets come from the source's encrypted credentials
     (`token`, or `client_id`/`client_secret` for a token endpoint, `hmac_secret`)."""
 
-    type: Literal["none", "bearer", "header", "query", "token_endpoint", "hmac"] = "bearer"
+    type: Literal["none", "bearer", "header", "query", "token_endpoint", "hmac", "xbongbong"] = (
+        "bearer"
+    )
     header: str = "Authorization"
     prefix: str = "Bearer "
     query_param: str = "access_token"
@@ -147,6 +149,10 @@ class RestPaging(_Strict):
     size_param: str = "limit"
     start: int = 1
     next: str = "last_record:_id"
+    # Page counts some APIs return: keep going until the last page even when a page comes
+    # back short (Kingdee JDY silently cuts pages above 100 but counts pages by the size asked).
+    total_pages: str | None = None
+    max_size: int | None = None
 
 
 class RestEntity(_Strict):
@@ -159,6 +165,7 @@ class RestEntity(_Strict):
     query: dict[str, Any] = Field(default_factory=dict)
     # Added to the body (or query) when reading changes since the last run.
     since_body: dict[str, Any] | None = None
+    # strftime format of {since}, or `epoch` / `epoch_ms` for Unix seconds / milliseconds.
     since_format: str = "%Y-%m-%dT%H:%M:%S.000Z"
     records: str = "data"
     id_field: str = "_id"
@@ -178,6 +185,11 @@ class RestWrite(_Strict):
 
 class RestSource(Reading):
     auth: RestAuth = Field(default_factory=RestAuth)
+    # Envelope of APIs that answer HTTP 200 with an error code: `ok` is a JMESPath that is
+    # true on success; `message` where the error text is; `auth_failed` true on refused auth.
+    ok: str | None = None
+    message: str = "msg"
+    auth_failed: str | None = None
     customers: RestEntity
     receivables: RestEntity
     note: RestWrite | None = None

@@ -101,11 +101,14 @@ def parse_str(value: Any) -> str:
     return str(value).strip()
 
 
-def parse_date(value: Any, formats: tuple[str, ...] = ("YMD",)) -> date:
+def parse_date(value: Any, formats: tuple[str, ...] = ("YMD",), tz: str = "UTC") -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Epoch seconds or milliseconds (Xbongbong, Fxiaoke): the day in the source's zone.
+        return parse_datetime(value).astimezone(_zone(tz)).date()
     if value.__class__ is str and len(value) == 10 and value[4] == "-" and "YMD" in formats:
         try:  # the common API case, "2026-03-05", without the regexes below
             return date.fromisoformat(value)

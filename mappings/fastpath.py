@@ -18,6 +18,11 @@ class _Unsupported(Exception):
     pass
 
 
+def truthy(value: Any) -> bool:
+    """JMESPath truth: null, false, empty string, list and object are false; 0 is true."""
+    return _truthy(value)
+
+
 def _truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or value == [] or value == {})
 

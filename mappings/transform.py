@@ -50,7 +50,9 @@ def _parser(kind: str, settings: SourceSettings) -> Parser:
         "list": coerce.parse_list,
         "channels": coerce.parse_channels,
         "bool": coerce.parse_bool,
-        "date": partial(coerce.parse_date, formats=tuple(settings.date_formats)),
+        "date": partial(
+            coerce.parse_date, formats=tuple(settings.date_formats), tz=settings.timezone
+        ),
         "datetime": partial(coerce.parse_datetime, tz=settings.timezone),
         "amount": partial(coerce.parse_amount, decimal_separator=settings.decimal_separator),
         "currency": coerce.parse_currency,

@@ -35,7 +35,7 @@ def test_yonsuite_token_signature_vector(vector):
 
 
 def test_xbongbong_sign_covers_the_exact_body_bytes():
-    body = '{"corpid":"ding123","formId":1,"page":1,"pageSize":100}'.encode()
+    body = b'{"corpid":"ding123","formId":1,"page":1,"pageSize":100}'
     expected = hashlib.sha256(body + b"tok-abc").hexdigest()
     assert xbongbong_sign(body, "tok-abc") == expected
     assert xbongbong_sign(body.replace(b":1,", b": 1,"), "tok-abc") != expected  # re-serialised
