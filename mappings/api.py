@@ -123,9 +123,18 @@ class RestAuth(_Strict):
     """How requests are authorised; secrets come from the source's encrypted credentials
     (`token`, or `client_id`/`client_secret` for a token endpoint, `hmac_secret`)."""
 
-    type: Literal["none", "bearer", "header", "query", "token_endpoint", "hmac", "xbongbong"] = (
-        "bearer"
-    )
+    type: Literal[
+        "none",
+        "bearer",
+        "header",
+        "query",
+        "token_endpoint",
+        "hmac",
+        "xbongbong",
+        "yonsuite",
+        "fxiaoke",
+        "kingdee_jdy",
+    ] = "bearer"
     header: str = "Authorization"
     prefix: str = "Bearer "
     query_param: str = "access_token"
@@ -135,6 +144,9 @@ class RestAuth(_Strict):
     )
     token_path: str = "access_token"
     expires_path: str | None = "expires_in"
+    # YonSuite: the access token in the query (`access_token=`) or in an `access_token` header.
+    token_in: Literal["query", "header"] = "query"
+    refresh_margin: int = Field(default=300, ge=0)  # renew vendor tokens this early (seconds)
     hmac_header: str = "X-Signature"
     hmac_timestamp_header: str = "X-Timestamp"
 

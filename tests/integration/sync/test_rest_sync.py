@@ -139,8 +139,8 @@ def test_token_endpoint_query_paging_and_a_refresh_after_401():
     second = connector.read_page("customers", first.cursor)
     assert second.done and second.records == [{"id": 3}]
     calls = [(c.request.method, c.request.url) for c in responses.calls]
-    assert calls[1] == ("GET", f"{base}/v1/customers?per_page=2&page=1")
-    assert calls[-1] == ("GET", f"{base}/v1/customers?per_page=2&page=2")
+    assert calls[1] == ("GET", f"{base}/v1/customers?page=1&per_page=2")
+    assert calls[-1] == ("GET", f"{base}/v1/customers?page=2&per_page=2")
     assert responses.calls[-1].request.headers["Authorization"] == "Bearer t2"
 
 
@@ -165,7 +165,7 @@ def test_fill_replaces_placeholders_keeping_types():
 @pytest.mark.parametrize(
     ("auth", "check"),
     [
-        ("{type: query, query_param: key}", lambda r: r.url.endswith("key=tok")),
+        ("{type: query, query_param: key}", lambda r: "key=tok" in r.url),
         ("{type: header, header: X-Api-Key}", lambda r: r.headers["X-Api-Key"] == "tok"),
         (
             "{type: hmac}",
