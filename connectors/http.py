@@ -68,7 +68,9 @@ def send(
     if not check:
         return response
     if response.status_code == 401:
-        raise SourceAuthError(f"{redact_url(url)} refused the credentials (HTTP 401)")
+        raise SourceAuthError(
+            f"{redact_url(url)} refused the credentials (HTTP 401): {snippet(response.text)}"
+        )
     if response.status_code == 429 or response.status_code >= 500:
         raise SourceUnavailable(
             f"{redact_url(url)} answered HTTP {response.status_code}: {snippet(response.text)}"

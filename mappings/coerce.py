@@ -150,6 +150,8 @@ def parse_datetime(value: Any, tz: str = "UTC") -> datetime:
         return datetime.fromtimestamp(seconds, tz=UTC)
     else:
         text = normalise_text(value)
+        if text.isdigit() and len(text) in (10, 13):  # epoch seconds / milliseconds as text
+            return parse_datetime(int(text), tz)
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:

@@ -27,6 +27,7 @@ from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
 from dunlin.events import record_event
+from dunlin.log import redact, redacting_filter
 from dunlin.orgs import get_org
 from mappings import load_mapping
 from mappings.transform import RecordTransformer
@@ -345,7 +346,11 @@ def sync_one(
         )
         report = runner.run(full=full)
     except SourceError as exc:
-        report.status, report.detail = "failing", str(exc)
+        # A source may echo what we sent; known secrets never reach status or logs.
+        report.status, report.detail = (
+            "failing",
+            redact(str(exc), frozenset(redacting_filter.known)),
+        )
         log.error("sync %s failed: %s", source.name, exc)
     finally:
         if connector is not None:
