@@ -164,7 +164,10 @@ class RestConnector:
         return state
 
     def _token_call(self, method: str, url: str, **kwargs: Any) -> Any:
-        response = send(self.session, method, self._url(url), timeout=self.timeout, **kwargs)
+        """A call to a token endpoint (`{setting}` placeholders allowed: YonSuite's token host
+        differs from its gateway)."""
+        url = self._url(fill(url, self._values()))
+        response = send(self.session, method, url, timeout=self.timeout, **kwargs)
         return json_body(response)
 
     def _yonsuite_token(self) -> tuple[dict[str, str], float]:
@@ -336,7 +339,7 @@ class RestConnector:
         query = fill(copy.deepcopy(spec.query), values)
         target = body if paging.where == "body" and body is not None else query
         if cursor.get("since") and spec.since_body:
-            target.update(fill(copy.deepcopy(spec.since_body), values))
+            _merge(target, fill(copy.deepcopy(spec.since_body), values))
         size = min(self.page_size, paging.max_size or self.page_size)
         if paging.type != "none":
             _put(target, paging.size_param, size)
@@ -445,3 +448,15 @@ def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
     for key in parents:
         target = target.setdefault(key, {})
     target[last] = value
+
+
+def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Deep-merge `extra` into `target`; lists are extended (filters add to filters)."""
+    for key, value in extra.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            _merge(current, value)
+        elif isinstance(current, list) and isinstance(value, list):
+            current.extend(value)
+        else:
+            target[key] = value

@@ -70,8 +70,10 @@ class FieldSpec(BaseModel):
     map: dict[str, Any] | None = None
     fallback: Any = None
     default: Any = None
+    # Amounts only: a second path whose value is subtracted (planned − received = open).
+    subtract: str | None = None
 
-    @field_validator("path")
+    @field_validator("path", "subtract")
     @classmethod
     def _valid_jmespath(cls, value: str | None) -> str | None:
         if value is not None:

@@ -80,6 +80,27 @@ def _getter(spec: FieldSpec, kind: str) -> Callable[[dict[str, Any]], Any]:
     return lambda _record: constant
 
 
+def _minus(
+    get: Callable[[dict[str, Any]], Any],
+    other: Callable[[dict[str, Any]], Any],
+    settings: SourceSettings,
+) -> Callable[[dict[str, Any]], Any]:
+    """`subtract`: the amount read less the amount at a second path (blank counts as 0);
+    values that are not amounts are passed on unchanged for the parser to report."""
+    parse = partial(coerce.parse_amount, decimal_separator=settings.decimal_separator)
+
+    def get_difference(record: dict[str, Any]) -> Any:
+        value = get(record)
+        if value in (None, "", False):
+            return value
+        try:
+            return parse(value) - parse(other(record) or 0)
+        except ValueError:
+            return value
+
+    return get_difference
+
+
 def itemgetter_or_none(key: str) -> Callable[[dict[str, Any]], Any]:
     return lambda record: record.get(key)
 
@@ -91,11 +112,14 @@ def _compile(
     for name, spec in specs.items():
         kind, required = fields[name]
         value_map = {str(k).strip(): v for k, v in spec.map.items()} if spec.map else None
+        get = _getter(spec, kind)
+        if spec.subtract is not None:
+            get = _minus(get, compile_path(spec.subtract), settings)
         readers.append(
             _Reader(
                 name,
                 spec.column or spec.path,
-                _getter(spec, kind),
+                get,
                 value_map,
                 spec.fallback,
                 spec.default,

@@ -1,0 +1,112 @@
+"""YonSuite and Fxiaoke through the generic REST connector and their shipped mappings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from dunlin.db import transaction
+from dunlin.orgs import get_org
+from sync.engine import sync_sources
+from sync.models import Receivable
+from sync.sources import add_source
+from tests.fakes import fxiaoke, yonsuite
+
+NO_SLEEP = lambda _s: None  # noqa: E731
+
+
+def _add(app, box, name, mapping, settings, credentials):
+    with transaction(app.factory) as session:
+        add_source(
+            session,
+            box,
+            get_org(session, "acme").id,
+            name,
+            "rest",
+            mapping,
+            {"rate_limit": 0, **settings},
+            credentials,
+        )
+
+
+def _count(app):
+    with app.factory() as s:
+        return s.scalar(select(func.count()).select_from(Receivable))
+
+
+def test_yonsuite_signed_token_paging_and_a_renewed_token(app, box):
+    fake = yonsuite.FakeYonSuite()
+    fake.seed(2, customers=10, receivables=230)
+    with yonsuite.served(fake) as server:
+        _add(
+            app,
+            box,
+            "ys",
+            "yonsuite",
+            {"url": server.url, "token_url": server.url},
+            {"app_key": yonsuite.APP_KEY, "app_secret": yonsuite.APP_SECRET},
+        )
+        (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        assert report.status == "ok", report.detail
+        assert _count(app) == 230 and fake.token_calls == 1
+        fake.expire_tokens()  # code 10004: a new token, then the call again
+        (again,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        assert again.status == "ok", again.detail
+        assert fake.token_calls == 2
+
+
+def test_yonsuite_wrong_secret_fails_with_its_own_text(app, box):
+    fake = yonsuite.FakeYonSuite()
+    fake.seed(2, customers=3, receivables=5)
+    with yonsuite.served(fake) as server:
+        _add(
+            app,
+            box,
+            "ys",
+            "yonsuite",
+            {"url": server.url, "token_url": server.url},
+            {"app_key": yonsuite.APP_KEY, "app_secret": "wrong"},
+        )
+        (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "failing" and "签名不正确" in report.detail
+
+
+def test_fxiaoke_token_in_the_body_offset_paging_and_open_amounts(app, box):
+    fake = fxiaoke.FakeFxiaoke()
+    fake.seed(5, customers=15, plans=230)
+    credentials = {
+        "app_id": fxiaoke.APP_ID,
+        "app_secret": fxiaoke.APP_SECRET,
+        "permanent_code": fxiaoke.PERMANENT_CODE,
+        "open_user_id": fxiaoke.OPEN_USER,
+    }
+    with fxiaoke.served(fake) as server:
+        _add(app, box, "fx", "fxiaoke", {"url": server.url}, credentials)
+        (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        assert report.status == "ok", report.detail
+        assert _count(app) == 230
+        plans = fake.objects["PaymentPlanObj"]
+        with app.factory() as s:
+            rec = s.scalar(select(Receivable).where(Receivable.external_id == plans[0]["_id"]))
+        expected = Decimal(plans[0]["plan_payment_amount"]) - Decimal(
+            plans[0]["actual_payment_amount"]
+        )
+        assert rec.amount_open == expected
+        assert rec.status == ("paid" if expected == 0 else "open")
+        # Incremental: only plans changed since the cursor (and the overlap) are read again.
+        plans[3]["actual_payment_amount"] = plans[3]["plan_payment_amount"]
+        plans[3]["plan_payment_status"] = "completed"
+        plans[3]["last_modified_time"] = 1_790_000_000_000
+        fake.expire_tokens()
+        (delta,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        assert delta.status == "ok", delta.detail
+        assert delta.entities["receivables"].records < 20
+        from connectors.rest import RestConnector
+        from mappings import load_mapping
+
+        connector = RestConnector(load_mapping("fxiaoke"), {"url": server.url}, credentials)
+        connector.post_note("receivables", plans[0]["_id"], "<p>已提醒 [dunlin r1]</p>")
+        (record,) = fake.objects["ActiveRecordObj"]
+        assert record["active_record_content"] == "已提醒 [dunlin r1]"
+        assert record["related_object_data"][0]["id"] == plans[0]["_id"]
