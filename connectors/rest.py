@@ -40,7 +40,7 @@ from connectors.rest_auth import (
 from mappings.api import RestEntity, RestMapping, RestWrite
 from mappings.coerce import parse_datetime
 from mappings.fastpath import truthy as _truthy
-from mappings.paths import root_fields
+from mappings.paths import mapped_paths, root_fields
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -383,25 +383,51 @@ class RestConnector:
             cursor = page.cursor
 
     def test(self) -> ConnectionInfo:
+        """Read a page of each entity (auth, paging, envelope) and check the mapped fields:
+        against the system's own field list where the mapping names a describe call, else
+        against the records that came back."""
         missing: dict[str, list[str]] = {}
+        capabilities: dict[str, Any] = {
+            "auth": self.source.auth.type,
+            "write_back": "notes" if self.source.note else "not available (no endpoint)",
+        }
         for entity in ("customers", "receivables"):
             page = self.read_page(entity, self.begin(entity, {}, full=True))
-            if page.records:
+            capabilities[f"{entity}_first_page"] = len(page.records)
+            describe = self.source.describe.get(entity)  # type: ignore[call-overload]
+            if describe is not None:
+                known = self._described_fields(describe)
+                capabilities[f"{entity}_fields_in_source"] = ", ".join(sorted(known)[:40])
+                wanted = {
+                    p.removeprefix(describe.prefix).split(".")[0]
+                    for p in mapped_paths(self.mapping, entity)
+                    if p.startswith(describe.prefix)
+                }
+                suffix = describe.companion_suffix
+                if suffix:
+                    wanted = {w.removesuffix(suffix) if w.endswith(suffix) else w for w in wanted}
+                absent = sorted(wanted - known)
+            elif page.records:
                 absent = sorted(
                     f
                     for f in root_fields(self.mapping, entity)
                     if all(f not in r for r in page.records)
                 )
-                if absent:
-                    missing[entity] = absent
-        capabilities = {
-            "auth": self.source.auth.type,
-            "notes": self.source.note is not None,
-            "tasks": self.source.task is not None,
-        }
-        return ConnectionInfo(
-            "n/a (REST)", str(self.settings.get("user", "api key")), capabilities, missing
+            else:
+                absent = []
+            absent = [f for f in absent if f not in self._entity(entity).optional_fields]
+            if absent:
+                missing[entity] = absent
+        user = str(self.credentials.get("username") or self.credentials.get("app_id") or "api")
+        return ConnectionInfo("n/a (REST)", user, capabilities, missing)
+
+    def _described_fields(self, describe: Any) -> set[str]:
+        values = self._values()
+        data = self.request(
+            describe.method, fill(describe.path, values), body=fill(describe.body, values)
         )
+        found = jmespath.search(describe.fields, data) or []
+        return {str(name) for name in found}
 
     # ---- writing back ------------------------------------------------------------------------
 

@@ -181,6 +181,8 @@ class RestEntity(_Strict):
     since_format: str = "%Y-%m-%dT%H:%M:%S.000Z"
     records: str = "data"
     id_field: str = "_id"
+    # Fields a mapping path may read but the source need not have (`a || b` fallbacks).
+    optional_fields: list[str] = Field(default_factory=list)
     modified_field: str | None = None
     paging: RestPaging = Field(default_factory=RestPaging)
 
@@ -195,6 +197,20 @@ class RestWrite(_Strict):
     id_path: str = "data._id"
 
 
+class RestDescribe(_Strict):
+    """A metadata call `sources test` makes to list an object's fields (Xbongbong form/get,
+    Fxiaoke object/describe): `fields` is a JMESPath to the field names in its answer, `prefix`
+    how the mapping's paths reach those fields in a record (e.g. `data.`)."""
+
+    path: str
+    method: Literal["GET", "POST"] = "POST"
+    body: dict[str, Any] = Field(default_factory=dict)
+    fields: str
+    prefix: str = ""
+    # Display companions the describe call does not list (Fxiaoke's `owner__r` for `owner`).
+    companion_suffix: str | None = None
+
+
 class RestSource(Reading):
     auth: RestAuth = Field(default_factory=RestAuth)
     # Envelope of APIs that answer HTTP 200 with an error code: `ok` is a JMESPath that is
@@ -204,6 +220,7 @@ class RestSource(Reading):
     auth_failed: str | None = None
     customers: RestEntity
     receivables: RestEntity
+    describe: dict[Literal["customers", "receivables"], RestDescribe] = Field(default_factory=dict)
     note: RestWrite | None = None
     task: RestWrite | None = None
     close_task: RestWrite | None = None

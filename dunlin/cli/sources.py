@@ -33,13 +33,16 @@ def _box(state) -> SecretBox:  # type: ignore[no-untyped-def]
     return SecretBox(state.settings.require_secret_key())
 
 
-def _pairs(values: tuple[str, ...], option: str) -> dict[str, Any]:
+def _pairs(values: tuple[str, ...], option: str, numbers: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
-        out[key.strip()] = value.strip()
+        value = value.strip()
+        # Numbers stay numbers (an API's formId is a JSON number); other values are text.
+        number = numbers and value.isdigit() and not value.startswith("0")
+        out[key.strip()] = int(value) if number else value
     return out
 
 
@@ -107,7 +110,7 @@ def sources_add(state, name, mapping_name, url, settings, credential, secrets) -
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
-        config = {"url": url, **_pairs(settings, "--set")}
+        config = {"url": url, **_pairs(settings, "--set", numbers=True)}
         add_source(session, box, org.id, name, mapping.kind, mapping_name, config, credentials)
     console.print(
         t(f"Added source {name!r} ({mapping.kind}).", f"已添加数据源 {name!r}（{mapping.kind}）。")

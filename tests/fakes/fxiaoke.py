@@ -88,6 +88,13 @@ class FakeFxiaoke:
         data = body.get("data") or {}
         if request.path == "/cgi/crm/v2/data/query":
             return self._query(data)
+        if request.path == "/cgi/crm/v2/object/describe":
+            rows = self.objects.get(body.get("apiName", ""))
+            if not rows:
+                return _reply(10006, "apiName missing")
+            fields = {name: {"api_name": name} for name in rows[0] if name != "owner__r"}
+            fields["owner"] = {"api_name": "owner"}
+            return _reply(0, "success", data={"describe": {"fields": fields}})
         if request.path == "/cgi/crm/v2/data/create":
             record = dict((data.get("object_data") or {}), _id=secrets.token_hex(6))
             self.objects[record.pop("dataObjectApiName")].append(record)

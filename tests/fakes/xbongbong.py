@@ -100,6 +100,12 @@ class FakeXbongbong:
             if action == "customer/list" and body.get("formId") != CUSTOMER_FORM:
                 return _reply(100004, "表单不存在")
             return self._list(rows, body)
+        if action == "form/get":
+            if body.get("formId") != CUSTOMER_FORM:
+                return _reply(100004, "表单不存在")
+            attrs = [("text_1", "客户名称"), ("text_2", "电话"), ("text_16", "负责人")]
+            explain = [{"attr": a, "attrName": n} for a, n in attrs]
+            return _reply(1, "操作成功", {"explainList": explain})
         if action == "communicate/add":
             item = self.item(dict(body.get("dataList") or {}), int(datetime.now(UTC).timestamp()))
             self.communicates.append(item)
