@@ -97,3 +97,18 @@ def add_k3_source(app, box, fake, name="k3", org="acme", auth="signature", **set
             {"url": fake.url, "acct_id": fake.acct_id, "auth": auth, "rate_limit": 0, **settings},
             credentials,
         )
+
+
+def add_rest_source(app, box, name, mapping, settings, credentials, org="acme"):
+    """A REST-kind source (Jiandaoyun, Xbongbong, JDY, YonSuite, Fxiaoke) without pacing."""
+    with transaction(app.factory) as session:
+        add_source(
+            session,
+            box,
+            get_org(session, org).id,
+            name,
+            "rest",
+            mapping,
+            {"rate_limit": 0, **settings},
+            credentials,
+        )

@@ -8,12 +8,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from dunlin.db import transaction
-from dunlin.orgs import get_org
 from sync.engine import sync_sources
 from sync.models import Receivable
-from sync.sources import add_source
 from tests.fakes.kingdee_jdy import CLIENT_ID, CLIENT_SECRET, INSTANCE, FakeKingdeeJdy, served
+from tests.integration.sync.conftest import add_rest_source
 
 NO_SLEEP = lambda _s: None  # noqa: E731
 
@@ -28,20 +26,9 @@ def jdy() -> Iterator[FakeKingdeeJdy]:
 
 
 def _add(app, box, fake, page_size=None, secret=CLIENT_SECRET):
-    settings = {"url": fake.url, "rate_limit": 0}
-    if page_size:
-        settings["page_size"] = page_size
-    with transaction(app.factory) as session:
-        add_source(
-            session,
-            box,
-            get_org(session, "acme").id,
-            "jdy",
-            "rest",
-            "kingdee-jdy",
-            settings,
-            {"client_id": CLIENT_ID, "client_secret": secret, "outer_instance_id": INSTANCE},
-        )
+    settings = {"url": fake.url, **({"page_size": page_size} if page_size else {})}
+    credentials = {"client_id": CLIENT_ID, "client_secret": secret, "outer_instance_id": INSTANCE}
+    add_rest_source(app, box, "jdy", "kingdee-jdy", settings, credentials)
 
 
 def _receivables(app):

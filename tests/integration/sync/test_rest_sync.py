@@ -12,13 +12,11 @@ from sqlalchemy import func, select
 
 from connectors.base import SourceAuthError, TaskRequest
 from connectors.rest import RestConnector, fill
-from dunlin.db import transaction
-from dunlin.orgs import get_org
 from mappings import load_mapping, parse_mapping, resolve
 from sync.engine import sync_sources
 from sync.models import Customer, Receivable
-from sync.sources import add_source
 from tests.fakes.jiandaoyun import API_KEY, APP_ID, ENTRIES, FakeJiandaoyun, served
+from tests.integration.sync.conftest import add_rest_source
 
 SETTINGS = {
     "app_id": APP_ID,
@@ -39,17 +37,7 @@ def jdy() -> Iterator[FakeJiandaoyun]:
 
 
 def _add(app, box, fake, token=API_KEY):
-    with transaction(app.factory) as session:
-        add_source(
-            session,
-            box,
-            get_org(session, "acme").id,
-            "jdy",
-            "rest",
-            "jiandaoyun",
-            {"url": fake.url, **SETTINGS},
-            {"token": token},
-        )
+    add_rest_source(app, box, "jdy", "jiandaoyun", {"url": fake.url, **SETTINGS}, {"token": token})
 
 
 def test_sync_pages_with_the_data_id_cursor_in_the_body(app, box, jdy):

@@ -6,28 +6,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from dunlin.db import transaction
-from dunlin.orgs import get_org
 from sync.engine import sync_sources
 from sync.models import Receivable
-from sync.sources import add_source
 from tests.fakes import fxiaoke, yonsuite
+from tests.integration.sync.conftest import add_rest_source
 
 NO_SLEEP = lambda _s: None  # noqa: E731
-
-
-def _add(app, box, name, mapping, settings, credentials):
-    with transaction(app.factory) as session:
-        add_source(
-            session,
-            box,
-            get_org(session, "acme").id,
-            name,
-            "rest",
-            mapping,
-            {"rate_limit": 0, **settings},
-            credentials,
-        )
 
 
 def _count(app):
@@ -39,7 +23,7 @@ def test_yonsuite_signed_token_paging_and_a_renewed_token(app, box):
     fake = yonsuite.FakeYonSuite()
     fake.seed(2, customers=10, receivables=230)
     with yonsuite.served(fake) as server:
-        _add(
+        add_rest_source(
             app,
             box,
             "ys",
@@ -60,7 +44,7 @@ def test_yonsuite_wrong_secret_fails_with_its_own_text(app, box):
     fake = yonsuite.FakeYonSuite()
     fake.seed(2, customers=3, receivables=5)
     with yonsuite.served(fake) as server:
-        _add(
+        add_rest_source(
             app,
             box,
             "ys",
@@ -82,7 +66,7 @@ def test_fxiaoke_token_in_the_body_offset_paging_and_open_amounts(app, box):
         "open_user_id": fxiaoke.OPEN_USER,
     }
     with fxiaoke.served(fake) as server:
-        _add(app, box, "fx", "fxiaoke", {"url": server.url}, credentials)
+        add_rest_source(app, box, "fx", "fxiaoke", {"url": server.url}, credentials)
         (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
         assert report.status == "ok", report.detail
         assert _count(app) == 230

@@ -9,12 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from dunlin.db import transaction
-from dunlin.orgs import get_org
 from sync.engine import sync_sources
 from sync.models import Customer, Receivable, SyncCursor
-from sync.sources import add_source
 from tests.fakes.xbongbong import CORPID, CUSTOMER_FORM, TOKEN, FakeXbongbong, served
+from tests.integration.sync.conftest import add_rest_source
 
 NO_SLEEP = lambda _s: None  # noqa: E731
 
@@ -29,17 +27,8 @@ def xbb() -> Iterator[FakeXbongbong]:
 
 
 def _add(app, box, fake, token=TOKEN):
-    with transaction(app.factory) as session:
-        add_source(
-            session,
-            box,
-            get_org(session, "acme").id,
-            "xbb",
-            "rest",
-            "xbongbong",
-            {"url": fake.url, "customer_form_id": CUSTOMER_FORM, "rate_limit": 0},
-            {"corpid": CORPID, "token": token},
-        )
+    settings = {"url": fake.url, "customer_form_id": CUSTOMER_FORM}
+    add_rest_source(app, box, "xbb", "xbongbong", settings, {"corpid": CORPID, "token": token})
 
 
 def test_sync_signs_every_call_and_pages_to_the_last_page(app, box, xbb):
