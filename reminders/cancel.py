@@ -10,11 +10,21 @@ from reminders.models import Reminder
 from sync.models import Receivable
 
 
-def cancel_for_settled(session: Session, org_id: int, source_id: int | None = None) -> int:
-    """Planned reminders whose pace-setting receivable is no longer open are cancelled."""
+def cancel_for_settled(
+    session: Session,
+    org_id: int,
+    source_id: int | None = None,
+    external_ids: list[str] | None = None,
+) -> int:
+    """Planned reminders whose pace-setting receivable is no longer open are cancelled;
+    `external_ids` limits the check to the receivables just written (with `source_id`)."""
     settled = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status != "open")
     if source_id is not None:
         settled = settled.where(Receivable.source_id == source_id)
+    if external_ids is not None:
+        if not external_ids:
+            return 0
+        settled = settled.where(Receivable.external_id.in_(external_ids))
     result = session.execute(
         update(Reminder)
         .where(

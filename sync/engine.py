@@ -30,6 +30,7 @@ from dunlin.events import record_event
 from dunlin.log import redact, redacting_filter
 from dunlin.orgs import get_org
 from mappings import load_mapping
+from mappings.schema import Mapping
 from mappings.transform import RecordTransformer
 from reminders.cancel import cancel_for_settled
 from sync.models import Customer, Receivable, Source, SyncCursor
@@ -95,6 +96,7 @@ class SourceSync:
         self,
         factory: sessionmaker[Session],
         source: Source,
+        mapping: Mapping,
         connector: Connector,
         *,
         default_currency: str,
@@ -104,7 +106,7 @@ class SourceSync:
         self.factory = factory
         self.source_id = source.id
         self.org_id = source.org_id
-        self.mapping = load_mapping(source.mapping)
+        self.mapping = mapping
         self.reading = self.mapping.source  # type: ignore[attr-defined]
         self.connector = connector
         self.sleep = sleep
@@ -123,10 +125,6 @@ class SourceSync:
         for entity in ENTITIES:
             if entity in self.transformers:
                 self._sync_entity(entity, full)
-        with self.factory.begin() as session:
-            self.report.reminders_cancelled = cancel_for_settled(
-                session, self.org_id, self.source_id
-            )
         if full or self._reconcile_due():
             self._reconcile()
         return self.report
@@ -247,6 +245,11 @@ class SourceSync:
             row = complete(r, fields, RECEIVABLE_DEFAULTS)
             ready.append({**row, **_keys(r, now), "customer_id": customer_id})
         upsert_receivables(session, ready, fields)
+        # Paid or cancelled in the source: its planned reminders stop in the same transaction
+        # that records it (ARCHITECTURE invariant 2), not at the end of the run.
+        self.report.reminders_cancelled += cancel_for_settled(
+            session, self.org_id, self.source_id, [r["external_id"] for r in ready]
+        )
         return len(ready), skipped
 
     def _skip(
@@ -342,7 +345,13 @@ def sync_one(
         connector = open_connector(mapping, source.settings or {}, credentials_of(box, source))
         progress = (lambda e, n: on_progress(source.name, e, n)) if on_progress else None
         runner = SourceSync(
-            factory, source, connector, default_currency=currency, sleep=sleep, on_progress=progress
+            factory,
+            source,
+            mapping,
+            connector,
+            default_currency=currency,
+            sleep=sleep,
+            on_progress=progress,
         )
         report = runner.run(full=full)
     except SourceError as exc:
