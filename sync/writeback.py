@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import String, and_, select
+from sqlalchemy import String, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, RecordRejected, SourceError, TaskRequest
@@ -137,27 +138,37 @@ class SourceWriteback:
             log.warning("write-back %s %s refused: %s", row.kind, row.local_ref, exc)
             return False
 
+    def _written(self, kind: str, prefix: str, id_column: Any, statuses: tuple[str, ...]) -> Any:
+        """EXISTS: a write-back of this row that needs no more work (filtered in SQL, so a run
+        reads only what is left to write, not the whole history)."""
+        return (
+            select(Writeback.id)
+            .where(
+                Writeback.org_id == self.source.org_id,
+                Writeback.source_id == self.source.id,
+                Writeback.kind == kind,
+                Writeback.status.in_(statuses),
+                Writeback.local_ref == _local_ref(prefix, id_column),
+            )
+            .exists()
+        )
+
     # ---- notes and tasks ---------------------------------------------------------------------
 
     def _notes(self, limit: int) -> None:
         with self.factory() as session:
-            done = select(Writeback.local_ref).where(
-                Writeback.source_id == self.source.id,
-                Writeback.kind == "note",
-                Writeback.status.in_(("done", "failed")),
-            )
-            finished = set(session.scalars(done))
-            rows = session.execute(
+            todo = session.execute(
                 select(Reminder, Receivable.external_id)
                 .join(Receivable, Receivable.id == Reminder.target_receivable_id)
                 .where(
                     Reminder.org_id == self.source.org_id,
                     Reminder.status == "sent",
                     Receivable.source_id == self.source.id,
+                    ~self._written("note", "r", Reminder.id, ("done", "failed")),
                 )
                 .order_by(Reminder.id)
+                .limit(limit)
             ).all()
-            todo = [(r, ext) for r, ext in rows if f"r{r.id}" not in finished][:limit]
             session.expunge_all()
         for reminder, external_id in todo:
             marker = f"[dunlin r{reminder.id}]"
@@ -173,28 +184,18 @@ class SourceWriteback:
 
     def _tasks(self, limit: int) -> None:
         with self.factory() as session:
-            finished = set(
-                session.scalars(
-                    select(Writeback.local_ref).where(
-                        Writeback.source_id == self.source.id,
-                        Writeback.kind == "task",
-                        Writeback.status.in_(("done", "failed", "closed")),
-                    )
-                )
-            )
-            rows = session.execute(
+            todo = session.execute(
                 select(Task, Receivable.external_id)
                 .join(Receivable, Receivable.id == Task.receivable_id)
                 .where(
-                    and_(
-                        Task.org_id == self.source.org_id,
-                        Task.status == "open",
-                        Receivable.source_id == self.source.id,
-                    )
+                    Task.org_id == self.source.org_id,
+                    Task.status == "open",
+                    Receivable.source_id == self.source.id,
+                    ~self._written("task", "t", Task.id, ("done", "failed", "closed")),
                 )
                 .order_by(Task.id)
+                .limit(limit)
             ).all()
-            todo = [(task, ext) for task, ext in rows if f"t{task.id}" not in finished][:limit]
             session.expunge_all()
         for task, external_id in todo:
             marker = f"[dunlin t{task.id}]"
@@ -218,8 +219,10 @@ class SourceWriteback:
         with self.factory() as session:
             rows = session.execute(
                 select(Writeback, Task.status)
-                .join(Task, Writeback.local_ref == "t" + Task.id.cast(String()))
+                .join(Task, Writeback.local_ref == _local_ref("t", Task.id))
                 .where(
+                    Writeback.org_id == self.source.org_id,
+                    Task.org_id == self.source.org_id,
                     Writeback.source_id == self.source.id,
                     Writeback.kind == "task",
                     Writeback.status == "done",
@@ -237,6 +240,11 @@ class SourceWriteback:
                 continue
             self._finish(row, "closed", None, None)
             self.report.tasks_closed += 1
+
+
+def _local_ref(prefix: str, id_column: Any) -> Any:
+    """The `writebacks.local_ref` of a Dunlin row, in SQL: "r" || id, "t" || id."""
+    return literal(prefix) + id_column.cast(String())
 
 
 def write_back(

@@ -56,6 +56,7 @@ class KingdeeConnector:
         self.mapping = mapping
         self.source = mapping.source
         self.page_size = int(settings.get("page_size") or self.source.page_size)
+        self._field_keys: dict[str, list[str]] = {}
         self.client = K3CloudClient(
             settings["url"],
             acct_id=str(settings.get("acct_id", "")),
@@ -74,6 +75,12 @@ class KingdeeConnector:
         return entity_spec(self.source, entity)
 
     def field_keys(self, entity: str) -> list[str]:
+        """FieldKeys of `entity`: the key, the change stamp, every path the mapping reads."""
+        if entity not in self._field_keys:
+            self._field_keys[entity] = self._compute_field_keys(entity)
+        return self._field_keys[entity]
+
+    def _compute_field_keys(self, entity: str) -> list[str]:
         spec = self._entity(entity)
         keys = {spec.key, spec.modified_field, *spec.extra_fields}
         keys |= mapped_paths(self.mapping, entity)

@@ -51,6 +51,7 @@ class OdooConnector:
         )
         self.major_version: int | None = None
         self._fields: dict[str, dict[str, Any]] = {}
+        self._read_fields: dict[str, list[str]] = {}
         self._lookup_cache: dict[tuple[str, int], Any] = {}
         self._model_ids: dict[str, int] = {}
         self._activity_type: int | None = None
@@ -78,6 +79,9 @@ class OdooConnector:
         return present, missing
 
     def _fields_for(self, entity: str) -> list[str]:
+        """The field list of every page of `entity`, worked out once per connection."""
+        if entity in self._read_fields:
+            return self._read_fields[entity]
         present, missing = self._wanted(entity)
         if missing:
             model = self._entity(entity).model
@@ -85,6 +89,7 @@ class OdooConnector:
                 f"the mapping reads field(s) {', '.join(missing)} that {model} does not have "
                 f"on this Odoo / 映射引用了 Odoo 中不存在的字段"
             )
+        self._read_fields[entity] = present
         return present
 
     def _version(self) -> dict[str, Any]:
