@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -19,18 +20,20 @@ def _count(app):
         return s.scalar(select(func.count()).select_from(Receivable))
 
 
-def test_yonsuite_signed_token_paging_and_a_renewed_token(app, box):
+@contextmanager
+def _yonsuite(app, box, receivables, app_secret=yonsuite.APP_SECRET):
+    """A seeded fake YonSuite and a source pointing at it (gateway and token host alike)."""
     fake = yonsuite.FakeYonSuite()
-    fake.seed(2, customers=10, receivables=230)
+    fake.seed(2, customers=10, receivables=receivables)
     with yonsuite.served(fake) as server:
-        add_rest_source(
-            app,
-            box,
-            "ys",
-            "yonsuite",
-            {"url": server.url, "token_url": server.url},
-            {"app_key": yonsuite.APP_KEY, "app_secret": yonsuite.APP_SECRET},
-        )
+        settings = {"url": server.url, "token_url": server.url}
+        credentials = {"app_key": yonsuite.APP_KEY, "app_secret": app_secret}
+        add_rest_source(app, box, "ys", "yonsuite", settings, credentials)
+        yield fake
+
+
+def test_yonsuite_signed_token_paging_and_a_renewed_token(app, box):
+    with _yonsuite(app, box, receivables=230) as fake:
         (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
         assert report.status == "ok", report.detail
         assert _count(app) == 230 and fake.token_calls == 1
@@ -41,17 +44,7 @@ def test_yonsuite_signed_token_paging_and_a_renewed_token(app, box):
 
 
 def test_yonsuite_wrong_secret_fails_with_its_own_text(app, box):
-    fake = yonsuite.FakeYonSuite()
-    fake.seed(2, customers=3, receivables=5)
-    with yonsuite.served(fake) as server:
-        add_rest_source(
-            app,
-            box,
-            "ys",
-            "yonsuite",
-            {"url": server.url, "token_url": server.url},
-            {"app_key": yonsuite.APP_KEY, "app_secret": "wrong"},
-        )
+    with _yonsuite(app, box, receivables=5, app_secret="wrong"):
         (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
     assert report.status == "failing" and "签名不正确" in report.detail
 
