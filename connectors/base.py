@@ -102,8 +102,16 @@ class Connector(Protocol):
         """Write a history note on a record; returns the note's id in the source."""
         ...
 
+    def find_note(self, entity: str, external_id: str, marker: str) -> str | None:
+        """A note written earlier with `marker` in it (a retry after a crash), if any."""
+        ...
+
     def create_task(self, task: TaskRequest) -> str:
         """Create a follow-up task; returns its id in the source."""
+        ...
+
+    def find_task(self, task: TaskRequest, marker: str) -> str | None:
+        """A task created earlier with `marker` in its summary, if any."""
         ...
 
     def close_task(self, task_id: str) -> None: ...

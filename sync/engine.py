@@ -215,14 +215,13 @@ class SourceSync:
                 skipped += 1
                 self._skip(entity, record, "; ".join(f"{e.field}: {e.message}" for e in errors))
                 continue
-            values.update(org_id=self.org_id, source_id=self.source_id, updated_at=now)
             rows[values["external_id"]] = values
         if entity == "customers":
             fields = transformer.fields
             upsert_customers(
                 session,
                 [
-                    {**complete(r, fields, CUSTOMER_DEFAULTS), **_keys(r, now)}
+                    {**complete(r, fields, CUSTOMER_DEFAULTS), **self._keys(now)}
                     for r in rows.values()
                 ],
                 fields,
@@ -243,7 +242,7 @@ class SourceSync:
                 )
                 continue
             row = complete(r, fields, RECEIVABLE_DEFAULTS)
-            ready.append({**row, **_keys(r, now), "customer_id": customer_id})
+            ready.append({**row, **self._keys(now), "customer_id": customer_id})
         upsert_receivables(session, ready, fields)
         # Paid or cancelled in the source: its planned reminders stop in the same transaction
         # that records it (ARCHITECTURE invariant 2), not at the end of the run.
@@ -259,6 +258,15 @@ class SourceSync:
         log.warning("sync %s: skipped %s %s: %s", self.report.source, entity, ext_id, reason)
         if len(self.report.skipped_sample) < SKIPPED_SAMPLE:
             self.report.skipped_sample.append(f"{entity} {ext_id}: {reason}")
+
+    def _keys(self, now: Any) -> dict[str, Any]:
+        """Columns every synced row carries besides the mapped fields."""
+        return {
+            "org_id": self.org_id,
+            "source_id": self.source_id,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     # ---- reconcile ---------------------------------------------------------------------------
 
@@ -297,15 +305,6 @@ class SourceSync:
             cursor.position = {"open": len(remote), "closed": len(gone)}
             cursor.updated_at = utcnow()
         self.report.reconciled = len(gone)
-
-
-def _keys(record: dict[str, Any], now: Any) -> dict[str, Any]:
-    return {
-        "org_id": record["org_id"],
-        "source_id": record["source_id"],
-        "created_at": now,
-        "updated_at": now,
-    }
 
 
 def sync_sources(

@@ -175,7 +175,7 @@ class SourceWriteback:
             row = self._claim("note", f"r{reminder.id}", "receivables", external_id)
             if self._write(
                 row,
-                lambda e=external_id, m=marker: self.connector.find_note("receivables", e, m),  # type: ignore[attr-defined]
+                lambda e=external_id, m=marker: self.connector.find_note("receivables", e, m),
                 lambda e=external_id, r=reminder, m=marker: self.connector.post_note(
                     "receivables", e, note_html(r, m)
                 ),
@@ -210,7 +210,7 @@ class SourceWriteback:
             row = self._claim("task", f"t{task.id}", "receivables", external_id)
             if self._write(
                 row,
-                lambda r=request, m=marker: self.connector.find_task(r, m),  # type: ignore[attr-defined]
+                lambda r=request, m=marker: self.connector.find_task(r, m),
                 lambda r=request: self.connector.create_task(r),
             ):
                 self.report.tasks_created += 1
