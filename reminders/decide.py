@@ -73,6 +73,8 @@ class Decision:
     days_overdue: int
     deliveries: tuple[tuple[str, str], ...]  # (channel, address); several = a parallel group
     reason: str
+    # The step's later usable groups, tried in order when `deliveries` is refused for good.
+    fallbacks: tuple[tuple[tuple[str, str], ...], ...] = ()
 
     @property
     def step(self) -> Step:
@@ -161,10 +163,17 @@ def timeline(
 def choose_deliveries(step: Step, customer: CustomerFact) -> tuple[tuple[str, str], ...]:
     """The first usable channel group: groups holding a preferred channel first (in preference
     order), then the step's order; unreachable and opted-out channels are dropped."""
+    groups = usable_groups(step, customer)
+    return groups[0] if groups else ()
+
+
+def usable_groups(step: Step, customer: CustomerFact) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Every usable channel group in the order `choose_deliveries` ranks them."""
     groups = step.channel_groups()
     if customer.channel_preferences:
         rank = {c: i for i, c in enumerate(customer.channel_preferences)}
         groups.sort(key=lambda g: min((rank[c] for c in g if c in rank), default=len(rank)))
+    out = []
     for group in groups:
         usable = tuple(
             (c, customer.contacts[c])
@@ -172,8 +181,8 @@ def choose_deliveries(step: Step, customer: CustomerFact) -> tuple[tuple[str, st
             if customer.contacts.get(c) and c not in customer.opted_out
         )
         if usable:
-            return usable
-    return ()
+            out.append(usable)
+    return tuple(out)
 
 
 def lead_days(track: Track) -> int:
@@ -235,7 +244,8 @@ def decide(
         return Skip(
             f"open amount {total} {target.currency} is below the minimum {minimum} / 金额低于下限"
         )
-    deliveries = choose_deliveries(current.step, customer)
+    groups = usable_groups(current.step, customer)
+    deliveries = groups[0] if groups else ()
     if not deliveries and current.step.task is None:
         names = ", ".join("+".join(g) for g in current.step.channel_groups())
         return Skip(f"no reachable channel among {names} / 没有可用的渠道")
@@ -243,7 +253,7 @@ def decide(
         f"{track.name}/{current.name}: oldest open invoice {target.number} is at day {days:+d} "
         f"(step due {current.on.isoformat()}); {len(listed)} invoice(s), {total} {target.currency}"
     )
-    return Decision(track, current, target, listed, total, days, deliveries, reason)
+    return Decision(track, current, target, listed, total, days, deliveries, reason, groups[1:])
 
 
 def could_change(

@@ -1,37 +1,43 @@
-"""Send due ledger rows: claim → guard → render → send → record.
+"""Send ledger rows: claim → guard → render → send → record, a small chunk at a time.
 
-This in-process dispatcher is what `dunlin send` runs on embedded defaults (outbox, no Redis).
-The RQ workers of the dispatch issue run the same `send_one` per job.
-
-A row is claimed (planned → sending, with a lease) and checked in one transaction; the send
-happens outside it; the outcome is recorded in another. A worker that dies in between leaves a
-`sending` row whose lease expires: the sweeper turns it `uncertain`, never resends it.
+The same `Dispatcher` serves `dunlin send --now` (in this process) and the RQ jobs of the
+workers (reminders/jobs.py). Per chunk: one transaction claims the rows (planned|queued →
+sending, with a lease) and re-checks that the money is still owed; the sends happen outside any
+transaction; one more transaction records every outcome. A process killed in between leaves
+`sending` rows whose lease expires: the sweeper turns them `uncertain`, never resends them.
+Chunks stay small so a crash leaves few rows in doubt.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dunlin.bulk import insert_ignoring_conflicts
+from dunlin.db import utcnow
 from dunlin.events import record_event
-from dunlin.models import Org
+from dunlin.models import Event, Org
 from dunlin.orgs import get_org
 from reminders.channels.base import Channel, Outcome, OutgoingMessage, SendResult
-from reminders.guard import Cancel, check
-from reminders.models import Reminder
+from reminders.guard import Cancel, check_many
+from reminders.models import ChannelConfig, Reminder
+from reminders.outcomes import Next, deferral, next_state
+from reminders.ratelimit import Limiter, MemoryLimiter
 from reminders.render import Renderer
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-BACKOFF = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
-MAX_ATTEMPTS = 5
+CHUNK = 20
+MAX_INLINE_WAIT = 2.0  # seconds a provider's token bucket may make us wait before deferring
+CLAIMABLE = ("planned", "queued")
 
 
 @dataclass
@@ -43,16 +49,21 @@ class SendReport:
 
 def sweep_expired_leases(session: Session, org_id: int, now: datetime) -> int:
     """Rows left `sending` past their lease: the outcome is unknown, so surface, don't resend."""
-    result = session.execute(
-        update(Reminder)
-        .where(Reminder.org_id == org_id, Reminder.status == "sending", Reminder.lease_until < now)
-        .values(
-            status="uncertain",
-            error="lease expired with the outcome unknown; check before resending",
-            updated_at=now,
+    expired = session.scalars(
+        select(Reminder.id).where(
+            Reminder.org_id == org_id, Reminder.status == "sending", Reminder.lease_until < now
         )
+    ).all()
+    if not expired:
+        return 0
+    why = "lease expired with the outcome unknown; check before resending"
+    session.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(expired), Reminder.status == "sending")
+        .values(status="uncertain", error=why, lease_until=None, updated_at=now)
     )
-    return result.rowcount or 0
+    record_transitions(session, org_id, [(i, "uncertain", why) for i in expired])
+    return len(expired)
 
 
 def due_rows(
@@ -71,13 +82,38 @@ def due_rows(
     return [(row.id, row.channel) for row in session.execute(stmt)]
 
 
-def _claim(session: Session, org_id: int, reminder_id: int, now: datetime) -> Reminder | None:
-    claimed = session.execute(
+def record_transitions(
+    session: Session, org_id: int, changes: Sequence[tuple[int, str, str]]
+) -> None:
+    """One audit event per ledger transition, inserted in one statement."""
+    if changes:
+        now = utcnow()
+        session.execute(
+            insert(Event),
+            [
+                {
+                    "org_id": org_id,
+                    "at": now,
+                    "kind": f"reminder.{status}",
+                    "actor": "dispatcher",
+                    "subject_type": "reminder",
+                    "subject_id": reminder_id,
+                    "summary": detail[:500],
+                    "data": {},
+                }
+                for reminder_id, status, detail in changes
+            ],
+        )
+
+
+def claim(session: Session, org_id: int, ids: Sequence[int], now: datetime) -> list[Reminder]:
+    """planned|queued → sending for the given rows that are still due; others are skipped."""
+    claimed = session.scalars(
         update(Reminder)
         .where(
-            Reminder.id == reminder_id,
+            Reminder.id.in_(list(ids)),
             Reminder.org_id == org_id,
-            Reminder.status == "planned",
+            Reminder.status.in_(CLAIMABLE),
             Reminder.scheduled_at <= now,
         )
         .values(
@@ -86,10 +122,240 @@ def _claim(session: Session, org_id: int, reminder_id: int, now: datetime) -> Re
             attempts=Reminder.attempts + 1,
             updated_at=now,
         )
-    ).rowcount
+        .returning(Reminder.id)
+    ).all()
     if not claimed:
-        return None  # someone else has it, or it was cancelled meanwhile
-    return session.get(Reminder, reminder_id, populate_existing=True)
+        return []
+    return list(
+        session.scalars(
+            select(Reminder)
+            .where(Reminder.id.in_(claimed))
+            .order_by(Reminder.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+@dataclass
+class _Pending:
+    row_id: int
+    attempts: int
+    message: OutgoingMessage
+    fallbacks: list[list[list[str]]]
+    row_template: dict[str, object]
+
+
+class Dispatcher:
+    """Sends rows of one org through channels resolved by name."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        org: Org,
+        resolve: Callable[[str], Channel],
+        renderer: Renderer | None = None,
+        *,
+        limiter: Limiter | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        chunk: int = CHUNK,
+        on_chunk: Callable[[], None] | None = None,
+    ) -> None:
+        self.factory = factory
+        self.org = org
+        self.resolve = resolve
+        self.renderer = renderer or Renderer()
+        self.limiter = limiter or MemoryLimiter()
+        self.clock = clock
+        self.chunk = chunk
+        self.on_chunk = on_chunk
+        self.report = SendReport()
+
+    def deliver(
+        self, ids: Sequence[int], on_progress: Callable[[int], None] | None = None
+    ) -> SendReport:
+        for start in range(0, len(ids), self.chunk):
+            part = ids[start : start + self.chunk]
+            self._chunk(part)
+            if self.on_chunk:
+                self.on_chunk()
+            if on_progress:
+                on_progress(len(part))
+        return self.report
+
+    def _chunk(self, ids: Sequence[int]) -> None:
+        now = self.clock()
+        with self.factory() as session, session.begin():
+            rows = claim(session, self.org.id, ids, now)
+            if len(rows) < len(ids):
+                self.report.counts["skipped"] += len(ids) - len(rows)
+            pending, done = self._prepare(session, rows, now)
+            record_transitions(session, self.org.id, [(r.id, "sending", r.channel) for r in rows])
+            record_transitions(session, self.org.id, done)
+        results = [(p, self._send(p)) for p in pending]
+        with self.factory() as session, session.begin():
+            self._record(session, results)
+
+    def _prepare(
+        self, session: Session, rows: list[Reminder], now: datetime
+    ) -> tuple[list[_Pending], list[tuple[int, str, str]]]:
+        verdicts = check_many(session, self.org, rows, now)
+        pending, done = [], []
+        for row in rows:
+            verdict = verdicts[row.id]
+            if isinstance(verdict, Cancel):
+                row.status, row.error, row.lease_until = "cancelled", verdict.reason, None
+                done.append((row.id, "cancelled", verdict.reason))
+                self.report.counts["cancelled"] += 1
+                continue
+            try:
+                locale = self.renderer.pick_locale(verdict.locale_wanted, self.org.language)
+                rendered = self.renderer.render(row.template, locale, verdict.context)
+                variables = self.renderer.variables(verdict.context, locale)
+            except Exception as exc:  # a broken template must not leave the row in flight
+                row.status, row.error, row.lease_until = "failed", f"render: {exc}", None
+                done.append((row.id, "failed", row.error))
+                self.report.counts["failed"] += 1
+                continue
+            message = OutgoingMessage(
+                key=row.idempotency_key,
+                channel=row.channel,
+                recipient=row.recipient,
+                locale=locale,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                short=rendered.short,
+                created_at=row.scheduled_at,
+                metadata={"reminder_id": row.id, "step": row.step, "track": row.track},
+                template=row.template,
+                variables=variables,
+            )
+            pending.append(_Pending(row.id, row.attempts, message, row.fallbacks or [], _copy(row)))
+        return pending, done
+
+    def _send(self, pending: _Pending) -> Next:
+        message = pending.message
+        now = self.clock()
+        if message.channel in self.report.broken_channels:
+            return next_state(
+                SendResult(
+                    Outcome.CHANNEL_BROKEN, detail="held: channel broke earlier in this run"
+                ),
+                pending.attempts,
+                now,
+            )
+        channel = self.resolve(message.channel)
+        wait = self._gate(channel, message)
+        if wait:
+            return deferral(wait, pending.attempts, now, f"rate limit: retry in {wait:.0f}s")
+        try:
+            result = channel.send(message)
+        except Exception as exc:  # unclassified: the provider may have accepted it
+            log.exception("channel %s raised for reminder %s", message.channel, pending.row_id)
+            return next_state(
+                SendResult(Outcome.UNKNOWN, detail=f"unclassified error during send: {exc}"),
+                pending.attempts,
+                now,
+            )
+        return next_state(result, pending.attempts, self.clock())
+
+    def _gate(self, channel: Channel, message: OutgoingMessage) -> float:
+        """Seconds to wait before this send may happen; short provider waits are slept."""
+        limits = getattr(channel, "recipient_limits", ())
+        if limits:
+            wait = self.limiter.recipient_wait(
+                f"{self.org.id}:{message.channel}:{message.template}:{message.recipient}", limits
+            )
+            if wait:
+                return wait
+        rate = getattr(channel, "rate_per_second", None)
+        if rate:
+            key = f"{self.org.id}:{message.channel}"
+            wait = self.limiter.provider_wait(key, rate, max(1.0, rate))
+            while 0 < wait <= MAX_INLINE_WAIT:
+                time.sleep(wait)
+                wait = self.limiter.provider_wait(key, rate, max(1.0, rate))
+            return wait
+        return 0.0
+
+    def _record(self, session: Session, results: list[tuple[_Pending, Next]]) -> None:
+        if not results:
+            return
+        session.execute(
+            update(Reminder),
+            [{"id": p.row_id, **outcome.changes} for p, outcome in results],
+        )
+        transitions = []
+        for pending, outcome in results:
+            self.report.counts[outcome.label] += 1
+            status = outcome.changes.get("status", outcome.label)
+            transitions.append((pending.row_id, str(status), outcome.changes.get("error") or ""))
+            if outcome.channel_broken:
+                self._mark_broken(session, pending.message.channel, outcome)
+            if outcome.fall_back and pending.fallbacks:
+                self._fall_back(session, pending)
+        record_transitions(session, self.org.id, transitions)
+
+    def _mark_broken(self, session: Session, name: str, outcome: Next) -> None:
+        if name in self.report.broken_channels:
+            return
+        self.report.broken_channels.add(name)
+        reason = str(outcome.changes.get("error") or "channel broken")
+        if reason.startswith("held:"):
+            return  # already marked, or not configured well enough to be marked
+        session.execute(
+            update(ChannelConfig)
+            .where(ChannelConfig.org_id == self.org.id, ChannelConfig.name == name)
+            .values(broken_reason=reason[:1000], broken_at=self.clock())
+        )
+        record_event(
+            session,
+            self.org.id,
+            "channel.broken",
+            f"{name}: {reason[:300]}",
+            data={"channel": name},
+        )
+        log.error("channel %s broken for org %s: %s", name, self.org.slug, reason)
+
+    def _fall_back(self, session: Session, pending: _Pending) -> None:
+        """The step's next channel group gets its own rows, keyed like planned ones."""
+        group, rest = pending.fallbacks[0], pending.fallbacks[1:]
+        base_key = pending.message.key.rsplit(":", 1)[0]
+        now = self.clock()
+        rows = [
+            {
+                **pending.row_template,
+                "idempotency_key": f"{base_key}:{channel}",
+                "channel": channel,
+                "recipient": address,
+                "fallbacks": rest,
+                "status": "planned",
+                "scheduled_at": now,
+                "attempts": 0,
+                "reason": f"fallback after {pending.message.channel} was refused",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for channel, address in group
+        ]
+        insert_ignoring_conflicts(session, Reminder.__table__, rows, ["org_id", "idempotency_key"])
+
+
+def _copy(row: Reminder) -> dict[str, object]:
+    return {
+        "org_id": row.org_id,
+        "customer_id": row.customer_id,
+        "target_receivable_id": row.target_receivable_id,
+        "receivable_ids": row.receivable_ids,
+        "policy": row.policy,
+        "track": row.track,
+        "step": row.step,
+        "template": row.template,
+        "tone": row.tone,
+        "currency": row.currency,
+        "amount_open": row.amount_open,
+        "planned_on": row.planned_on,
+    }
 
 
 def send_one(
@@ -100,70 +366,11 @@ def send_one(
     channel: Channel,
     renderer: Renderer,
 ) -> str:
-    """Returns what happened: sent, cancelled, retry, failed, uncertain, broken or skipped."""
-    with factory() as session, session.begin():
-        reminder = _claim(session, org.id, reminder_id, now)
-        if reminder is None:
-            return "skipped"
-        verdict = check(session, org, reminder, now)
-        if isinstance(verdict, Cancel):
-            reminder.status, reminder.error, reminder.lease_until = (
-                "cancelled",
-                verdict.reason,
-                None,
-            )
-            return "cancelled"
-        try:
-            locale = renderer.pick_locale(verdict.locale_wanted, org.language)
-            rendered = renderer.render(reminder.template, locale, verdict.context)
-        except Exception as exc:  # a broken template must not leave the row in flight
-            reminder.status, reminder.error, reminder.lease_until = "failed", f"render: {exc}", None
-            return "failed"
-        message = OutgoingMessage(
-            key=reminder.idempotency_key,
-            channel=reminder.channel,
-            recipient=reminder.recipient,
-            locale=locale,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            short=rendered.short,
-            created_at=reminder.scheduled_at,
-            metadata={"reminder_id": reminder.id, "step": reminder.step, "track": reminder.track},
-        )
-    try:
-        result = channel.send(message)
-    except Exception as exc:  # unclassified: the provider may have accepted it
-        log.exception("channel %s raised for reminder %s", reminder.channel, reminder_id)
-        result = None
-        error = f"unclassified error during send: {exc}"
-    with factory() as session, session.begin():
-        row = session.get(Reminder, reminder_id)
-        assert row is not None
-        if result is None:
-            row.status, row.error = "uncertain", error
-            return "uncertain"
-        return _record(row, result, now)
-
-
-def _record(row: Reminder, result: SendResult, now: datetime) -> str:
-    row.lease_until = None
-    row.error = result.detail or None
-    if result.outcome is Outcome.SENT:
-        row.status, row.sent_at, row.provider_message_id = "sent", now, result.provider_message_id
-        return "sent"
-    if result.outcome is Outcome.RETRY_LATER and row.attempts < MAX_ATTEMPTS:
-        row.status = "planned"
-        row.scheduled_at = now + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
-        return "retry"
-    if result.outcome is Outcome.RETRY_TOMORROW:
-        row.status, row.scheduled_at = "planned", now + timedelta(days=1)
-        return "retry"
-    if result.outcome is Outcome.CHANNEL_BROKEN:
-        row.status, row.scheduled_at = "planned", now + BACKOFF[-1]
-        return "broken"
-    row.status = "failed"
-    return "failed"
+    """Send one row; returns what happened (sent, cancelled, retry, failed, uncertain, held,
+    skipped)."""
+    dispatcher = Dispatcher(factory, org, lambda _n: channel, renderer, clock=lambda: now)
+    counts = dispatcher.deliver([reminder_id]).counts
+    return next((label for label, n in counts.items() if n), "skipped")
 
 
 def send_due(
@@ -175,29 +382,22 @@ def send_due(
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SendReport:
-    report = SendReport()
-    renderer = Renderer()
+    """Everything due for one org, in this process (no queue)."""
     with factory() as session, session.begin():
         org = get_org(session, org_slug)
-        report.marked_uncertain = sweep_expired_leases(session, org.id, now)
+        marked = sweep_expired_leases(session, org.id, now)
         due = due_rows(session, org.id, now, limit)
-    channels: dict[str, Channel] = {}
-    try:
-        for done, (reminder_id, name) in enumerate(due, start=1):
-            if name in report.broken_channels:
-                report.counts["held (channel broken)"] += 1
-                continue
-            if name not in channels:
-                channels[name] = channel_for(name)
-            outcome = send_one(factory, org, reminder_id, now, channels[name], renderer)
-            report.counts[outcome] += 1
-            if outcome == "broken":
-                report.broken_channels.add(name)
-            if on_progress:
-                on_progress(done, len(due))
-    finally:
-        for channel in channels.values():
-            channel.close()
+    dispatcher = Dispatcher(factory, org, channel_for, clock=lambda: now)
+    done = 0
+
+    def progressed(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(done, len(due))
+
+    report = dispatcher.deliver([i for i, _ in due], progressed)
+    report.marked_uncertain = marked
     with factory() as session, session.begin():
         record_event(
             session,

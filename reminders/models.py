@@ -25,8 +25,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dunlin.db import Base, BigId, Money, UTCDateTime, utcnow
 
-# planned → sending → sent | failed ; planned → cancelled ; sending (lease lost) → uncertain
-REMINDER_STATUSES = ("planned", "sending", "sent", "failed", "cancelled", "uncertain")
+# planned → queued → sending → sent → delivered → read → clicked / replied; sent → failed (a
+# receipt); planned|queued → cancelled | suppressed (with a reason); sending (lease lost) →
+# uncertain. Every transition is an event (reminders/transitions.py).
+REMINDER_STATUSES = (
+    "planned",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "clicked",
+    "replied",
+    "failed",
+    "cancelled",
+    "suppressed",
+    "uncertain",
+)
 
 
 class Reminder(Base):
@@ -58,9 +73,38 @@ class Reminder(Base):
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    provider_message_id: Mapped[str | None] = mapped_column(String(256))
+    provider_message_id: Mapped[str | None] = mapped_column(String(256), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The RQ job carrying the row while `queued`; the sweeper re-enqueues rows whose job is gone.
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The step's later channel groups, [[channel, address], ...] each, tried in order when
+    # this one is permanently refused for the recipient.
+    fallbacks: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ChannelConfig(Base):
+    """How an org sends on one policy channel (email, sms, ...): the provider and its settings.
+
+    Secrets are Fernet-encrypted (dunlin/crypto.py). A channel marked broken (bad credentials,
+    unapproved template, arrears) is not used until an admin fixes and re-enables it.
+    """
+
+    __tablename__ = "channel_configs"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))  # the policy's channel name
+    provider: Mapped[str] = mapped_column(String(32))  # smtp, aliyun_sms, wecom_app, ...
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secrets: Mapped[str | None] = mapped_column(Text)
+    broken_reason: Mapped[str | None] = mapped_column(Text)
+    broken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

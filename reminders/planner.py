@@ -298,6 +298,7 @@ def _reminder_rows(org: Org, policy_label: str, today: date, p: Planned) -> list
             "planned_on": today,
             "scheduled_at": p.scheduled_at,
             "attempts": 0,
+            "fallbacks": [[list(pair) for pair in group] for group in d.fallbacks],
             "created_at": now,
             "updated_at": now,
         }

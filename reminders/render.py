@@ -65,6 +65,31 @@ class Renderer:
                 return candidate
         return FALLBACK_LOCALE
 
+    @staticmethod
+    def variables(context: dict[str, Any], locale: str) -> dict[str, str]:
+        """Flat strings for approved provider templates (SMS, WeChat): every value a string,
+        money and dates already formatted, because providers reject anything else."""
+        invoices = context.get("invoices") or []
+        currency = context.get("currency") or ""
+        oldest = invoices[0] if invoices else None
+        return {
+            "org_name": str(context.get("org", {}).get("name") or ""),
+            "customer_name": str(context.get("customer", {}).get("name") or ""),
+            "salesperson_name": str(context.get("salesperson_name") or ""),
+            "total": format_money(Decimal(context.get("total") or 0), currency, locale)
+            if currency
+            else str(context.get("total") or ""),
+            "amount": format(Decimal(context.get("total") or 0), ",.2f"),
+            "currency": currency,
+            "days_overdue": str(context.get("days_overdue", "")),
+            "invoice_count": str(len(invoices)),
+            "invoice_numbers": ", ".join(str(i["number"]) for i in invoices),
+            "first_invoice": str(oldest["number"]) if oldest else "",
+            "oldest_due_on": format_day(oldest["due_on"], locale) if oldest else "",
+            "payment_url": str(context.get("payment_url") or ""),
+            "self_service_url": str(context.get("self_service_url") or ""),
+        }
+
     def render(self, template: str, locale: str, context: dict[str, Any]) -> Rendered:
         env = self._envs[locale]
         parts = {}

@@ -18,6 +18,15 @@ class Outcome(enum.Enum):
     RETRY_TOMORROW = "retry_tomorrow"
     PERMANENT_RECIPIENT = "permanent_recipient"  # fall back to the step's next channel
     CHANNEL_BROKEN = "channel_broken"  # credentials/config: alert, stop using it
+    UNKNOWN = "unknown"  # the request may have reached the provider: `uncertain`, never resent
+
+
+@dataclass(frozen=True)
+class RecipientLimit:
+    """At most `count` messages to one recipient per `seconds` (providers drop or refuse more)."""
+
+    count: int
+    seconds: int
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,7 @@ class SendResult:
     outcome: Outcome
     provider_message_id: str | None = None
     detail: str = ""
+    retry_after: float | None = None  # seconds, when the provider said how long to wait
 
 
 @dataclass(frozen=True)
@@ -40,10 +50,19 @@ class OutgoingMessage:
     created_at: datetime
     sender: str = "Dunlin <reminders@dunlin.local>"
     metadata: dict[str, Any] = field(default_factory=dict)
+    template: str = "reminder"
+    # Formatted, flat strings (customer_name, total, days_overdue, ...) for providers that only
+    # take an approved template code plus parameters (SMS, WeChat template messages).
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 class Channel(Protocol):
+    """`rate_per_second` (None: unlimited) and `recipient_limits` are what the provider imposes;
+    the dispatcher enforces them before calling `send`."""
+
     name: str
+    rate_per_second: float | None
+    recipient_limits: tuple[RecipientLimit, ...]
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
 

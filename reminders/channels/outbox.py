@@ -42,6 +42,9 @@ def build_email(message: OutgoingMessage) -> EmailMessage:
 class OutboxChannel:
     """Writes to <directory>/<channel>/<key>.(eml|json); one instance serves every channel name."""
 
+    rate_per_second: float | None = None
+    recipient_limits: tuple = ()
+
     def __init__(self, directory: Path, name: str = "outbox") -> None:
         self.directory = directory
         self.name = name

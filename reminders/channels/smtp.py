@@ -1,0 +1,192 @@
+"""Email over SMTP: one connection per batch, STARTTLS or SSL, HTML plus text, RFC 8058 headers.
+
+The SMTP dialogue is driven step by step (MAIL, RCPT, DATA) so a dropped connection is
+classified by where it dropped: before DATA nothing was accepted and the message is retried on a
+fresh connection; during DATA the server may have taken it, so the row becomes `uncertain`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import smtplib
+import ssl
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from reminders.channels.base import Outcome, OutgoingMessage, SendResult
+from reminders.channels.http import ChannelContext, require
+
+MAX_PER_CONNECTION = 100
+
+
+def build_message(
+    message: OutgoingMessage,
+    sender: str,
+    domain: str,
+    reply_to: str | None = None,
+    unsubscribe: str | None = None,
+    unsubscribe_mailto: str | None = None,
+) -> EmailMessage:
+    email = EmailMessage(policy=policy.SMTP)
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Date"] = format_datetime(message.created_at)
+    digest = hashlib.sha256(message.key.encode()).hexdigest()[:24]
+    email["Message-ID"] = make_msgid(idstring=digest, domain=domain)
+    email["Content-Language"] = message.locale.replace("_", "-")
+    email["Auto-Submitted"] = "auto-generated"
+    if reply_to:
+        email["Reply-To"] = reply_to
+    targets = []
+    if unsubscribe:
+        targets.append(f"<{unsubscribe}>")
+    if unsubscribe_mailto:
+        targets.append(f"<mailto:{unsubscribe_mailto}>")
+    if targets:
+        email["List-Unsubscribe"] = ", ".join(targets)
+        if unsubscribe and unsubscribe.startswith("https://"):  # RFC 8058 needs HTTPS
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(message.text)
+    email.add_alternative(message.html, subtype="html")
+    return email
+
+
+def _reply_outcome(code: int) -> Outcome:
+    return Outcome.RETRY_LATER if 400 <= code < 500 else Outcome.PERMANENT_RECIPIENT
+
+
+class SmtpChannel:
+    rate_per_second: float | None = None
+    recipient_limits: tuple = ()
+
+    def __init__(self, name: str, settings: dict[str, Any], secrets: dict[str, Any]) -> None:
+        require(settings, secrets, "host", "from")
+        self.name = name
+        self.host = settings["host"]
+        self.security = settings.get("security", "starttls")  # starttls | ssl | none
+        default_port = {"ssl": 465, "starttls": 587}.get(self.security, 25)
+        self.port = int(settings.get("port", default_port))
+        self.username = settings.get("username")
+        self.password = secrets.get("password")
+        self.sender = settings["from"]
+        self.domain = settings.get("domain") or self.sender.rsplit("@", 1)[-1].strip("> ")
+        self.reply_to = settings.get("reply_to")
+        self.unsubscribe_url = settings.get("unsubscribe_url")  # may hold {key}
+        self.unsubscribe_mailto = settings.get("unsubscribe_mailto")
+        self.timeout = float(settings.get("timeout", 30))
+        self.verify_tls = bool(settings.get("verify_tls", True))
+        self.max_per_connection = int(settings.get("max_per_connection", MAX_PER_CONNECTION))
+        if settings.get("rate_per_second"):
+            self.rate_per_second = float(settings["rate_per_second"])
+        self._conn: smtplib.SMTP | None = None
+        self._sent_on_conn = 0
+
+    @classmethod
+    def build(
+        cls, name: str, settings: dict[str, Any], secrets: dict[str, Any], ctx: ChannelContext
+    ) -> SmtpChannel:
+        return cls(name, settings, secrets)
+
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "ssl":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._tls()
+            )
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn.ehlo()
+            if self.security == "starttls":
+                conn.starttls(context=self._tls())
+                conn.ehlo()
+        if self.username:
+            conn.login(self.username, self.password or "")
+        self._sent_on_conn = 0
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is not None and self._sent_on_conn >= self.max_per_connection:
+            self.close()
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        unsubscribe = self.unsubscribe_url.format(key=message.key) if self.unsubscribe_url else None
+        email = build_message(
+            message,
+            self.sender,
+            self.domain,
+            self.reply_to,
+            unsubscribe,
+            self.unsubscribe_mailto,
+        )
+        message_id = email["Message-ID"]
+        for attempt in (1, 2):
+            try:
+                conn = self._connection()
+            except smtplib.SMTPAuthenticationError as exc:
+                return SendResult(Outcome.CHANNEL_BROKEN, detail=f"smtp login refused: {exc}")
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                return SendResult(Outcome.RETRY_LATER, detail=f"smtp connect failed: {exc}")
+            try:
+                return self._dialogue(conn, email, message, message_id)
+            except smtplib.SMTPServerDisconnected as exc:  # before DATA: nothing was accepted
+                self._drop()
+                if attempt == 2:
+                    return SendResult(Outcome.RETRY_LATER, detail=f"smtp disconnected: {exc}")
+        raise AssertionError("unreachable")
+
+    def _dialogue(
+        self, conn: smtplib.SMTP, email: EmailMessage, message: OutgoingMessage, message_id: str
+    ) -> SendResult:
+        data = email.as_bytes()
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if not message.recipient.isascii() else []
+        code, reply = conn.mail(self._envelope_sender(), options)
+        if code != 250:
+            conn.rset()
+            outcome = Outcome.RETRY_LATER if 400 <= code < 500 else Outcome.CHANNEL_BROKEN
+            return SendResult(outcome, detail=f"MAIL FROM refused: {code} {reply.decode()}")
+        code, reply = conn.rcpt(message.recipient)
+        if code not in (250, 251):
+            conn.rset()
+            return SendResult(_reply_outcome(code), detail=f"RCPT refused: {code} {reply.decode()}")
+        try:
+            code, reply = conn.data(data)
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            return SendResult(Outcome.UNKNOWN, detail=f"smtp connection lost during DATA: {exc}")
+        except smtplib.SMTPDataError as exc:
+            return SendResult(
+                _reply_outcome(exc.smtp_code), detail=f"DATA refused: {exc.smtp_code}"
+            )
+        self._sent_on_conn += 1
+        if code != 250:
+            return SendResult(_reply_outcome(code), detail=f"DATA refused: {code}")
+        return SendResult(Outcome.SENT, provider_message_id=message_id, detail=reply.decode())
+
+    def _envelope_sender(self) -> str:
+        return self.sender.rsplit("<", 1)[-1].rstrip(">").strip()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # a dead socket may refuse even to close
+                self._conn.close()
+        self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._conn.quit()
+        self._drop()
