@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,13 @@ class Settings(BaseSettings):
         description="Fernet key(s), comma-separated, newest first. Required outside the demo.",
     )
     outbox_dir: Path | None = None
+    dispatch: Literal["inline", "queue"] = Field(
+        default="inline",
+        description="inline: `dunlin send`/`run` send in-process; queue: they enqueue for workers.",
+    )
+    job_heartbeat_seconds: int = Field(
+        default=90, ge=2, description="A job that stops beating this long counts as lost."
+    )
     org: str = "default"
     default_region: str = "CN"
     default_timezone: str = "Asia/Shanghai"

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dunlin.db import utcnow
+from reminders.dispatch import record_transitions
 from reminders.models import Reminder
 from sync.models import Receivable
 
@@ -16,7 +17,7 @@ def cancel_for_settled(
     source_id: int | None = None,
     external_ids: list[str] | None = None,
 ) -> int:
-    """Planned reminders whose pace-setting receivable is no longer open are cancelled;
+    """Planned or queued reminders whose pace-setting receivable is no longer open are cancelled;
     `external_ids` limits the check to the receivables just written (with `source_id`)."""
     settled = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status != "open")
     if source_id is not None:
@@ -25,13 +26,17 @@ def cancel_for_settled(
         if not external_ids:
             return 0
         settled = settled.where(Receivable.external_id.in_(external_ids))
-    result = session.execute(
+    why = "receivable no longer open"
+    cancelled = session.scalars(
         update(Reminder)
         .where(
             Reminder.org_id == org_id,
-            Reminder.status == "planned",
+            # queued too: a job still holding the id finds nothing left to claim
+            Reminder.status.in_(("planned", "queued")),
             Reminder.target_receivable_id.in_(settled),
         )
-        .values(status="cancelled", error="receivable no longer open", updated_at=utcnow())
-    )
-    return result.rowcount or 0
+        .values(status="cancelled", error=why, updated_at=utcnow())
+        .returning(Reminder.id)
+    ).all()
+    record_transitions(session, org_id, [(i, "cancelled", why) for i in cancelled])
+    return len(cancelled)

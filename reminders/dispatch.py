@@ -28,7 +28,7 @@ from dunlin.orgs import get_org
 from reminders.channels.base import Channel, Outcome, OutgoingMessage, SendResult
 from reminders.guard import Cancel, check_many
 from reminders.models import ChannelConfig, Reminder
-from reminders.outcomes import Next, deferral, next_state
+from reminders.outcomes import BROKEN_PREFIX, Next, deferral, next_state
 from reminders.ratelimit import Limiter, MemoryLimiter
 from reminders.render import Renderer
 
@@ -300,7 +300,7 @@ class Dispatcher:
         if name in self.report.broken_channels:
             return
         self.report.broken_channels.add(name)
-        reason = str(outcome.changes.get("error") or "channel broken")
+        reason = str(outcome.changes.get("error") or "").removeprefix(BROKEN_PREFIX)
         if reason.startswith("held:"):
             return  # already marked, or not configured well enough to be marked
         session.execute(

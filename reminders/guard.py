@@ -110,14 +110,27 @@ def _verdict(
     )
     if not any(i.id == reminder.target_receivable_id for i in invoices):
         return Cancel("the invoice that set the pace is no longer owed")
+    context = message_context(org, customer, invoices, reminder.currency, reminder.tone, today)
+    return Proceed(customer.language, context)
+
+
+def message_context(
+    org: Org,
+    customer: Customer,
+    invoices: list[Receivable],
+    currency: str,
+    tone: str,
+    today: date,
+) -> dict[str, Any]:
+    """What templates see: the customer, the invoices still owed (oldest first), totals."""
     total = sum((i.amount_open for i in invoices), Decimal(0))
     oldest = invoices[0]
     context = {
         "org": {"name": org.name},
         "customer": {"name": customer.name, "external_id": customer.external_id},
         "salesperson_name": customer.salesperson_name,
-        "tone": reminder.tone,
-        "currency": reminder.currency,
+        "tone": tone,
+        "currency": currency,
         "total": total,
         "days_overdue": max(0, (today - oldest.due_on).days),
         "payment_url": oldest.payment_url,
@@ -134,4 +147,4 @@ def _verdict(
             for i in invoices
         ],
     }
-    return Proceed(customer.language, context)
+    return context

@@ -16,6 +16,7 @@ BACKOFF = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), time
 MAX_ATTEMPTS = 5
 HOLD_BROKEN = timedelta(hours=6)  # a broken channel's rows wait this long (or until re-enabled)
 TOMORROW = timedelta(days=1)
+BROKEN_PREFIX = "channel broken: "  # rows held for a broken channel; released on re-enable
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def next_state(result: SendResult, attempts: int, now: datetime) -> Next:
             "held",
             {
                 **base,
+                "error": f"{BROKEN_PREFIX}{result.detail}",
                 "status": "planned",
                 "scheduled_at": now + HOLD_BROKEN,
                 "attempts": max(0, attempts - 1),

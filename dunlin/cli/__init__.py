@@ -59,7 +59,9 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
       dunlin import FILE --mapping M    import a spreadsheet through a mapping
       dunlin sources add NAME ...       connect Odoo, Kingdee K3Cloud or a REST API
       dunlin sync                       pull customers and receivables from them
+      dunlin channels add email ...     send email over your SMTP server (else: local outbox)
       dunlin run                        plan today's reminders and send the due ones
+      dunlin worker                     send queued reminders (DUNLIN_DISPATCH=queue, Redis)
       dunlin status                     what is planned, sent, uncertain or failing
     """
     setup_logging(debug)
@@ -67,9 +69,9 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
 
 
 def _register() -> None:
-    from dunlin.cli import core, cycle, data, demo, policies, sources
+    from dunlin.cli import core, cycle, data, demo, dispatch, policies, sources
 
-    for module in (core, data, sources, cycle, policies, demo):
+    for module in (core, data, sources, cycle, dispatch, policies, demo):
         module.register(cli)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,10 +12,12 @@ from sqlalchemy import or_, select
 
 from dunlin.app import App, RunClock, clock
 from dunlin.cli.output import console, progress, table
+from dunlin.crypto import SecretBox
 from dunlin.errors import NotFound
 from dunlin.i18n import t
 from dunlin.orgs import get_org
-from reminders.channels.outbox import OutboxChannel
+from reminders.channels.http import ChannelContext
+from reminders.channels.registry import ChannelSet
 from reminders.decide import Decision, decide
 from reminders.dispatch import SendReport, send_due
 from reminders.facts import done_steps, invoice_facts, load_customers, stream_groups
@@ -125,17 +128,62 @@ def show_plan(report: PlanReport, limit: int) -> None:
 
 
 def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
-    outbox = OutboxChannel(app.settings.resolved_outbox_dir / org_slug)
-    with progress() as bar:
-        task = bar.add_task(t("Sending", "发送中"), total=None)
-        report = send_due(
-            app.factory,
-            org_slug,
-            now,
-            lambda _name: outbox,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+    """Send due rows in this process through the org's configured channels."""
+    with app.factory() as session:
+        org = get_org(session, org_slug)
+        key = app.settings.secret_key
+        box = SecretBox(key.get_secret_value()) if key else None
+        channels = ChannelSet.load(
+            session, org.id, box, ChannelContext(app.settings.resolved_outbox_dir / org_slug)
         )
+    try:
+        with progress() as bar:
+            task = bar.add_task(t("Sending", "发送中"), total=None)
+            report = send_due(
+                app.factory,
+                org_slug,
+                now,
+                channels.get,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        channels.close()
     return report
+
+
+def run_enqueue(app: App, org_slug: str, now: datetime) -> None:
+    """Queue mode: repair lost work, then hand due rows to the workers."""
+    from redis import Redis
+
+    from reminders.queue import enqueue_due, sweep
+
+    redis = Redis.from_url(app.settings.redis_url)
+    swept = sweep(app.factory, redis, org_slug, now)
+    queued = enqueue_due(app.factory, redis, org_slug, now)
+    console.print(
+        t(
+            f"Queued {queued} reminder(s) for the workers"
+            f" ({swept.requeued} recovered from lost jobs, {swept.uncertain} marked uncertain).",
+            f"已将 {queued} 条提醒交给工作进程（其中 {swept.requeued} 条来自丢失的任务，"
+            f"{swept.uncertain} 条标记为不确定）。",
+        )
+    )
+
+
+def dispatch(app: App, org_slug: str, now: datetime, queue: bool) -> None:
+    if queue:
+        run_enqueue(app, org_slug, now)
+    else:
+        show_send(app, org_slug, run_send(app, org_slug, now))
+
+
+queue_option = click.option(
+    "--queue/--now",
+    "queue",
+    default=None,
+    help="--queue: hand due reminders to the RQ workers; --now: send them in this process "
+    "right now. Default: DUNLIN_DISPATCH (inline unless set to queue).",
+)
 
 
 def show_send(app: App, org_slug: str, report: SendReport) -> None:
@@ -188,28 +236,40 @@ def plan_command(
 
 @click.command("send")
 @date_option
+@queue_option
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    help="Keep going: repeat every N seconds (the dispatcher process of a deployment).",
+)
 @click.pass_obj
-def send_command(state, as_of: datetime | None) -> None:  # type: ignore[no-untyped-def]
-    """Send the reminders that are due (to the local outbox on embedded defaults)."""
+def send_command(state, as_of: datetime | None, queue: bool | None, every: int | None) -> None:  # type: ignore[no-untyped-def]
+    """Send the reminders that are due, through the configured channels (the local outbox for
+    channels not configured)."""
     app = state.app()
-    show_send(
-        app, state.org, run_send(app, state.org, _org_clock(app, state.org, as_of).send_until)
-    )
+    use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    while True:
+        dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+        if not every:
+            return
+        time.sleep(every)
 
 
 @click.command("run")
 @date_option
+@queue_option
 @click.option("--show", default=10, show_default=True, help="How many planned rows to list.")
 @click.pass_obj
-def run_command(state, as_of: datetime | None, show: int) -> None:  # type: ignore[no-untyped-def]
-    """One full cycle: plan today's reminders, then send the due ones."""
+def run_command(state, as_of: datetime | None, queue: bool | None, show: int) -> None:  # type: ignore[no-untyped-def]
+    """One full cycle: plan today's reminders, then send the due ones (or queue them)."""
     app = state.app()
     run_clock = _org_clock(app, state.org, as_of)
     report = plan(
         app.factory, state.org, run_clock.today, not_before=run_clock.not_before, keep=show
     )
     show_plan(report, show)
-    show_send(app, state.org, run_send(app, state.org, run_clock.send_until))
+    use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    dispatch(app, state.org, run_clock.send_until, use_queue)
 
 
 @click.command("explain")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from connectors.base import SourceError
 from connectors.registry import open_connector
 from dunlin.cli.output import console, progress, source_health, table
-from dunlin.crypto import SecretBox
+from dunlin.cli.params import key_values, read_secret, secret_box
 from dunlin.db import transaction
 from dunlin.errors import DunlinError
 from dunlin.i18n import t
@@ -27,31 +26,6 @@ from sync.sources import (
     remove_source,
 )
 from sync.writeback import write_back
-
-
-def _box(state) -> SecretBox:  # type: ignore[no-untyped-def]
-    return SecretBox(state.settings.require_secret_key())
-
-
-def _pairs(values: tuple[str, ...], option: str, numbers: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
-        value = value.strip()
-        # Numbers stay numbers (an API's formId is a JSON number); other values are text.
-        number = numbers and value.isdigit() and not value.startswith("0")
-        out[key.strip()] = int(value) if number else value
-    return out
-
-
-def _secret(name: str) -> str:
-    """From DUNLIN_SECRET_<NAME> if set (scripts, CI), else asked for without echo."""
-    env = f"DUNLIN_SECRET_{name.upper()}"
-    if os.environ.get(env):
-        return os.environ[env]
-    return click.prompt(t(f"{name} (input hidden)", f"{name}（输入不显示）"), hide_input=True)
 
 
 @click.group()
@@ -103,14 +77,14 @@ def sources_add(state, name, mapping_name, url, settings, credential, secrets) -
                 "表格映射无需添加数据源：请使用 dunlin import",
             )
         )
-    box = _box(state)
-    credentials = _pairs(credential, "--credential")
+    box = secret_box(state)
+    credentials = key_values(credential, "--credential")
     for secret_name in secrets:
-        credentials[secret_name] = _secret(secret_name)
+        credentials[secret_name] = read_secret(secret_name)
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
-        config = {"url": url, **_pairs(settings, "--set", numbers=True)}
+        config = {"url": url, **key_values(settings, "--set", numbers=True)}
         add_source(session, box, org.id, name, mapping.kind, mapping_name, config, credentials)
     console.print(
         t(f"Added source {name!r} ({mapping.kind}).", f"已添加数据源 {name!r}（{mapping.kind}）。")
@@ -123,7 +97,7 @@ def sources_add(state, name, mapping_name, url, settings, credential, secrets) -
 def sources_list(state) -> None:  # type: ignore[no-untyped-def]
     """List sources with their status; credentials are shown masked."""
     app = state.app()
-    box = _box(state)
+    box = secret_box(state)
     with app.factory() as session:
         org = get_org(session, state.org)
         rows = session.scalars(
@@ -156,7 +130,7 @@ def sources_list(state) -> None:  # type: ignore[no-untyped-def]
 
 def _connect(state, name: str, mapping_name: str | None = None):  # type: ignore[no-untyped-def]
     app = state.app()
-    box = _box(state)
+    box = secret_box(state)
     with app.factory() as session:
         source = get_source(session, get_org(session, state.org).id, name)
         mapping = load_mapping(mapping_name or source.mapping)
@@ -232,7 +206,7 @@ def sources_remove(state, name: str, yes: bool) -> None:  # type: ignore[no-unty
 def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ignore[no-untyped-def]
     """Pull customers and receivables from API sources (all, or the NAMES given)."""
     app = state.app()
-    box = _box(state)
+    box = secret_box(state)
     with progress() as bar:
         tasks: dict[tuple[str, str], Any] = {}
 
@@ -288,7 +262,7 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
 def writeback_command(state, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Write sent reminders (as notes) and follow-up tasks into the sources they came from."""
     app = state.app()
-    reports = write_back(app.factory, _box(state), state.org, list(names) or None)
+    reports = write_back(app.factory, secret_box(state), state.org, list(names) or None)
     console.print(
         table(
             t("Write-back", "回写"),

@@ -74,3 +74,85 @@ def require(settings: dict[str, Any], secrets: dict[str, Any], *names: str) -> N
     missing = [n for n in names if not (settings.get(n) or secrets.get(n))]
     if missing:
         raise ConfigError(f"missing channel setting(s): {', '.join(missing)}")
+
+
+class ProviderError(Exception):
+    """A classified failure raised inside a channel (e.g. while fetching a token)."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
+def cached_token(ctx: ChannelContext, key: str, fetch: Any) -> str:
+    """The cached access token under `key`, or `fetch()` → (token, expires_in) stored."""
+    token = ctx.tokens.get(key)
+    if token:
+        return token
+    token, expires_in = fetch()
+    ctx.tokens.put(key, token, float(expires_in))
+    return token
+
+
+def call(
+    ctx: ChannelContext, method: str, url: str, provider: str, timeout: float, **kwargs: Any
+) -> requests.Response:
+    """One HTTP call; transport failures become ProviderError with the right class."""
+    try:
+        return ctx.session.request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise ProviderError(transport_failure(exc, provider)) from exc
+
+
+def template_for(
+    settings: dict[str, Any], template: str
+) -> tuple[str, dict[str, str] | list[str]] | None:
+    """A Dunlin template's approved provider template: (code, parameter spec) or None.
+
+    `templates: {reminder: SMS_1}` uses the channel's `params`; `templates: {reminder:
+    {code: SMS_1, params: {...}}}` gives them per template. A params dict maps the provider's
+    names to Dunlin variables (Aliyun, WeChat); a list gives them by position (Tencent)."""
+    entry = (settings.get("templates") or {}).get(template)
+    if entry is None:
+        return None
+    if isinstance(entry, dict):
+        return str(entry["code"]), entry.get("params", settings.get("params") or {})
+    return str(entry), settings.get("params") or {}
+
+
+def fill_params(
+    spec: dict[str, str] | list[str], variables: dict[str, str]
+) -> dict[str, str] | list[str]:
+    """Every value a string (providers reject numbers); unknown variable names are an error."""
+
+    def value(name: str) -> str:
+        if name not in variables:
+            raise ProviderError(
+                SendResult(
+                    Outcome.CHANNEL_BROKEN,
+                    detail=f"template parameter refers to unknown variable {name!r} "
+                    f"(known: {', '.join(sorted(variables))})",
+                )
+            )
+        return variables[name]
+
+    if isinstance(spec, list):
+        return [value(n) for n in spec]
+    return {k: value(v) for k, v in spec.items()}
+
+
+def no_template(provider: str, template: str) -> SendResult:
+    return SendResult(
+        Outcome.CHANNEL_BROKEN,
+        detail=f"{provider}: no approved provider template is mapped for {template!r} "
+        "(set templates.<name>=<code> on the channel)",
+    )
+
+
+def by_code(code: str, table: dict[Outcome, tuple[str, ...]], default: Outcome) -> Outcome:
+    """The class of a provider error code; an entry ending in '*' matches by prefix."""
+    for outcome, codes in table.items():
+        for known in codes:
+            if code == known or (known.endswith("*") and code.startswith(known[:-1])):
+                return outcome
+    return default

@@ -44,18 +44,18 @@ def providers() -> dict[str, Builder]:
 
     return {
         "outbox": lambda name, settings, _secrets, ctx: OutboxChannel(ctx.outbox_dir, name),
-        "smtp": smtp.SmtpChannel.build,
-        "aliyun_sms": aliyun_sms.AliyunSms.build,
-        "tencent_sms": tencent_sms.TencentSms.build,
-        "twilio": twilio_sms.TwilioSms.build,
-        "wecom_app": wecom.WecomApp.build,
-        "wecom_robot": wecom.WecomRobot.build,
-        "wechat_template": wechat.WechatTemplate.build,
-        "dingtalk_robot": dingtalk.DingtalkRobot.build,
-        "dingtalk_work": dingtalk.DingtalkWorkNotice.build,
-        "fcm": fcm.FcmPush.build,
-        "jpush": jpush.JPush.build,
-        "webhook": webhook.WebhookChannel.build,
+        "smtp": smtp.SmtpChannel,
+        "aliyun_sms": aliyun_sms.AliyunSms,
+        "tencent_sms": tencent_sms.TencentSms,
+        "twilio": twilio_sms.TwilioSms,
+        "wecom_app": wecom.WecomApp,
+        "wecom_robot": wecom.WecomRobot,
+        "wechat_template": wechat.WechatTemplate,
+        "dingtalk_robot": dingtalk.DingtalkRobot,
+        "dingtalk_work": dingtalk.DingtalkWorkNotice,
+        "fcm": fcm.FcmPush,
+        "jpush": jpush.JPush,
+        "webhook": webhook.WebhookChannel,
     }
 
 

@@ -63,7 +63,13 @@ class SmtpChannel:
     rate_per_second: float | None = None
     recipient_limits: tuple = ()
 
-    def __init__(self, name: str, settings: dict[str, Any], secrets: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: dict[str, Any],
+        secrets: dict[str, Any],
+        ctx: ChannelContext | None = None,
+    ) -> None:
         require(settings, secrets, "host", "from")
         self.name = name
         self.host = settings["host"]
@@ -84,12 +90,6 @@ class SmtpChannel:
             self.rate_per_second = float(settings["rate_per_second"])
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
-
-    @classmethod
-    def build(
-        cls, name: str, settings: dict[str, Any], secrets: dict[str, Any], ctx: ChannelContext
-    ) -> SmtpChannel:
-        return cls(name, settings, secrets)
 
     def _tls(self) -> ssl.SSLContext:
         context = ssl.create_default_context()

@@ -1,0 +1,79 @@
+"""The RQ job a worker runs: deliver one batch of ledger rows.
+
+Workers are `rq.SimpleWorker`s (no fork per job): a job here is a batch that reuses one database
+pool, one SMTP connection and one token per provider, which a fork per job would throw away
+(docs/performance.md has the measurement). The job beats a Redis key after every chunk so the
+sweeper can tell a live job from one whose worker was killed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from rq import get_current_job
+from sqlalchemy.orm import Session, sessionmaker
+
+from dunlin.app import App
+from dunlin.crypto import SecretBox
+from dunlin.models import Org
+from dunlin.settings import get_settings
+from reminders.channels.http import ChannelContext
+from reminders.channels.registry import ChannelSet
+from reminders.channels.tokens import RedisTokenCache
+from reminders.dispatch import Dispatcher
+from reminders.queue import alive_key
+from reminders.ratelimit import RedisLimiter
+from reminders.render import Renderer
+
+
+@cache
+def _app() -> App:
+    return App(get_settings())
+
+
+@cache
+def _renderer() -> Renderer:
+    return Renderer()
+
+
+def _box(app: App) -> SecretBox | None:
+    key = app.settings.secret_key
+    return SecretBox(key.get_secret_value()) if key else None
+
+
+def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
+    app = _app()
+    job = get_current_job()
+    redis = job.connection if job else None
+    ttl = app.settings.job_heartbeat_seconds
+
+    def beat() -> None:
+        if job is not None and redis is not None:
+            redis.set(alive_key(job.id), "1", ex=ttl)
+
+    beat()
+    factory: sessionmaker[Session] = app.factory
+    with factory() as session:
+        org = session.get(Org, org_id)
+        if org is None:
+            return {"skipped": len(reminder_ids)}
+        session.expunge(org)
+        ctx = ChannelContext(outbox_dir=app.settings.resolved_outbox_dir / org.slug)
+        if redis is not None:
+            ctx.tokens = RedisTokenCache(redis)
+        channels = ChannelSet.load(session, org_id, _box(app), ctx)
+    dispatcher = Dispatcher(
+        factory,
+        org,
+        channels.get,
+        _renderer(),
+        limiter=RedisLimiter(redis) if redis is not None else None,
+        on_chunk=beat,
+    )
+    try:
+        report = dispatcher.deliver(reminder_ids)
+    finally:
+        channels.close()
+        if job is not None and redis is not None:
+            redis.delete(alive_key(job.id))
+    return dict(report.counts)

@@ -1,0 +1,174 @@
+"""Due ledger rows → RQ jobs on per-channel queues, and the sweeper that repairs lost work.
+
+Redis only carries work (ARCHITECTURE invariant 1). Rows are marked `queued` with their job id
+in the database first, then the jobs are pushed with one `enqueue_many` pipeline per channel.
+If Redis loses a job (flush, restart, failover) or a worker dies holding one, the sweeper finds
+`queued` rows whose job is gone, failed, or no longer beating and puts them back to `planned`;
+the next enqueue sends them. A second copy of a job is harmless: claiming is atomic in SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dunlin.models import Org
+from dunlin.orgs import get_org
+from reminders.dispatch import due_rows, record_transitions, sweep_expired_leases
+from reminders.models import Reminder
+
+QUEUE_PREFIX = "dunlin"
+BATCH = 200  # rows per job: big enough to amortise RQ's ~60 Redis commands per job
+JOB_TIMEOUT = 3600
+ALIVE_PREFIX = "dunlin:alive:"
+LIVE_STATES = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def queue_name(channel: str) -> str:
+    return f"{QUEUE_PREFIX}-{channel}"
+
+
+def alive_key(job_id: str) -> str:
+    return ALIVE_PREFIX + job_id
+
+
+@dataclass
+class SweepReport:
+    uncertain: int = 0
+    requeued: int = 0
+
+
+def enqueue_due(
+    factory: sessionmaker[Session],
+    redis: Redis,
+    org_slug: str,
+    now: datetime,
+    *,
+    batch: int = BATCH,
+    limit: int | None = None,
+) -> int:
+    """Queue every due `planned` row of the org; returns how many rows were queued."""
+    from reminders.jobs import deliver_job
+
+    with factory() as session:
+        org = get_org(session, org_slug)
+        due = due_rows(session, org.id, now, limit)
+    by_channel: dict[str, list[int]] = defaultdict(list)
+    for reminder_id, channel in due:
+        by_channel[channel].append(reminder_id)
+    queued = 0
+    for channel, ids in by_channel.items():
+        jobs: list[tuple[str, list[int]]] = []
+        with factory() as session, session.begin():
+            for start in range(0, len(ids), batch):
+                job_id = f"dunlin-{org.id}-{uuid.uuid4().hex}"
+                taken = _mark_queued(session, org, ids[start : start + batch], job_id, now)
+                if taken:
+                    jobs.append((job_id, taken))
+        queue = Queue(queue_name(channel), connection=redis)
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    deliver_job,
+                    args=(org.id, taken),
+                    job_id=job_id,
+                    timeout=JOB_TIMEOUT,
+                    result_ttl=3600,
+                    failure_ttl=7 * 86400,
+                    description=f"{org.slug}: {len(taken)} {channel} reminder(s)",
+                )
+                for job_id, taken in jobs
+            ]
+        )
+        queued += sum(len(taken) for _, taken in jobs)
+    return queued
+
+
+def _mark_queued(
+    session: Session, org: Org, ids: Sequence[int], job_id: str, now: datetime
+) -> list[int]:
+    taken = list(
+        session.scalars(
+            update(Reminder)
+            .where(Reminder.id.in_(list(ids)), Reminder.status == "planned")
+            .values(status="queued", job_id=job_id, queued_at=now, updated_at=now)
+            .returning(Reminder.id)
+        )
+    )
+    record_transitions(session, org.id, [(i, "queued", job_id) for i in taken])
+    return sorted(taken)
+
+
+def lost_jobs(redis: Redis, job_ids: Sequence[str]) -> set[str]:
+    """Jobs that will never deliver their rows: gone from Redis, finished or failed with rows
+    still queued, or started by a worker that stopped beating (killed)."""
+    lost = set()
+    jobs = Job.fetch_many(list(job_ids), connection=redis)
+    pipe = redis.pipeline()
+    for job_id in job_ids:
+        pipe.exists(alive_key(job_id))
+    beating = pipe.execute()
+    for job_id, job, alive in zip(job_ids, jobs, beating, strict=True):
+        if job is None:
+            lost.add(job_id)
+            continue
+        status = job.get_status(refresh=False)
+        if status in LIVE_STATES:
+            continue
+        if status == JobStatus.STARTED and alive:
+            continue
+        lost.add(job_id)
+    return lost
+
+
+def sweep(
+    factory: sessionmaker[Session], redis: Redis, org_slug: str, now: datetime
+) -> SweepReport:
+    report = SweepReport()
+    with factory() as session, session.begin():
+        org = get_org(session, org_slug)
+        report.uncertain = sweep_expired_leases(session, org.id, now)
+        job_ids = list(
+            session.scalars(
+                select(Reminder.job_id)
+                .where(Reminder.org_id == org.id, Reminder.status == "queued")
+                .distinct()
+            )
+        )
+    if not job_ids:
+        return report
+    lost = sorted(lost_jobs(redis, [j for j in job_ids if j]))
+    if not lost:
+        return report
+    with factory() as session, session.begin():
+        back = list(
+            session.scalars(
+                update(Reminder)
+                .where(
+                    Reminder.org_id == org.id,
+                    Reminder.status == "queued",
+                    Reminder.job_id.in_(lost),
+                )
+                .values(status="planned", job_id=None, updated_at=now)
+                .returning(Reminder.id)
+            )
+        )
+        record_transitions(session, org.id, [(i, "planned", "requeued: job lost") for i in back])
+    report.requeued = len(back)
+    return report
+
+
+def queue_depths(redis: Redis, channels: Sequence[str]) -> dict[str, int]:
+    pipe = redis.pipeline()
+    for channel in channels:
+        pipe.llen(f"rq:queue:{queue_name(channel)}")
+    return dict(zip(channels, pipe.execute(), strict=True))
