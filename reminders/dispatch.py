@@ -47,23 +47,48 @@ class SendReport:
     marked_uncertain: int = 0
 
 
-def sweep_expired_leases(session: Session, org_id: int, now: datetime) -> int:
-    """Rows left `sending` past their lease: the outcome is unknown, so surface, don't resend."""
-    expired = session.scalars(
-        select(Reminder.id).where(
+def sweep_expired_leases(
+    session: Session,
+    org_id: int,
+    now: datetime,
+    never_attempted: Callable[[list[tuple[int, str | None]]], set[int]] | None = None,
+) -> int:
+    """Rows left `sending` past their lease: the outcome is unknown, so surface, don't resend.
+
+    `never_attempted` may vouch for rows whose send provably never started (the queue's
+    attempt log); those go back to `planned`. Returns how many became `uncertain`."""
+    expired = session.execute(
+        select(Reminder.id, Reminder.job_id).where(
             Reminder.org_id == org_id, Reminder.status == "sending", Reminder.lease_until < now
         )
     ).all()
     if not expired:
         return 0
+    untouched = never_attempted([(r.id, r.job_id) for r in expired]) if never_attempted else set()
+    if untouched:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id.in_(untouched), Reminder.status == "sending")
+            .values(
+                status="planned",
+                lease_until=None,
+                attempts=Reminder.attempts - 1,
+                error=None,
+                updated_at=now,
+            )
+        )
+        why = "lease expired before the send started"
+        record_transitions(session, org_id, [(i, "planned", why) for i in sorted(untouched)])
+    doubtful = [r.id for r in expired if r.id not in untouched]
     why = "lease expired with the outcome unknown; check before resending"
-    session.execute(
-        update(Reminder)
-        .where(Reminder.id.in_(expired), Reminder.status == "sending")
-        .values(status="uncertain", error=why, lease_until=None, updated_at=now)
-    )
-    record_transitions(session, org_id, [(i, "uncertain", why) for i in expired])
-    return len(expired)
+    if doubtful:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id.in_(doubtful), Reminder.status == "sending")
+            .values(status="uncertain", error=why, lease_until=None, updated_at=now)
+        )
+        record_transitions(session, org_id, [(i, "uncertain", why) for i in doubtful])
+    return len(doubtful)
 
 
 def due_rows(
@@ -106,8 +131,13 @@ def record_transitions(
         )
 
 
-def claim(session: Session, org_id: int, ids: Sequence[int], now: datetime) -> list[Reminder]:
-    """planned|queued → sending for the given rows that are still due; others are skipped."""
+def claim(
+    session: Session, org_id: int, ids: Sequence[int], now: datetime, job_id: str | None = None
+) -> list[Reminder]:
+    """planned|queued → sending for the given rows that are still due; others are skipped.
+
+    The row records the claiming job, whose attempt log alone can later vouch that a send
+    never started (two copies of a job may race after a requeue)."""
     claimed = session.scalars(
         update(Reminder)
         .where(
@@ -120,6 +150,7 @@ def claim(session: Session, org_id: int, ids: Sequence[int], now: datetime) -> l
             status="sending",
             lease_until=now + LEASE,
             attempts=Reminder.attempts + 1,
+            job_id=job_id,
             updated_at=now,
         )
         .returning(Reminder.id)
@@ -159,6 +190,8 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         chunk: int = CHUNK,
         on_chunk: Callable[[], None] | None = None,
+        before_send: Callable[[int], None] | None = None,
+        job_id: str | None = None,
     ) -> None:
         self.factory = factory
         self.org = org
@@ -168,6 +201,8 @@ class Dispatcher:
         self.clock = clock
         self.chunk = chunk
         self.on_chunk = on_chunk
+        self.before_send = before_send
+        self.job_id = job_id
         self.report = SendReport()
 
     def deliver(
@@ -185,7 +220,7 @@ class Dispatcher:
     def _chunk(self, ids: Sequence[int]) -> None:
         now = self.clock()
         with self.factory() as session, session.begin():
-            rows = claim(session, self.org.id, ids, now)
+            rows = claim(session, self.org.id, ids, now, self.job_id)
             if len(rows) < len(ids):
                 self.report.counts["skipped"] += len(ids) - len(rows)
             pending, done = self._prepare(session, rows, now)
@@ -248,6 +283,8 @@ class Dispatcher:
         wait = self._gate(channel, message)
         if wait:
             return deferral(wait, pending.attempts, now, f"rate limit: retry in {wait:.0f}s")
+        if self.before_send:
+            self.before_send(pending.row_id)  # from here on, a crash leaves it `uncertain`
         try:
             result = channel.send(message)
         except Exception as exc:  # unclassified: the provider may have accepted it

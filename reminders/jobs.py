@@ -21,7 +21,7 @@ from reminders.channels.http import ChannelContext
 from reminders.channels.registry import ChannelSet
 from reminders.channels.tokens import RedisTokenCache
 from reminders.dispatch import Dispatcher
-from reminders.queue import alive_key
+from reminders.queue import alive_key, attempts_key, start_attempt_log
 from reminders.ratelimit import RedisLimiter
 from reminders.render import Renderer
 
@@ -52,6 +52,13 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
             redis.set(alive_key(job.id), "1", ex=ttl)
 
     beat()
+    if job is not None and redis is not None:
+        start_attempt_log(redis, job.id)
+
+    def attempted(reminder_id: int) -> None:
+        if job is not None and redis is not None:
+            redis.sadd(attempts_key(job.id), str(reminder_id))
+
     factory: sessionmaker[Session] = app.factory
     with factory() as session:
         org = session.get(Org, org_id)
@@ -69,6 +76,8 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         _renderer(),
         limiter=RedisLimiter(redis) if redis is not None else None,
         on_chunk=beat,
+        before_send=attempted,
+        job_id=job.id if job is not None else None,
     )
     try:
         report = dispatcher.deliver(reminder_ids)

@@ -30,6 +30,8 @@ QUEUE_PREFIX = "dunlin"
 BATCH = 200  # rows per job: big enough to amortise RQ's ~60 Redis commands per job
 JOB_TIMEOUT = 3600
 ALIVE_PREFIX = "dunlin:alive:"
+ATTEMPTS_PREFIX = "dunlin:attempted:"
+ATTEMPTS_TTL = 7 * 86400
 LIVE_STATES = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
@@ -39,6 +41,36 @@ def queue_name(channel: str) -> str:
 
 def alive_key(job_id: str) -> str:
     return ALIVE_PREFIX + job_id
+
+
+def attempts_key(job_id: str) -> str:
+    return ATTEMPTS_PREFIX + job_id
+
+
+def start_attempt_log(redis: Redis, job_id: str) -> None:
+    """The log exists (with a sentinel) before any send, so its absence means "unknown"."""
+    pipe = redis.pipeline()
+    pipe.sadd(attempts_key(job_id), "start")
+    pipe.expire(attempts_key(job_id), ATTEMPTS_TTL)
+    pipe.execute()
+
+
+def never_attempted(redis: Redis, rows: Sequence[tuple[int, str | None]]) -> set[int]:
+    """Rows whose job's attempt log survives and does not list them: their send never began.
+    A row without a job, or whose log is gone (Redis flushed), stays in doubt."""
+    jobs = sorted({job for _, job in rows if job})
+    if not jobs:
+        return set()
+    pipe = redis.pipeline()
+    for job in jobs:
+        pipe.smembers(attempts_key(job))
+    logs = dict(zip(jobs, pipe.execute(), strict=True))
+    out = set()
+    for reminder_id, job in rows:
+        log = logs.get(job) if job else None
+        if log and str(reminder_id).encode() not in log:
+            out.add(reminder_id)
+    return out
 
 
 @dataclass
@@ -136,7 +168,9 @@ def sweep(
     report = SweepReport()
     with factory() as session, session.begin():
         org = get_org(session, org_slug)
-        report.uncertain = sweep_expired_leases(session, org.id, now)
+        report.uncertain = sweep_expired_leases(
+            session, org.id, now, lambda rows: never_attempted(redis, rows)
+        )
         job_ids = list(
             session.scalars(
                 select(Reminder.job_id)
