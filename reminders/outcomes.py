@@ -68,7 +68,7 @@ def next_state(result: SendResult, attempts: int, now: datetime) -> Next:
                 **base,
                 "error": f"{BROKEN_PREFIX}{result.detail}",
                 "status": "planned",
-                "scheduled_at": now + HOLD_BROKEN,
+                "scheduled_at": now + max(waited or timedelta(0), HOLD_BROKEN),
                 "attempts": max(0, attempts - 1),
             },
             channel_broken=True,

@@ -1,0 +1,105 @@
+"""Fallback to the step's next channel, broken channels held and released, audit events."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from dunlin.crypto import SecretBox
+from dunlin.db import transaction
+from dunlin.models import Event
+from dunlin.orgs import get_org
+from reminders.channel_store import enable_channel, save_channel
+from reminders.channels.base import Outcome, SendResult
+from reminders.dispatch import send_due
+from reminders.models import ChannelConfig, Reminder
+from reminders.planner import plan
+from sync.importer import import_file
+from tests.integration.helpers import row, write_sheet
+
+TODAY = date(2026, 12, 1)
+NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+
+
+class Answering:
+    """Answers per channel name as told, recording what was sent."""
+
+    rate_per_second = None
+    recipient_limits = ()
+
+    def __init__(self, name: str, outcome: Outcome) -> None:
+        self.name, self.outcome, self.sent = name, outcome, []
+
+    def send(self, message):
+        self.sent.append(message)
+        return SendResult(self.outcome, "p-1" if self.outcome is Outcome.SENT else None, "said so")
+
+    def close(self):
+        return None
+
+
+def load(app, tmp_path):
+    sheet = [row("C9", "INV-9", "2026-10-01", "70", Mobile="13812345678")]  # day +61: sms first
+    import_file(app.factory, "acme", write_sheet(tmp_path / "s.csv", sheet), "spreadsheet")
+    plan(app.factory, "acme", TODAY)
+
+
+def rows(app):
+    with app.factory() as s:
+        return s.scalars(select(Reminder).order_by(Reminder.id)).all()
+
+
+def test_a_permanent_refusal_falls_back_to_the_steps_next_channel_once(app, tmp_path):
+    load(app, tmp_path)
+    (first,) = rows(app)
+    assert first.channel == "sms" and first.fallbacks and first.fallbacks[0][0][0] == "email"
+    channels = {"sms": Answering("sms", Outcome.PERMANENT_RECIPIENT)}
+    channels["email"] = Answering("email", Outcome.SENT)
+    send_due(app.factory, "acme", NOON, channels.__getitem__)
+    send_due(app.factory, "acme", NOON + timedelta(minutes=1), channels.__getitem__)
+    send_due(app.factory, "acme", NOON + timedelta(minutes=2), channels.__getitem__)
+    by_channel = {r.channel: r for r in rows(app)}
+    assert by_channel["sms"].status == "failed"
+    assert by_channel["email"].status == "sent" and by_channel["email"].recipient == "c9@x.cn"
+    assert by_channel["email"].idempotency_key == first.idempotency_key.rsplit(":", 1)[0] + ":email"
+    assert len(channels["email"].sent) == 1 and len(channels["sms"].sent) == 1
+
+
+def test_a_broken_channel_is_marked_alerted_held_and_released_on_enable(app, tmp_path):
+    load(app, tmp_path)
+    box = SecretBox(app.settings.require_secret_key())
+    with transaction(app.factory) as session:
+        org_id = get_org(session, "acme").id
+        save_channel(
+            session,
+            box,
+            org_id,
+            "sms",
+            "twilio",
+            {"account_sid": "AC1", "from": "+1"},
+            {"auth_token": "t"},
+        )
+    broken = Answering("sms", Outcome.CHANNEL_BROKEN)
+    report = send_due(app.factory, "acme", NOON, lambda _n: broken)
+    assert report.broken_channels == {"sms"}
+    (held,) = rows(app)
+    assert held.status == "planned" and held.scheduled_at > NOON and held.attempts == 0
+    with app.factory() as session:
+        config = session.scalar(select(ChannelConfig))
+        assert config.broken_reason == "said so"
+        kinds = set(session.scalars(select(Event.kind)))
+    assert {"channel.broken", "reminder.sending", "reminder.planned"} <= kinds
+    with transaction(app.factory) as session:
+        assert enable_channel(session, org_id, "sms", NOON) == 1
+    ok = Answering("sms", Outcome.SENT)
+    send_due(app.factory, "acme", NOON, lambda _n: ok)
+    assert rows(app)[0].status == "sent" and len(ok.sent) == 1
+
+
+def test_other_orgs_rows_are_never_claimed(app, tmp_path):
+    load(app, tmp_path)
+    recorder = Answering("sms", Outcome.SENT)
+    report = send_due(app.factory, "other", NOON, lambda _n: recorder)
+    assert recorder.sent == [] and sum(report.counts.values()) == 0
+    assert rows(app)[0].status == "planned"

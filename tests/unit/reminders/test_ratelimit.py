@@ -1,0 +1,61 @@
+"""Token bucket and recipient windows: in memory, and the same arithmetic in Redis (Lua)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from redis import Redis
+
+from reminders.channels.base import RecipientLimit
+from reminders.ratelimit import MemoryLimiter, RedisLimiter
+from tests.conftest import service_missing
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_bucket_allows_a_burst_then_paces():
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    assert [limiter.provider_wait("p", rate=2, burst=2) for _ in range(2)] == [0, 0]
+    assert limiter.provider_wait("p", rate=2, burst=2) == pytest.approx(0.5)
+    clock.now += 0.5
+    assert limiter.provider_wait("p", rate=2, burst=2) == 0
+
+
+def test_memory_recipient_window_caps_and_resets():
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    limits = (RecipientLimit(2, 60),)
+    assert [limiter.recipient_wait("r", limits) for _ in range(2)] == [0, 0]
+    assert 0 < limiter.recipient_wait("r", limits) <= 60
+    assert limiter.recipient_wait("other", limits) == 0  # per recipient
+    clock.now += 60
+    assert limiter.recipient_wait("r", limits) == 0
+
+
+@pytest.fixture
+def redis():
+    conn = Redis.from_url(os.environ.get("DUNLIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    try:
+        conn.ping()
+    except Exception as exc:  # noqa: BLE001
+        service_missing("Redis", exc)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+def test_redis_limits_are_shared_between_limiters(redis):
+    first, second = RedisLimiter(redis), RedisLimiter(redis)
+    limits = (RecipientLimit(3, 60), RecipientLimit(100, 3600))
+    waits = [lim.recipient_wait("acme:wecom:u1", limits) for lim in (first, second, first, second)]
+    assert waits[:3] == [0, 0, 0] and 0 < waits[3] <= 60
+    assert first.provider_wait("p", rate=1, burst=1) == 0
+    assert 0 < second.provider_wait("p", rate=1, burst=1) <= 1.0
