@@ -81,6 +81,8 @@ class RecordingHandler:
     connections: int = 0
     count_only: bool = False
     count: int = 0
+    distinct: set[str] = field(default_factory=set)  # count_only: recipients seen
+    duplicates: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
@@ -102,7 +104,11 @@ class RecordingHandler:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.count += 1
-            if not self.count_only:
+            if self.count_only:
+                for rcpt in envelope.rcpt_tos:
+                    self.duplicates += rcpt in self.distinct
+                    self.distinct.add(rcpt)
+            else:
                 self.received.append(
                     Received(
                         envelope.mail_from,
@@ -161,10 +167,28 @@ class SmtpSink:
 
 
 def main() -> None:
+    """Counts messages, distinct and duplicate recipients; prints them as JSON on SIGTERM."""
+    import json
+    import signal
+    import sys
+
     parser = argparse.ArgumentParser(description="A counting SMTP sink on loopback.")
     parser.add_argument("--port", type=int, default=8025)
     args = parser.parse_args()
-    with SmtpSink(RecordingHandler(count_only=True), port=args.port) as sink:
+    handler = RecordingHandler(count_only=True)
+
+    def report(*_: object) -> None:
+        with handler.lock:
+            stats = {
+                "messages": handler.count,
+                "distinct": len(handler.distinct),
+                "duplicates": handler.duplicates,
+            }
+        print(json.dumps(stats), flush=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, report)
+    with SmtpSink(handler, port=args.port) as sink:
         print(f"SMTP sink on 127.0.0.1:{sink.port}", flush=True)
         while True:
             time.sleep(3600)
