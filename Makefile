@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan_bench.py
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/sync_bench.py --latency-ms 300
+	$(BIN)/python bench/dispatch_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

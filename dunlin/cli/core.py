@@ -15,6 +15,7 @@ from dunlin.db import transaction
 from dunlin.i18n import t
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
+from mappings.coerce import CHANNELS
 from reminders.models import Reminder, Task
 from reminders.planner import valid_timezone
 from reminders.policy_store import active_policy
@@ -192,6 +193,7 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                     f"[yellow]{by_status['uncertain']} 条消息状态不确定：发送过程中断，请核实后再决定是否重发。[/yellow]",
                 )
             )
+        show_dispatch(app, session, org.id, by_status)
         tasks = session.scalar(
             select(func.count()).where(Task.org_id == org.id, Task.status == "open")
         )
@@ -218,6 +220,35 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                 f"发件箱目录：{app.settings.resolved_outbox_dir / org.slug}",
             )
         )
+
+
+def show_dispatch(app, session, org_id: int, by_status: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """In flight, failing channels, and queue depths when Redis answers."""
+    from reminders.channel_store import channel_configs
+    from reminders.queue import queue_depths
+
+    in_flight = by_status.get("queued", 0) + by_status.get("sending", 0)
+    console.print(t(f"In flight: {in_flight}", f"发送中：{in_flight}"))
+    for name, config in sorted(channel_configs(session, org_id).items()):
+        if config.broken_reason:
+            console.print(
+                t(
+                    f"[red]Channel {name} ({config.provider}) is broken: {config.broken_reason}. "
+                    f"Fix it, then `dunlin channels enable {name}`.[/red]",
+                    f"[red]渠道 {name}（{config.provider}）故障：{config.broken_reason}。"
+                    f"修复后执行 dunlin channels enable {name}。[/red]",
+                )
+            )
+    try:
+        from redis import Redis
+
+        redis = Redis.from_url(app.settings.redis_url, socket_connect_timeout=0.5)
+        depths = queue_depths(redis, list(CHANNELS))
+    except Exception:  # noqa: BLE001 - no Redis is normal on embedded defaults
+        console.print(t("Queue: Redis not reachable.", "队列：无法连接 Redis。"))
+        return
+    waiting = ", ".join(f"{c} {n}" for c, n in depths.items() if n) or "0"
+    console.print(t(f"Queue depth: {waiting}", f"队列长度：{waiting}"))
 
 
 def register(group: click.Group) -> None:
