@@ -17,6 +17,7 @@ from reminders.channels.http import (
     by_code,
     cached_token,
     call,
+    errcode_token,
     json_or_none,
     require,
     status_failure,
@@ -102,19 +103,13 @@ class DingtalkWorkNotice:
         self.token_key = cache_key("dingtalk", self.base, self.app_key, self.app_secret)
 
     def _fetch_token(self) -> tuple[str, float]:
-        response = call(
+        return errcode_token(
             self.ctx,
-            "GET",
             f"{self.base}/gettoken",
+            {"appkey": self.app_key, "appsecret": self.app_secret},
             "dingtalk",
             self.timeout,
-            params={"appkey": self.app_key, "appsecret": self.app_secret},
-        )
-        body = json_or_none(response) or {}
-        if body.get("errcode") == 0 and body.get("access_token"):
-            return body["access_token"], float(body.get("expires_in", 7200))
-        raise ProviderError(
-            status_failure(response, "dingtalk") or _result(body, "dingtalk gettoken")
+            lambda body: _result(body, "dingtalk gettoken"),
         )
 
     def send(self, message: OutgoingMessage) -> SendResult:

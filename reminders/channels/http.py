@@ -156,3 +156,35 @@ def by_code(code: str, table: dict[Outcome, tuple[str, ...]], default: Outcome) 
             if code == known or (known.endswith("*") and code.startswith(known[:-1])):
                 return outcome
     return default
+
+
+def errcode_token(
+    ctx: ChannelContext,
+    url: str,
+    params: dict[str, str],
+    provider: str,
+    timeout: float,
+    on_error: Any,
+) -> tuple[str, float]:
+    """The Tencent-style token endpoints (WeCom, DingTalk): GET with the app's credentials,
+    `errcode` 0 with `access_token` and `expires_in`; anything else → ProviderError(on_error)."""
+    response = call(ctx, "GET", url, provider, timeout, params=params)
+    body = json_or_none(response) or {}
+    if body.get("errcode") == 0 and body.get("access_token"):
+        return body["access_token"], float(body.get("expires_in", 7200))
+    raise ProviderError(status_failure(response, provider) or on_error(body))
+
+
+def rest_error(
+    response: requests.Response,
+    code: str,
+    codes: dict[Outcome, tuple[str, ...]],
+    detail: str,
+) -> SendResult:
+    """REST providers (Twilio, JPush): 429/5xx retry, 401 broken, else the code decides and an
+    unknown code is a refusal of this recipient."""
+    if response.status_code == 429 or response.status_code >= 500:
+        return SendResult(Outcome.RETRY_LATER, detail=detail, retry_after=retry_after(response))
+    if response.status_code == 401:
+        return SendResult(Outcome.CHANNEL_BROKEN, detail=detail)
+    return SendResult(by_code(code, codes, Outcome.PERMANENT_RECIPIENT), detail=detail)

@@ -8,11 +8,10 @@ from reminders.channels.base import Outcome, OutgoingMessage, RecipientLimit, Se
 from reminders.channels.http import (
     ChannelContext,
     ProviderError,
-    by_code,
     call,
     json_or_none,
     require,
-    retry_after,
+    rest_error,
 )
 
 CODES: dict[Outcome, tuple[str, ...]] = {
@@ -70,11 +69,7 @@ class JPush:
         error = body.get("error") or {}
         code = str(error.get("code", ""))
         detail = f"jpush: HTTP {response.status_code} {code}: {error.get('message', '')}"
-        if response.status_code == 429 or response.status_code >= 500:
-            return SendResult(Outcome.RETRY_LATER, detail=detail, retry_after=retry_after(response))
-        if response.status_code == 401:
-            return SendResult(Outcome.CHANNEL_BROKEN, detail=detail)
-        return SendResult(by_code(code, CODES, Outcome.PERMANENT_RECIPIENT), detail=detail)
+        return rest_error(response, code, CODES, detail)
 
     def close(self) -> None:
         return None

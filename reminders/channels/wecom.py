@@ -17,6 +17,7 @@ from reminders.channels.http import (
     by_code,
     cached_token,
     call,
+    errcode_token,
     json_or_none,
     require,
     status_failure,
@@ -60,19 +61,14 @@ class WecomApp:
         self.token_key = cache_key("wecom", self.base, self.corp_id, self.secret)
 
     def _fetch_token(self) -> tuple[str, float]:
-        response = call(
+        return errcode_token(
             self.ctx,
-            "GET",
             f"{self.base}/cgi-bin/gettoken",
+            {"corpid": self.corp_id, "corpsecret": self.secret},
             "wecom",
             self.timeout,
-            params={"corpid": self.corp_id, "corpsecret": self.secret},
+            lambda body: errcode_result(body, "wecom gettoken"),
         )
-        body = json_or_none(response) or {}
-        if body.get("errcode") == 0 and body.get("access_token"):
-            return body["access_token"], float(body.get("expires_in", 7200))
-        failure = status_failure(response, "wecom") or errcode_result(body, "wecom gettoken")
-        raise ProviderError(failure)
 
     def body(self, message: OutgoingMessage) -> dict[str, Any]:
         link = message.variables.get("self_service_url") or message.variables.get("payment_url")
