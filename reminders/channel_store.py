@@ -35,7 +35,8 @@ def save_channel(
             f"unknown provider {provider!r} (known: {', '.join(sorted(providers()))})"
         )
     for value in secrets.values():
-        redacting_filter.known.add(str(value))
+        if len(str(value)) >= 6:  # a one-letter test secret would redact every such letter
+            redacting_filter.known.add(str(value))
     config = session.scalar(
         select(ChannelConfig).where(ChannelConfig.org_id == org_id, ChannelConfig.name == name)
     )

@@ -78,7 +78,7 @@ def test_a_broken_channel_is_marked_alerted_held_and_released_on_enable(app, tmp
             "sms",
             "twilio",
             {"account_sid": "AC1", "from": "+1"},
-            {"auth_token": "t"},
+            {"auth_token": "twilio-test-token"},
         )
     broken = Answering("sms", Outcome.CHANNEL_BROKEN)
     report = send_due(app.factory, "acme", NOON, lambda _n: broken)

@@ -138,7 +138,13 @@ def test_provider_429_then_503_then_ok_is_delivered_once_after_backoff(
         org_id = get_org(session, "acme").id
         session.execute(update(Reminder).values(channel="webhook"))
         save_channel(
-            session, box, org_id, "webhook", "webhook", {"url": url}, {"signing_secret": "s"}
+            session,
+            box,
+            org_id,
+            "webhook",
+            "webhook",
+            {"url": url},
+            {"signing_secret": "webhook-test-secret"},
         )
 
     def run_once() -> None:
