@@ -35,10 +35,6 @@ def local_today(now: datetime, tz_name: str) -> date:
     return now.astimezone(ZoneInfo(tz_name)).date()
 
 
-def check(session: Session, org: Org, reminder: Reminder, now: datetime) -> Cancel | Proceed:
-    return check_many(session, org, [reminder], now)[reminder.id]
-
-
 def check_many(
     session: Session, org: Org, reminders: list[Reminder], now: datetime
 ) -> dict[int, Cancel | Proceed]:

@@ -15,10 +15,10 @@ from reminders.channels.http import (
     ChannelContext,
     ProviderError,
     by_code,
-    cached_token,
     call,
     errcode_token,
     json_or_none,
+    post_with_token,
     require,
     status_failure,
 )
@@ -122,24 +122,17 @@ class DingtalkWorkNotice:
             },
         }
         try:
-            token = cached_token(self.ctx, self.token_key, self._fetch_token)
-            response = call(
+            answer = post_with_token(
                 self.ctx,
-                "POST",
+                self.token_key,
+                self._fetch_token,
                 f"{self.base}/topapi/message/corpconversation/asyncsend_v2",
                 "dingtalk",
                 self.timeout,
-                params={"access_token": token},
-                json=body,
+                body,
             )
         except ProviderError as exc:
             return exc.result
-        failure = status_failure(response, "dingtalk")
-        if failure:
-            return failure
-        answer = json_or_none(response) or {}
-        if answer.get("errcode") in (40014, 42001, 88):
-            self.ctx.tokens.drop(self.token_key)  # the next attempt fetches a fresh token
         return _result(answer, "dingtalk", str(answer.get("task_id") or "") or None)
 
     def close(self) -> None:

@@ -188,3 +188,35 @@ def rest_error(
     if response.status_code == 401:
         return SendResult(Outcome.CHANNEL_BROKEN, detail=detail)
     return SendResult(by_code(code, codes, Outcome.PERMANENT_RECIPIENT), detail=detail)
+
+
+TOKEN_CODES = frozenset({40001, 40014, 42001})  # WeCom/WeChat/DingTalk: token invalid or expired
+
+
+def post_with_token(
+    ctx: ChannelContext,
+    token_key: str,
+    fetch: Any,
+    url: str,
+    provider: str,
+    timeout: float,
+    payload: dict[str, Any],
+    token_codes: frozenset[int] = TOKEN_CODES,
+) -> dict[str, Any]:
+    """POST JSON with `?access_token=`; a token the provider rejects is dropped and fetched
+    again once. A second rejection comes back as the body for the caller to classify (broken),
+    never a loop. HTTP and transport failures raise ProviderError."""
+    body: dict[str, Any] = {}
+    for attempt in (1, 2):
+        token = cached_token(ctx, token_key, fetch)
+        response = call(
+            ctx, "POST", url, provider, timeout, params={"access_token": token}, json=payload
+        )
+        failure = status_failure(response, provider)
+        if failure:
+            raise ProviderError(failure)
+        body = json_or_none(response) or {}
+        if body.get("errcode") not in token_codes or attempt == 2:
+            break
+        ctx.tokens.drop(token_key)
+    return body

@@ -14,18 +14,16 @@ from reminders.channels.http import (
     ChannelContext,
     ProviderError,
     by_code,
-    cached_token,
     call,
     fill_params,
     json_or_none,
     no_template,
+    post_with_token,
     require,
-    status_failure,
     template_for,
 )
 from reminders.channels.tokens import cache_key
 
-TOKEN_CODES = {40001, 40014, 42001}
 CODES: dict[Outcome, tuple[str, ...]] = {
     Outcome.RETRY_LATER: ("-1",),
     Outcome.RETRY_TOMORROW: ("45009",),
@@ -92,26 +90,15 @@ class WechatTemplate:
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
-            payload = self.body(message)
-            for attempt in (1, 2):
-                token = cached_token(self.ctx, self.token_key, self._fetch_token)
-                response = call(
-                    self.ctx,
-                    "POST",
-                    f"{self.base}/cgi-bin/message/template/send",
-                    "wechat",
-                    self.timeout,
-                    params={"access_token": token},
-                    json=payload,
-                )
-                failure = status_failure(response, "wechat")
-                if failure:
-                    return failure
-                body = json_or_none(response) or {}
-                if body.get("errcode") in TOKEN_CODES and attempt == 1:
-                    self.ctx.tokens.drop(self.token_key)
-                    continue
-                break
+            body = post_with_token(
+                self.ctx,
+                self.token_key,
+                self._fetch_token,
+                f"{self.base}/cgi-bin/message/template/send",
+                "wechat",
+                self.timeout,
+                self.body(message),
+            )
         except ProviderError as exc:
             return exc.result
         code = str(body.get("errcode", ""))

@@ -15,16 +15,15 @@ from reminders.channels.http import (
     ChannelContext,
     ProviderError,
     by_code,
-    cached_token,
     call,
     errcode_token,
     json_or_none,
+    post_with_token,
     require,
     status_failure,
 )
 from reminders.channels.tokens import cache_key
 
-TOKEN_CODES = {40001, 40014, 42001}
 CODES: dict[Outcome, tuple[str, ...]] = {
     Outcome.RETRY_LATER: ("-1", "45009", "45033"),
     Outcome.PERMANENT_RECIPIENT: ("81013", "60111", "40031"),
@@ -92,25 +91,15 @@ class WecomApp:
 
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
-            for attempt in (1, 2):
-                token = cached_token(self.ctx, self.token_key, self._fetch_token)
-                response = call(
-                    self.ctx,
-                    "POST",
-                    f"{self.base}/cgi-bin/message/send",
-                    "wecom",
-                    self.timeout,
-                    params={"access_token": token},
-                    json=self.body(message),
-                )
-                failure = status_failure(response, "wecom")
-                if failure:
-                    return failure
-                body = json_or_none(response) or {}
-                if body.get("errcode") in TOKEN_CODES and attempt == 1:
-                    self.ctx.tokens.drop(self.token_key)  # refreshed once, then it is broken
-                    continue
-                break
+            body = post_with_token(
+                self.ctx,
+                self.token_key,
+                self._fetch_token,
+                f"{self.base}/cgi-bin/message/send",
+                "wecom",
+                self.timeout,
+                self.body(message),
+            )
         except ProviderError as exc:
             return exc.result
         if body.get("errcode") == 0 and body.get("invaliduser"):

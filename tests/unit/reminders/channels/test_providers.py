@@ -456,3 +456,16 @@ def test_webhook_is_signed_and_classified(ctx, status, expected):
     parts = dict(p.split("=", 1) for p in request.headers["X-Dunlin-Signature"].split(","))
     mac = hmac.new(b"k", parts["t"].encode() + b"." + request.body, hashlib.sha256).hexdigest()
     assert parts["v1"] == mac and request.headers["X-Dunlin-Event-Id"] == "r7:overdue-10:sms"
+
+
+@responses.activate
+def test_dingtalk_work_notice_refetches_an_expired_token_once(ctx):
+    send = "https://oapi.dingtalk.com/topapi/message/corpconversation/asyncsend_v2"
+    responses.get("https://oapi.dingtalk.com/gettoken", json={"errcode": 0, "access_token": "D1"})
+    responses.post(send, json={"errcode": 42001, "errmsg": "expired"})
+    responses.post(send, json={"errcode": 0, "task_id": 7})
+    notice = DingtalkWorkNotice(
+        "dingtalk", {"app_key": "k", "agent_id": 5}, {"app_secret": "s"}, ctx
+    )
+    assert notice.send(msg("user1")).provider_message_id == "7"
+    assert [c.request.method for c in responses.calls] == ["GET", "POST", "GET", "POST"]
