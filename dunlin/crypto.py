@@ -48,6 +48,11 @@ class SecretBox:
         return self._fernet.rotate(token.encode()).decode()
 
 
+def optional_box(key_material: str | None) -> SecretBox | None:
+    """A box when a key is configured; senders without stored secrets (outbox) need none."""
+    return SecretBox(key_material) if key_material else None
+
+
 def load_or_create_demo_key(data_dir: Path) -> tuple[str, bool]:
     """The demo's key lives in its data directory; returns (key, created)."""
     path = data_dir / "secret.key"

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
 
+    @property
+    def secret_key_material(self) -> str | None:
+        return self.secret_key.get_secret_value() if self.secret_key else None
+
     def require_secret_key(self) -> str:
         """Return the key material or fail with a message a person can act on."""
         if self.secret_key is None or not self.secret_key.get_secret_value().strip():

@@ -68,7 +68,11 @@ def sweep_expired_leases(
     if untouched:
         session.execute(
             update(Reminder)
-            .where(Reminder.id.in_(untouched), Reminder.status == "sending")
+            .where(
+                Reminder.org_id == org_id,
+                Reminder.id.in_(untouched),
+                Reminder.status == "sending",
+            )
             .values(
                 status="planned",
                 lease_until=None,
@@ -84,7 +88,11 @@ def sweep_expired_leases(
     if doubtful:
         session.execute(
             update(Reminder)
-            .where(Reminder.id.in_(doubtful), Reminder.status == "sending")
+            .where(
+                Reminder.org_id == org_id,
+                Reminder.id.in_(doubtful),
+                Reminder.status == "sending",
+            )
             .values(status="uncertain", error=why, lease_until=None, updated_at=now)
         )
         record_transitions(session, org_id, [(i, "uncertain", why) for i in doubtful])
@@ -299,12 +307,14 @@ class Dispatcher:
     def _gate(self, channel: Channel, message: OutgoingMessage) -> float:
         """Seconds to wait before this send may happen; short provider waits are slept."""
         limits = getattr(channel, "recipient_limits", ())
-        if limits:
-            wait = self.limiter.recipient_wait(
-                f"{self.org.id}:{message.channel}:{message.template}:{message.recipient}", limits
-            )
-            if wait:
-                return wait
+        for per_template in (False, True):
+            group = tuple(lim for lim in limits if lim.per_template == per_template)
+            if group:
+                scope = f"{message.template}:" if per_template else ""
+                key = f"{self.org.id}:{message.channel}:{scope}{message.recipient}"
+                wait = self.limiter.recipient_wait(key, group)
+                if wait:
+                    return wait
         rate = getattr(channel, "rate_per_second", None)
         if rate:
             key = f"{self.org.id}:{message.channel}"

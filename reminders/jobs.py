@@ -14,7 +14,7 @@ from rq import get_current_job
 from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.app import App
-from dunlin.crypto import SecretBox
+from dunlin.crypto import optional_box
 from dunlin.models import Org
 from dunlin.settings import get_settings
 from reminders.channels.http import ChannelContext
@@ -34,11 +34,6 @@ def _app() -> App:
 @cache
 def _renderer() -> Renderer:
     return Renderer()
-
-
-def _box(app: App) -> SecretBox | None:
-    key = app.settings.secret_key
-    return SecretBox(key.get_secret_value()) if key else None
 
 
 def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
@@ -68,7 +63,9 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         ctx = ChannelContext(outbox_dir=app.settings.resolved_outbox_dir / org.slug)
         if redis is not None:
             ctx.tokens = RedisTokenCache(redis)
-        channels = ChannelSet.load(session, org_id, _box(app), ctx)
+        channels = ChannelSet.load(
+            session, org_id, optional_box(app.settings.secret_key_material), ctx
+        )
     dispatcher = Dispatcher(
         factory,
         org,

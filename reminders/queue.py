@@ -131,7 +131,9 @@ def _mark_queued(
     taken = list(
         session.scalars(
             update(Reminder)
-            .where(Reminder.id.in_(list(ids)), Reminder.status == "planned")
+            .where(
+                Reminder.org_id == org.id, Reminder.id.in_(list(ids)), Reminder.status == "planned"
+            )
             .values(status="queued", job_id=job_id, queued_at=now, updated_at=now)
             .returning(Reminder.id)
         )

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 
 from dunlin.app import App, RunClock, clock
 from dunlin.cli.output import console, progress, table
-from dunlin.crypto import SecretBox
+from dunlin.crypto import optional_box
 from dunlin.errors import NotFound
 from dunlin.i18n import t
 from dunlin.orgs import get_org
@@ -131,8 +131,7 @@ def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
     """Send due rows in this process through the org's configured channels."""
     with app.factory() as session:
         org = get_org(session, org_slug)
-        key = app.settings.secret_key
-        box = SecretBox(key.get_secret_value()) if key else None
+        box = optional_box(app.settings.secret_key_material)
         channels = ChannelSet.load(
             session, org.id, box, ChannelContext(app.settings.resolved_outbox_dir / org_slug)
         )

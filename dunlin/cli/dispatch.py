@@ -26,7 +26,7 @@ from reminders.channel_store import (
 )
 from reminders.channels.base import OutgoingMessage
 from reminders.channels.http import ChannelContext
-from reminders.channels.registry import build_channel, providers
+from reminders.channels.registry import HeldChannel, build_channel, providers
 from reminders.queue import queue_name
 from reminders.render import Renderer
 from sync.models import Customer
@@ -107,11 +107,12 @@ def channels_add(state, name, provider, settings, secrets) -> None:  # type: ign
     with app.factory() as session, session.begin():
         org = get_org(session, state.org)
         config = save_channel(session, box, org.id, name, provider, values, secret_values)
-        # Build it once now so a missing setting is reported here, not at send time.
+        # Build it once now so a missing setting is reported here (and nothing is stored),
+        # not at send time.
         built = build_channel(config, name, box, ChannelContext(app.settings.resolved_outbox_dir))
-        problem = getattr(built, "reason", None)
-    if problem:
-        raise click.UsageError(problem)
+        built.close()
+        if isinstance(built, HeldChannel):
+            raise click.UsageError(built.reason)  # rolls the transaction back
     console.print(t(f"Channel {name} → {provider} saved.", f"渠道 {name} → {provider} 已保存。"))
 
 

@@ -76,7 +76,7 @@ def classify(code: str, message: str) -> Outcome:
 class AliyunSms:
     rate_per_second: float | None = None
     # Default anti-abuse cap: same signature + template → same number, 50 per day (REPORTED).
-    recipient_limits = (RecipientLimit(50, 86400),)
+    recipient_limits = (RecipientLimit(50, 86400, per_template=True),)
 
     def __init__(
         self, name: str, settings: dict[str, Any], secrets: dict[str, Any], ctx: ChannelContext
@@ -90,7 +90,9 @@ class AliyunSms:
         self.host = self.endpoint.split("://", 1)[-1]
         self.timeout = float(settings.get("timeout", 10))
         if settings.get("per_number_per_day"):
-            self.recipient_limits = (RecipientLimit(int(settings["per_number_per_day"]), 86400),)
+            self.recipient_limits = (
+                RecipientLimit(int(settings["per_number_per_day"]), 86400, per_template=True),
+            )
         if settings.get("rate_per_second"):
             self.rate_per_second = float(settings["rate_per_second"])
         self.ctx = ctx

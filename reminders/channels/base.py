@@ -27,6 +27,7 @@ class RecipientLimit:
 
     count: int
     seconds: int
+    per_template: bool = False  # Aliyun counts per number *and* template; WeCom per member
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,20 @@ def test_other_orgs_rows_are_never_claimed(app, tmp_path):
     report = send_due(app.factory, "other", NOON, lambda _n: recorder)
     assert recorder.sent == [] and sum(report.counts.values()) == 0
     assert rows(app)[0].status == "planned"
+
+
+def test_queueing_and_sweeping_one_org_never_touch_another(app, tmp_path, redis):
+    from reminders.queue import enqueue_due, sweep
+
+    load(app, tmp_path)
+    with transaction(app.factory) as session:  # acme's row is in flight with an expired lease
+        session.execute(
+            Reminder.__table__.update().values(
+                status="sending", lease_until=NOON - timedelta(minutes=1)
+            )
+        )
+    assert enqueue_due(app.factory, redis, "other", NOON) == 0
+    report = sweep(app.factory, redis, "other", NOON)
+    assert (report.uncertain, report.requeued) == (0, 0)
+    assert rows(app)[0].status == "sending"
+    assert sweep(app.factory, redis, "acme", NOON).uncertain == 1
