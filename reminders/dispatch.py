@@ -177,11 +177,16 @@ def claim(
 
 @dataclass
 class _Pending:
-    row_id: int
-    attempts: int
+    row: Reminder  # as claimed; detached after the claiming transaction, read-only
     message: OutgoingMessage
-    fallbacks: list[list[list[str]]]
-    row_template: dict[str, object]
+
+    @property
+    def row_id(self) -> int:
+        return self.row.id
+
+    @property
+    def attempts(self) -> int:
+        return self.row.attempts
 
 
 class Dispatcher:
@@ -273,7 +278,7 @@ class Dispatcher:
                 template=row.template,
                 variables=variables,
             )
-            pending.append(_Pending(row.id, row.attempts, message, row.fallbacks or [], _copy(row)))
+            pending.append(_Pending(row, message))
         return pending, done
 
     def _send(self, pending: _Pending) -> Next:
@@ -339,7 +344,7 @@ class Dispatcher:
             transitions.append((pending.row_id, str(status), outcome.changes.get("error") or ""))
             if outcome.channel_broken:
                 self._mark_broken(session, pending.message.channel, outcome)
-            if outcome.fall_back and pending.fallbacks:
+            if outcome.fall_back and pending.row.fallbacks:
                 self._fall_back(session, pending)
         record_transitions(session, self.org.id, transitions)
 
@@ -366,12 +371,12 @@ class Dispatcher:
 
     def _fall_back(self, session: Session, pending: _Pending) -> None:
         """The step's next channel group gets its own rows, keyed like planned ones."""
-        group, rest = pending.fallbacks[0], pending.fallbacks[1:]
+        group, rest = pending.row.fallbacks[0], pending.row.fallbacks[1:]
         base_key = pending.message.key.rsplit(":", 1)[0]
         now = self.clock()
         rows = [
             {
-                **pending.row_template,
+                **_copy(pending.row),
                 "idempotency_key": f"{base_key}:{channel}",
                 "channel": channel,
                 "recipient": address,
