@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from alembic.runtime.migration import MigrationContext
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.db import make_engine, make_sessionmaker
 from dunlin.errors import ConfigError
+from dunlin.links import link_maker
 from dunlin.migrate import alembic_config
 from dunlin.settings import Settings
 
@@ -32,6 +35,12 @@ class App:
     @cached_property
     def factory(self) -> sessionmaker[Session]:
         return make_sessionmaker(self.engine)
+
+    @cached_property
+    def links(self) -> Callable[[Any], dict[str, str | None]] | None:
+        """Signed customer links for outgoing reminders (None without DUNLIN_PUBLIC_URL)."""
+        s = self.settings
+        return link_maker(s.public_url, s.secret_key_material, s.link_max_age_days)
 
     def require_current_schema(self) -> None:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()

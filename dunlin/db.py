@@ -107,5 +107,6 @@ def all_models() -> type[Base]:
     import dunlin.models  # noqa: F401
     import reminders.models  # noqa: F401
     import sync.models  # noqa: F401
+    import webhooks.models  # noqa: F401
 
     return Base

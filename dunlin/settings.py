@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: int = Field(
         default=90, ge=2, description="A job that stops beating this long counts as lost."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Where customers reach `dunlin serve` (https://pay.example.com); reminders "
+        "carry signed self-service, click and unsubscribe links only when it is set.",
+    )
+    link_max_age_days: int = Field(
+        default=90, ge=1, description="How long a reminder's links work."
+    )
+    max_request_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413.")
+    web_rate_limit: float = Field(
+        default=20.0, gt=0, description="Requests per second per client IP on public endpoints."
+    )
+    proxy_hops: int = Field(
+        default=0, ge=0, description="Reverse proxies in front of `dunlin serve` (X-Forwarded-*)."
+    )
+    promise_max_days: int = Field(default=60, ge=1, description="How far ahead a promise may go.")
+    paid_claim_pause_days: int = Field(
+        default=7,
+        ge=1,
+        description="'I have paid' pauses reminders this long while finance checks.",
+    )
     org: str = "default"
     default_region: str = "CN"
     default_timezone: str = "Asia/Shanghai"

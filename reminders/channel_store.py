@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 from dunlin.crypto import SecretBox
 from dunlin.errors import ConfigError, NotFound
 from dunlin.events import record_event
+from dunlin.i18n import t
 from dunlin.log import redacting_filter
+from dunlin.models import Org
 from mappings.coerce import CHANNELS
+from reminders.channels.base import OutgoingMessage
 from reminders.channels.registry import providers
 from reminders.models import ChannelConfig, Reminder
 from reminders.outcomes import BROKEN_PREFIX
@@ -102,3 +105,24 @@ def enable_channel(session: Session, org_id: int, name: str, now: datetime) -> i
 def remove_channel(session: Session, org_id: int, name: str) -> None:
     session.delete(get_channel(session, org_id, name))
     record_event(session, org_id, "channel.removed", name)
+
+
+def test_message(org: Org, name: str, address: str, now: datetime) -> OutgoingMessage:
+    """A short, clearly-labelled message for `channels test` (CLI and API)."""
+    text = t(
+        f"Dunlin test message for {org.name} ({now:%Y-%m-%d %H:%M} UTC).",
+        f"Dunlin 测试消息：{org.name}（{now:%Y-%m-%d %H:%M} UTC）。",
+    )
+    return OutgoingMessage(
+        key=f"test:{name}:{now:%Y%m%d%H%M%S}",
+        channel=name,
+        recipient=address,
+        locale=org.language,
+        subject=t("Dunlin test message", "Dunlin 测试消息"),
+        text=text + "\n",
+        html=f"<p>{text}</p>",
+        short=text,
+        created_at=now,
+        template="test",
+        variables={"customer_name": org.name, "total": "0", "days_overdue": "0"},
+    )

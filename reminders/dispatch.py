@@ -205,6 +205,7 @@ class Dispatcher:
         on_chunk: Callable[[], None] | None = None,
         before_send: Callable[[int], None] | None = None,
         job_id: str | None = None,
+        links: Callable[[Reminder], dict[str, str | None]] | None = None,
     ) -> None:
         self.factory = factory
         self.org = org
@@ -216,6 +217,7 @@ class Dispatcher:
         self.on_chunk = on_chunk
         self.before_send = before_send
         self.job_id = job_id
+        self.links = links
         self.report = SendReport()
 
     def deliver(
@@ -257,8 +259,11 @@ class Dispatcher:
                 continue
             try:
                 locale = self.renderer.pick_locale(verdict.locale_wanted, self.org.language)
-                rendered = self.renderer.render(row.template, locale, verdict.context)
-                variables = self.renderer.variables(verdict.context, locale)
+                context = verdict.context
+                if self.links is not None:  # signed self-service / click / unsubscribe URLs
+                    context = {**context, **self.links(row)}
+                rendered = self.renderer.render(row.template, locale, context)
+                variables = self.renderer.variables(context, locale)
             except Exception as exc:  # a broken template must not leave the row in flight
                 row.status, row.error, row.lease_until = "failed", f"render: {exc}", None
                 done.append((row.id, "failed", row.error))
@@ -431,6 +436,7 @@ def send_due(
     now: datetime,
     channel_for: Callable[[str], Channel],
     *,
+    links: Callable[[Reminder], dict[str, str | None]] | None = None,
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SendReport:
@@ -439,7 +445,7 @@ def send_due(
         org = get_org(session, org_slug)
         marked = sweep_expired_leases(session, org.id, now)
         due = due_rows(session, org.id, now, limit)
-    dispatcher = Dispatcher(factory, org, channel_for, clock=lambda: now)
+    dispatcher = Dispatcher(factory, org, channel_for, clock=lambda: now, links=links)
     done = 0
 
     def progressed(n: int) -> None:

@@ -75,6 +75,7 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         on_chunk=beat,
         before_send=attempted,
         job_id=job.id if job is not None else None,
+        links=app.links,
     )
     try:
         report = dispatcher.deliver(reminder_ids)

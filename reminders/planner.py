@@ -23,6 +23,7 @@ from dunlin.db import utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
 from dunlin.orgs import get_org
+from reminders.customer_actions import check_broken_promises
 from reminders.decide import Decision, Done, InvoiceFact, Skip, could_change, decide
 from reminders.facts import (
     CustomerInfo,
@@ -71,6 +72,7 @@ class PlanReport:
     reminders_inserted: int = 0
     tasks_inserted: int = 0
     invalid_timezones: set[str] = field(default_factory=set)  # customer external ids
+    broken_promises: int = 0
 
 
 def skip_category(skip: Skip) -> str:
@@ -131,6 +133,8 @@ def plan(
     with factory() as session:
         session.begin()
         org = get_org(session, org_slug)
+        if not dry_run:  # a broken promise resumes reminders today and escalates to a person
+            report.broken_promises = check_broken_promises(session, org.id, today)
         if policy is None:
             active = active_policy(session, org.id)
             policy, report.policy = active.policy, active.label

@@ -88,6 +88,8 @@ class Renderer:
             "oldest_due_on": format_day(oldest["due_on"], locale) if oldest else "",
             "payment_url": str(context.get("payment_url") or ""),
             "self_service_url": str(context.get("self_service_url") or ""),
+            "click_url": str(context.get("click_url") or ""),
+            "unsubscribe_url": str(context.get("unsubscribe_url") or ""),
         }
 
     def render(self, template: str, locale: str, context: dict[str, Any]) -> Rendered:

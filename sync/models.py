@@ -38,6 +38,9 @@ class Source(Base):
     mapping: Mapped[str] = mapped_column(String(200))
     # Fernet token (dunlin.crypto.SecretBox); never returned by any API or log.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The secret that authenticates this source's payment webhooks (in the URL path for Odoo,
+    # the HMAC key otherwise); Fernet-encrypted like the credentials.
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(32), default="ok")
     status_detail: Mapped[str] = mapped_column(Text, default="")
@@ -73,6 +76,8 @@ class Customer(Base):
     opted_out_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     do_not_remind: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_until: Mapped[date | None] = mapped_column(Date)
+    # The date the customer promised to pay by (self-service link); checked for broken promises.
+    promised_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -5,6 +5,7 @@ Credentials are stored only as a Fernet token (dunlin.crypto.SecretBox) and show
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -108,3 +109,18 @@ def api_sources(session: Session, org_id: int, names: list[str] | None = None) -
     sources = list(session.scalars(query.order_by(Source.name)))
     session.expunge_all()
     return sources
+
+
+def new_webhook_secret(box: SecretBox, source: Source) -> str:
+    """A fresh secret for the source's payment webhooks; the old one stops working at once."""
+    secret = secrets.token_urlsafe(24)
+    source.webhook_secret_encrypted = box.encrypt({"secret": secret})
+    return secret
+
+
+def webhook_secret_of(box: SecretBox, source: Source) -> str | None:
+    if not source.webhook_secret_encrypted:
+        return None
+    secret = box.decrypt(source.webhook_secret_encrypted)["secret"]
+    redacting_filter.known.add(secret)
+    return secret

@@ -1,21 +1,39 @@
-"""The Flask app: inbound webhooks, customer links and the admin API (issue 6 builds them out).
+"""The Flask app: inbound payment webhooks, provider receipts, customer links and the admin API.
 
-`create_app()` follows Flask's app-factory pattern so tests and gunicorn build their own app.
+`create_app()` follows Flask's app-factory pattern so tests and gunicorn build their own app
+(`dunlin serve` runs it under gunicorn; Flask's dev server only with `--dev`).
 """
 
 from __future__ import annotations
+
+import secrets
 
 from flask import Flask, jsonify
 from sqlalchemy import text
 
 from dunlin.app import App
+from dunlin.links import flask_secret
 from dunlin.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    from webhooks import api, customer_links, payments, receipts, security
+
     flask_app = Flask(__name__)
-    dunlin = App(settings or get_settings())
+    settings = settings or get_settings()
+    dunlin = App(settings)
     flask_app.extensions["dunlin"] = dunlin
+    key = settings.secret_key_material
+    flask_app.config["SECRET_KEY"] = flask_secret(key) if key else secrets.token_bytes(32)
+    flask_app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    security.install(flask_app, settings)
+    for blueprint in (payments.bp, receipts.bp, api.bp):
+        # Machine callers: signatures, path secrets or bearer tokens instead of cookies. The
+        # API checks CSRF itself when a browser session is what authenticates the call.
+        security.csrf.exempt(blueprint)
+        flask_app.register_blueprint(blueprint)
+    security.csrf.exempt(customer_links.unsubscribe)  # RFC 8058 one-click POSTs carry no token
+    flask_app.register_blueprint(customer_links.bp)
 
     @flask_app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

@@ -59,16 +59,89 @@ def yonsuite_aes_key(app_secret: str) -> bytes:
 
 
 def yonsuite_decrypt(app_secret: str, encrypt: str) -> tuple[bytes, str]:
-    """(event JSON bytes, the app or suite key it was sealed for). AES-256-CBC, IV = key[:16];
-    plaintext = 16 random bytes || uint32 length || message || appKey."""
-    key = yonsuite_aes_key(app_secret)
+    """(event JSON bytes, the app or suite key it was sealed for)."""
+    return open_sealed(yonsuite_aes_key(app_secret), encrypt)
+
+
+def open_sealed(key: bytes, encrypt: str) -> tuple[bytes, str]:
+    """The WeChat-family envelope (WeCom, WeChat safe mode, YonSuite): AES-256-CBC, IV = key[:16];
+    plaintext = 16 random bytes || uint32 length || message || receive id; padding of 1–32 bytes
+    (PKCS#7 with block 32; the YonSuite SDK strips nothing when the last byte is out of range)."""
     decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
     plain = decryptor.update(base64.b64decode(encrypt)) + decryptor.finalize()
     pad = plain[-1]
-    if 1 <= pad <= 32:  # the SDK strips 1–32 bytes of padding and nothing otherwise
+    if 1 <= pad <= 32:
         plain = plain[:-pad]
     length = int.from_bytes(plain[16:20], "big")
     message = plain[20 : 20 + length]
     if len(message) != length:
         raise ValueError("the event's length prefix does not match its content")
     return message, plain[20 + length :].decode("utf-8")
+
+
+def wx_aes_key(encoding_aes_key: str) -> bytes:
+    return base64.b64decode(encoding_aes_key + "=")
+
+
+def wx_signature(*parts: str) -> str:
+    """WeCom msg_signature / WeChat signature: SHA-1 hex of the sorted, concatenated parts
+    (token, timestamp, nonce, and the Encrypt field in safe mode)."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 - vendor's
+
+
+def verify_wx(signature: str, *parts: str) -> bool:
+    return hmac.compare_digest(wx_signature(*parts), signature.lower())
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, list[str]]) -> str:
+    """X-Twilio-Signature: base64 HMAC-SHA1 of the full URL followed by each POST parameter
+    name and its (sorted, de-duplicated) values, names sorted."""
+    message = url + "".join(
+        name + value for name in sorted(params) for value in sorted(set(params[name]))
+    )
+    digest = hmac.new(auth_token.encode(), message.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_twilio(signature: str, auth_token: str, url: str, params: dict[str, list[str]]) -> bool:
+    """Accept the URL with and without the scheme's default port, as Twilio's validator does."""
+    candidates = {url, _without_default_port(url), _with_default_port(url)}
+    return any(
+        hmac.compare_digest(twilio_signature(auth_token, u, params), signature) for u in candidates
+    )
+
+
+def _without_default_port(url: str) -> str:
+    return url.replace(":443/", "/", 1).replace(":80/", "/", 1)
+
+
+def _with_default_port(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if ":" in host:
+        return url
+    port = "443" if scheme == "https" else "80"
+    return f"{scheme}://{host}:{port}{slash}{path}"
+
+
+def verify_timestamped_hmac(
+    header: str, body: bytes, secrets: list[str], *, now: float, tolerance_seconds: int = 300
+) -> str | None:
+    """Check a `t=<unix>,v1=<hex>` header (Stripe's scheme: HMAC-SHA256 of "<t>." + body).
+    Several v1 values and several secrets are allowed, for rotation. Returns the reason for a
+    refusal, or None when the signature is good."""
+    fields: dict[str, list[str]] = {}
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        fields.setdefault(key, []).append(value)
+    stamp = (fields.get("t") or [""])[0]
+    if not stamp.isdigit() or not fields.get("v1"):
+        return "the signature header is not t=<unix seconds>,v1=<hex>"
+    if abs(now - int(stamp)) > tolerance_seconds:
+        return f"the timestamp is more than {tolerance_seconds} s away from our clock"
+    signed = stamp.encode() + b"." + body
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, given.lower()) for given in fields["v1"]):
+            return None
+    return "the signature does not match the body"

@@ -63,15 +63,16 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
       dunlin run                        plan today's reminders and send the due ones
       dunlin worker                     send queued reminders (DUNLIN_DISPATCH=queue, Redis)
       dunlin status                     what is planned, sent, uncertain or failing
+      dunlin serve                      webhooks, customer links and the admin API
     """
     setup_logging(debug)
     ctx.obj = CliState(org=org, debug=debug)
 
 
 def _register() -> None:
-    from dunlin.cli import core, cycle, data, demo, dispatch, policies, sources
+    from dunlin.cli import core, cycle, data, demo, dispatch, policies, sources, web
 
-    for module in (core, data, sources, cycle, dispatch, policies, demo):
+    for module in (core, data, sources, cycle, dispatch, policies, demo, web):
         module.register(cli)
 
 

@@ -143,6 +143,7 @@ def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
                 org_slug,
                 now,
                 channels.get,
+                links=app.links,
                 on_progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     finally:

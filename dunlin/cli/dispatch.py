@@ -23,8 +23,8 @@ from reminders.channel_store import (
     masked_secrets,
     remove_channel,
     save_channel,
+    test_message,
 )
-from reminders.channels.base import OutgoingMessage
 from reminders.channels.http import ChannelContext
 from reminders.channels.registry import HeldChannel, build_channel, providers
 from reminders.queue import queue_name
@@ -180,24 +180,7 @@ def channels_test(state, name: str, address: str) -> None:  # type: ignore[no-un
         configs = channel_configs(session, org.id)
     ctx = ChannelContext(app.settings.resolved_outbox_dir / org.slug)
     channel = build_channel(configs.get(name), name, box, ctx)
-    now = datetime.now(UTC)
-    text = t(
-        f"Dunlin test message for {org.name} ({now:%Y-%m-%d %H:%M} UTC).",
-        f"Dunlin 测试消息：{org.name}（{now:%Y-%m-%d %H:%M} UTC）。",
-    )
-    message = OutgoingMessage(
-        key=f"test:{name}:{now:%Y%m%d%H%M%S}",
-        channel=name,
-        recipient=address,
-        locale=org.language,
-        subject=t("Dunlin test message", "Dunlin 测试消息"),
-        text=text + "\n",
-        html=f"<p>{text}</p>",
-        short=text,
-        created_at=now,
-        template="test",
-        variables={"customer_name": org.name, "total": "0", "days_overdue": "0"},
-    )
+    message = test_message(org, name, address, datetime.now(UTC))
     try:
         result = channel.send(message)
     finally:

@@ -122,7 +122,9 @@ class SmtpChannel:
         return self._conn
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        unsubscribe = self.unsubscribe_url.format(key=message.key) if self.unsubscribe_url else None
+        unsubscribe = message.variables.get("unsubscribe_url") or (
+            self.unsubscribe_url.format(key=message.key) if self.unsubscribe_url else None
+        )
         email = build_message(
             message,
             self.sender,

@@ -1,0 +1,232 @@
+"""What a customer can do from the link in a reminder, and what each action sets off.
+
+Every action is an event (the write-back turns it into a note in the source) and, where a
+person must check something, a task for the customer's salesperson.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dunlin.events import record_event
+from reminders.cancel import cancel_for_settled
+from reminders.models import Task
+from sync.models import Customer, Receivable
+
+CHANNELS = ("email", "sms", "wecom", "wechat", "dingtalk", "push", "webhook")
+
+
+class ActionRefused(ValueError):
+    """The action cannot be taken as asked (a date too far, an invoice not theirs)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: the customer through a link, with the reminder the link came in."""
+
+    customer: Customer
+    reminder_id: int
+
+    @property
+    def name(self) -> str:
+        return f"customer:{self.customer.id}"
+
+
+def open_invoices(session: Session, customer: Customer) -> list[Receivable]:
+    return list(
+        session.scalars(
+            select(Receivable)
+            .where(
+                Receivable.org_id == customer.org_id,
+                Receivable.customer_id == customer.id,
+                Receivable.status == "open",
+            )
+            .order_by(Receivable.due_on, Receivable.id)
+        )
+    )
+
+
+def _task(
+    session: Session, actor: Actor, key: str, summary: str, due_on: date, receivable_id: int | None
+) -> None:
+    customer = actor.customer
+    exists = session.scalar(
+        select(Task.id).where(Task.org_id == customer.org_id, Task.idempotency_key == key)
+    )
+    if exists is None:
+        session.add(
+            Task(
+                org_id=customer.org_id,
+                customer_id=customer.id,
+                receivable_id=receivable_id,
+                idempotency_key=key,
+                assignee=customer.salesperson_ref,
+                summary=summary,
+                due_on=due_on,
+                data={"origin": "self_service", "reminder_id": actor.reminder_id},
+            )
+        )
+
+
+def _oldest_id(session: Session, customer: Customer) -> int | None:
+    invoices = open_invoices(session, customer)
+    return invoices[0].id if invoices else None
+
+
+def claim_paid(session: Session, actor: Actor, today: date, pause_days: int) -> date:
+    """ "I have paid": reminders pause while finance checks; a task asks them to."""
+    customer = actor.customer
+    customer.paused_until = max(customer.paused_until or today, today + timedelta(days=pause_days))
+    oldest = _oldest_id(session, customer)
+    _task(
+        session,
+        actor,
+        f"self:paid:{customer.id}:{today.isoformat()}",
+        f"{customer.name} says they have paid: please verify / 客户称已付款，请核实",
+        today + timedelta(days=1),
+        oldest,
+    )
+    record_event(
+        session,
+        customer.org_id,
+        "customer.claimed_paid",
+        f"{customer.name}: I have paid / 客户称已付款",
+        subject=("receivable", oldest) if oldest else ("customer", customer.id),
+        actor=actor.name,
+        data={"paused_until": customer.paused_until.isoformat()},
+    )
+    return customer.paused_until
+
+
+def promise(session: Session, actor: Actor, today: date, by: date, max_days: int) -> None:
+    """ "I will pay by <date>": reminders pause until then; a broken promise resumes them and
+    escalates (check_broken_promises)."""
+    if not today < by <= today + timedelta(days=max_days):
+        raise ActionRefused(
+            f"the date must be after today and within {max_days} days / "
+            f"日期须晚于今天且不超过 {max_days} 天"
+        )
+    customer = actor.customer
+    customer.paused_until, customer.promised_on = by, by
+    oldest = _oldest_id(session, customer)
+    _task(
+        session,
+        actor,
+        f"self:promise:{customer.id}:{today.isoformat()}",
+        f"{customer.name} promised to pay by {by.isoformat()} / 客户承诺 {by.isoformat()} 前付款",
+        by,
+        oldest,
+    )
+    record_event(
+        session,
+        customer.org_id,
+        "customer.promised",
+        f"{customer.name}: will pay by {by.isoformat()} / 承诺 {by.isoformat()} 前付款",
+        subject=("receivable", oldest) if oldest else ("customer", customer.id),
+        actor=actor.name,
+        data={"promised_on": by.isoformat()},
+    )
+
+
+def dispute(
+    session: Session, actor: Actor, today: date, receivable_id: int, reason: str
+) -> Receivable:
+    """The invoice leaves every reminder (a dispute survives re-sync) and goes to a person."""
+    customer = actor.customer
+    reason = reason.strip()[:1000]
+    if not reason:
+        raise ActionRefused("please give a reason / 请填写原因")
+    invoice = session.scalar(
+        select(Receivable).where(
+            Receivable.org_id == customer.org_id,
+            Receivable.customer_id == customer.id,
+            Receivable.id == receivable_id,
+            Receivable.status == "open",
+        )
+    )
+    if invoice is None:
+        raise ActionRefused("no such open invoice / 没有这张未结发票")
+    invoice.status = "disputed"
+    session.flush()
+    cancel_for_settled(session, customer.org_id, invoice.source_id, [invoice.external_id])
+    _task(
+        session,
+        actor,
+        f"self:dispute:{invoice.id}",
+        f"{customer.name} disputes {invoice.number}: {reason} / 客户对 {invoice.number} 有异议",
+        today + timedelta(days=2),
+        invoice.id,
+    )
+    record_event(
+        session,
+        customer.org_id,
+        "receivable.disputed",
+        f"{invoice.number}: {reason}",
+        subject=("receivable", invoice.id),
+        actor=actor.name,
+        data={"reason": reason},
+    )
+    return invoice
+
+
+def set_channels(
+    session: Session, actor: Actor, preferred: list[str], opted_out: list[str]
+) -> None:
+    unknown = sorted(set(preferred + opted_out) - set(CHANNELS))
+    if unknown:
+        raise ActionRefused(f"unknown channel(s) / 未知渠道: {', '.join(unknown)}")
+    customer = actor.customer
+    customer.channel_preferences = [c for c in preferred if c not in opted_out]
+    customer.opted_out_channels = sorted(set(opted_out))
+    record_event(
+        session,
+        customer.org_id,
+        "customer.channels_changed",
+        f"preferred {customer.channel_preferences}, opted out {customer.opted_out_channels}",
+        subject=("customer", customer.id),
+        actor=actor.name,
+        data={"preferred": customer.channel_preferences, "opted_out": customer.opted_out_channels},
+    )
+
+
+def check_broken_promises(session: Session, org_id: int, today: date) -> int:
+    """Promises whose date has passed with money still open: reminders have resumed (the pause
+    ended with the promise), and the salesperson gets an escalation task."""
+    customers = session.scalars(
+        select(Customer).where(
+            Customer.org_id == org_id,
+            Customer.promised_on.is_not(None),
+            Customer.promised_on < today,
+        )
+    ).all()
+    broken = 0
+    for customer in customers:
+        promised = customer.promised_on
+        customer.promised_on = None
+        oldest = _oldest_id(session, customer)
+        if oldest is None or promised is None:
+            continue
+        broken += 1
+        actor = Actor(customer, 0)
+        _task(
+            session,
+            actor,
+            f"self:broken:{customer.id}:{promised.isoformat()}",
+            f"{customer.name} did not pay by {promised.isoformat()} as promised: escalate / "
+            f"客户未按承诺于 {promised.isoformat()} 前付款，请升级处理",
+            today + timedelta(days=1),
+            oldest,
+        )
+        record_event(
+            session,
+            org_id,
+            "customer.promise_broken",
+            f"{customer.name}: promise of {promised.isoformat()} broken / 承诺付款未兑现",
+            subject=("receivable", oldest),
+            data={"promised_on": promised.isoformat()},
+        )
+    return broken

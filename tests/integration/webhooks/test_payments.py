@@ -1,0 +1,214 @@
+"""Payment webhooks stop reminders in the same request; bad ones are refused with a reason."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from dunlin.db import transaction
+from dunlin.models import Event, Org
+from reminders.channels.base import Outcome, SendResult
+from reminders.dispatch import send_due
+from reminders.models import Reminder
+from sync.models import Receivable
+from sync.payments import PaymentNotice, apply_payment
+from tests.integration.webhooks.conftest import seed
+from webhooks.signatures import jiandaoyun_signature
+
+
+def odoo_body(external_id: str, residual: float, state: str) -> dict:
+    return {
+        "_action": "Dunlin: invoice paid(#42)",
+        "_id": int(external_id),
+        "_model": "account.move",
+        "amount_residual": residual,
+        "amount_total": 1280.0,
+        "currency_id": 7,
+        "invoice_date_due": "2024-05-31",
+        "name": "INV/2024/00012",
+        "partner_id": 56,
+        "payment_state": state,
+        "state": "posted",
+        "write_date": "2024-05-01 08:00:00",
+    }
+
+
+def status_of(app, model, row_id):
+    with app.factory() as session:
+        return session.get(model, row_id)
+
+
+def test_odoo_paid_webhook_cancels_reminders_within_the_request(app, client, caplog):
+    s = seed(app)
+    response = client.post(
+        f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("1234", 0.0, "paid")
+    )
+    assert response.status_code == 200, response.json
+    assert (
+        response.json["receivable_status"] == "paid" and response.json["reminders_cancelled"] == 1
+    )
+    assert status_of(app, Receivable, s.receivable_id).status == "paid"
+    assert status_of(app, Receivable, s.receivable_id).amount_open == 0
+    assert status_of(app, Reminder, s.reminder_id).status == "cancelled"
+    # the same body again is answered and applied once
+    again = client.post(
+        f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("1234", 0.0, "paid")
+    )
+    assert again.status_code == 200 and again.json["status"] == "duplicate"
+    with app.factory() as session:
+        kinds = session.scalars(select(Event.kind).where(Event.kind.like("payment.%"))).all()
+    assert kinds == ["payment.received"]
+
+
+def test_partial_payment_updates_the_open_amount_and_keeps_reminding(app, client):
+    s = seed(app)
+    response = client.post(
+        f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("1234", 280.0, "partial")
+    )
+    assert response.status_code == 200 and response.json["receivable_status"] == "open"
+    invoice = status_of(app, Receivable, s.receivable_id)
+    assert invoice.amount_open == Decimal("280") and invoice.status == "open"
+    assert status_of(app, Reminder, s.reminder_id).status == "planned"
+
+
+def test_wrong_secret_and_other_orgs_source_are_refused_and_logged(app, client, caplog):
+    s = seed(app)
+    other = seed(app, "other", "999", n=1)
+    bad = client.post(
+        f"/hooks/odoo/{s.source_id}/{'x' * len(s.secret)}", json=odoo_body("1234", 0, "paid")
+    )
+    assert bad.status_code == 401 and bad.json["error"]["code"] == "bad_secret"
+    # org B's secret does not open org A's source
+    crossed = client.post(
+        f"/hooks/odoo/{s.source_id}/{other.secret}", json=odoo_body("1234", 0, "paid")
+    )
+    assert crossed.status_code == 401
+    assert status_of(app, Reminder, s.reminder_id).status == "planned"
+    assert any("refused POST" in r.getMessage() for r in caplog.records)
+    assert not any(s.secret in r.getMessage() for r in caplog.records)
+
+
+def test_unknown_invoice_is_accepted_for_the_next_sync(app, client):
+    s = seed(app)
+    response = client.post(
+        f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("55555", 0, "paid")
+    )
+    assert response.status_code == 202 and response.json["status"] == "unknown_invoice"
+
+
+def test_malformed_payload_names_the_problem(app, client):
+    s = seed(app)
+    response = client.post(f"/hooks/odoo/{s.source_id}/{s.secret}", json={"name": "x"})
+    assert response.status_code == 422 and "_id" in response.json["error"]["message"]
+    notjson = client.post(
+        f"/hooks/odoo/{s.source_id}/{s.secret}", data=b"{", content_type="application/json"
+    )
+    assert notjson.status_code == 400
+
+
+def generic_headers(secret: str, body: bytes, event_id: str, at: int | None = None) -> dict:
+    at = at or int(time.time())
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "Dunlin-Signature": f"t={at},v1={mac}",
+        "Dunlin-Event-Id": event_id,
+        "Content-Type": "application/json",
+    }
+
+
+def test_generic_webhook_rejects_tampered_expired_and_replayed(app, client):
+    s = seed(app)
+    body = json.dumps(
+        {"record": {"id": 1234, "amount_residual": 0, "state": "posted", "payment_state": "paid"}}
+    ).encode()
+    url = f"/hooks/payments/{s.source_id}"
+    tampered = client.post(
+        url, data=body.replace(b"0", b"1", 1), headers=generic_headers(s.secret, body, "e1")
+    )
+    assert tampered.status_code == 401 and "does not match" in tampered.json["error"]["message"]
+    expired = client.post(
+        url, data=body, headers=generic_headers(s.secret, body, "e1", int(time.time()) - 3600)
+    )
+    assert expired.status_code == 401 and "timestamp" in expired.json["error"]["message"]
+    assert status_of(app, Reminder, s.reminder_id).status == "planned"
+    ok = client.post(url, data=body, headers=generic_headers(s.secret, body, "e1"))
+    assert ok.status_code == 200 and ok.json["reminders_cancelled"] == 1
+    replay = client.post(url, data=body, headers=generic_headers(s.secret, body, "e1"))
+    assert replay.status_code == 200 and replay.json["status"] == "duplicate"
+
+
+def test_jiandaoyun_signature_is_checked(app, client):
+    s = seed(app)
+    body = json.dumps(
+        {
+            "op": "data_update",
+            "data": {"id": 1234, "amount_residual": 0, "state": "posted", "payment_state": "paid"},
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    sig = jiandaoyun_signature("n1", body, s.secret, stamp)
+    url = f"/hooks/jiandaoyun/{s.source_id}?nonce=n1&timestamp={stamp}"
+    bad = client.post(
+        url, data=body, headers={"X-JDY-Signature": "0" * 40, "X-JDY-DeliverId": "d1"}
+    )
+    assert bad.status_code == 401
+    ok = client.post(
+        url,
+        data=body,
+        headers={
+            "X-JDY-Signature": sig,
+            "X-JDY-DeliverId": "d1",
+            "Content-Type": "application/json",
+        },
+    )
+    assert ok.status_code == 200, ok.json
+    assert status_of(app, Reminder, s.reminder_id).status == "cancelled"
+
+
+class SlowChannel:
+    rate_per_second = None
+    recipient_limits = ()
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, message):
+        self.sent.append(message.recipient)
+        return SendResult(Outcome.SENT, provider_message_id="m1")
+
+    def close(self):
+        pass
+
+
+def test_payment_racing_a_worker_about_to_send_wins(app):
+    """The payment transaction holds its lock; a worker that starts claiming meanwhile waits,
+    then finds the reminder cancelled, and sends nothing."""
+    s = seed(app)
+    channel = SlowChannel()
+    worker_done = threading.Event()
+    with app.factory() as session, session.begin():
+        result = apply_payment(
+            session, s.org_id, s.source_id, PaymentNotice("1234", None, "paid"), "test"
+        )
+        assert result.cancelled == 1
+
+        def worker():
+            with app.factory() as db:
+                slug = db.get(Org, s.org_id).slug
+            send_due(app.factory, slug, datetime.now(UTC), lambda _n: channel)
+            worker_done.set()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        time.sleep(0.5)  # the worker is now blocked on our lock (or has not claimed yet)
+    thread.join(timeout=30)
+    assert worker_done.is_set()
+    assert channel.sent == []
+    assert status_of(app, Reminder, s.reminder_id).status == "cancelled"

@@ -1,0 +1,15 @@
+"""The admin REST API under /api/v1; its OpenAPI 3.1 document is /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from webhooks.api import config, ledger, people, sources  # noqa: E402,F401 - register routes
+from webhooks.api.spec import openapi_document  # noqa: E402
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return jsonify(openapi_document(bp.url_prefix or ""))

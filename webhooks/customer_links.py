@@ -1,0 +1,256 @@
+"""Customer-facing links from a reminder: the click tracker, the self-service page, unsubscribe.
+
+Tokens are signed and expire (dunlin.links); the only redirect goes to the invoice's own
+payment URL from our database (http/https only), never to a URL taken from the request.
+Forms carry a CSRF token (Flask-WTF); each action is an event and, where a person must act,
+a task (reminders.customer_actions).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dunlin.db import transaction, utcnow
+from dunlin.events import record_event
+from dunlin.links import LinkError, LinkSigner, LinkTarget
+from dunlin.models import Org
+from reminders import customer_actions as actions
+from reminders.models import Reminder
+from reminders.receipts import Receipt, apply_receipts
+from reminders.render import format_day, format_money
+from sync.models import Customer
+from webhooks.edge import dunlin_app, refuse
+
+bp = Blueprint("links", __name__, template_folder="templates")
+TEXT = {
+    "zh_CN": {
+        "title": "付款与账单",
+        "open": "未结发票",
+        "number": "发票号",
+        "due": "到期日",
+        "amount": "未付金额",
+        "pay": "去付款",
+        "paid": "我已付款",
+        "promise": "我将在此日期前付款",
+        "promise_button": "提交承诺",
+        "dispute": "对此发票有异议",
+        "reason": "原因",
+        "dispute_button": "提交异议",
+        "channels": "提醒方式",
+        "stop": "不再通过此方式提醒",
+        "save": "保存",
+        "none": "没有未结发票，谢谢！",
+        "done": "已收到，谢谢。",
+        "unsubscribed": "已退订该渠道的提醒。",
+        "unsubscribe_confirm": "确认不再通过此渠道接收提醒？",
+        "confirm": "确认退订",
+    },
+    "en_US": {
+        "title": "Your invoices",
+        "open": "Open invoices",
+        "number": "Invoice",
+        "due": "Due",
+        "amount": "Open amount",
+        "pay": "Pay now",
+        "paid": "I have paid",
+        "promise": "I will pay by",
+        "promise_button": "Send promise",
+        "dispute": "Dispute this invoice",
+        "reason": "Reason",
+        "dispute_button": "Send dispute",
+        "channels": "How we remind you",
+        "stop": "Stop reminders on this channel",
+        "save": "Save",
+        "none": "Nothing is open. Thank you!",
+        "done": "Received, thank you.",
+        "unsubscribed": "You will no longer get reminders on this channel.",
+        "unsubscribe_confirm": "Stop getting reminders on this channel?",
+        "confirm": "Unsubscribe",
+    },
+}
+
+
+def _target(token: str) -> LinkTarget:
+    settings = dunlin_app().settings
+    signer = LinkSigner(settings.require_secret_key(), settings.link_max_age_days)
+    try:
+        return signer.read(token)
+    except LinkError as exc:
+        refuse(410 if exc.code == "link_expired" else 404, exc.code, str(exc))
+
+
+def _load(session: Session, target: LinkTarget) -> tuple[Org, Customer, Reminder | None]:
+    customer = session.scalar(
+        select(Customer).where(Customer.org_id == target.org_id, Customer.id == target.customer_id)
+    )
+    org = session.get(Org, target.org_id)
+    if customer is None or org is None:
+        refuse(404, "bad_link", "this link is not valid / 链接无效")
+    reminder = None
+    if target.reminder_id:
+        reminder = session.scalar(
+            select(Reminder).where(
+                Reminder.org_id == org.id,
+                Reminder.customer_id == customer.id,
+                Reminder.id == target.reminder_id,
+            )
+        )
+    return org, customer, reminder
+
+
+def _locale(org: Org, customer: Customer) -> str:
+    wanted = request.args.get("lang") or customer.language or org.language
+    return "en_US" if (wanted or "").startswith("en") else "zh_CN"
+
+
+def _today(org: Org, customer: Customer) -> date:
+    return utcnow().astimezone(ZoneInfo(customer.timezone or org.timezone)).date()
+
+
+def _clicked(session: Session, org: Org, reminder: Reminder | None, what: str) -> None:
+    if reminder is not None:
+        apply_receipts(
+            session, org.id, reminder.channel, [Receipt(reminder.idempotency_key, "clicked", what)]
+        )
+
+
+@bp.get("/c/<token>")
+def click(token: str):  # type: ignore[no-untyped-def]
+    """Record the click, then go to the invoice's payment page (or the self-service page)."""
+    target = _target(token)
+    with transaction(dunlin_app().factory) as session:
+        org, customer, reminder = _load(session, target)
+        _clicked(session, org, reminder, "payment link")
+        invoices = actions.open_invoices(session, customer)
+        if reminder is not None:
+            wanted = {reminder.target_receivable_id}
+            invoices = [i for i in invoices if i.id in wanted] or invoices
+        url = next((i.payment_url for i in invoices if _safe_url(i.payment_url)), None)
+    return redirect(url or url_for("links.page", token=token), code=303)
+
+
+def _safe_url(url: str | None) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@bp.get("/s/<token>")
+def page(token: str):  # type: ignore[no-untyped-def]
+    target = _target(token)
+    with transaction(dunlin_app().factory) as session:
+        org, customer, reminder = _load(session, target)
+        _clicked(session, org, reminder, "self-service page")
+        return _render(session, org, customer, token, request.args.get("done"))
+
+
+def _render(session: Session, org: Org, customer: Customer, token: str, notice: str | None) -> str:
+    locale = _locale(org, customer)
+    invoices = [
+        {
+            "id": i.id,
+            "number": i.number,
+            "due": format_day(i.due_on, locale),
+            "amount": format_money(i.amount_open, i.currency, locale),
+            "pay_url": i.payment_url if _safe_url(i.payment_url) else None,
+        }
+        for i in actions.open_invoices(session, customer)
+    ]
+    return render_template(
+        "selfservice.html",
+        text=TEXT[locale],
+        lang="zh-CN" if locale == "zh_CN" else "en",
+        org=org,
+        customer=customer,
+        invoices=invoices,
+        token=token,
+        notice=notice,
+        channels=actions.CHANNELS,
+        today=_today(org, customer).isoformat(),
+    )
+
+
+@bp.post("/s/<token>/<action>")
+def act(token: str, action: str):  # type: ignore[no-untyped-def]
+    target = _target(token)
+    settings = dunlin_app().settings
+    with transaction(dunlin_app().factory) as session:
+        org, customer, reminder = _load(session, target)
+        actor = actions.Actor(customer, reminder.id if reminder else 0)
+        today = _today(org, customer)
+        try:
+            _do(session, actor, action, today, request.form, settings)
+        except actions.ActionRefused as exc:
+            refuse(422, "refused", str(exc))
+        except ValueError as exc:
+            refuse(422, "bad_form", f"{exc}")
+    return redirect(url_for("links.page", token=token, done=action), code=303)
+
+
+def _do(
+    session: Session, actor: actions.Actor, action: str, today: date, form: Any, settings: Any
+) -> None:
+    if action == "paid":
+        actions.claim_paid(session, actor, today, settings.paid_claim_pause_days)
+    elif action == "promise":
+        by = date.fromisoformat(form.get("date", ""))
+        actions.promise(session, actor, today, by, settings.promise_max_days)
+    elif action == "dispute":
+        actions.dispute(
+            session, actor, today, int(form.get("invoice", "0")), form.get("reason", "")
+        )
+    elif action == "channels":
+        opted_out = form.getlist("opt_out")
+        kept = list(actor.customer.channel_preferences or [])
+        preferred = [c for c in form.getlist("prefer") if c] if "prefer" in form else kept
+        actions.set_channels(session, actor, preferred, opted_out)
+    else:
+        refuse(404, "unknown_action", "no such action / 无此操作")
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):  # type: ignore[no-untyped-def]
+    """GET asks; POST (a form, or a mail client's RFC 8058 one-click) opts the customer out of
+    the channel the reminder came by."""
+    target = _target(token)
+    with transaction(dunlin_app().factory) as session:
+        org, customer, reminder = _load(session, target)
+        text = TEXT[_locale(org, customer)]
+        if reminder is None:
+            refuse(404, "bad_link", "this link is not valid / 链接无效")
+        if request.method == "GET":
+            return render_template(
+                "unsubscribe.html",
+                text=text,
+                token=token,
+                done=False,
+                channel=reminder.channel,
+                lang="en",
+            )
+        opted = sorted({*(customer.opted_out_channels or []), reminder.channel})
+        customer.opted_out_channels = opted
+        record_event(
+            session,
+            org.id,
+            "customer.unsubscribed",
+            f"{customer.name} unsubscribed from {reminder.channel}",
+            subject=("customer", customer.id),
+            actor=f"customer:{customer.id}",
+            data={"channel": reminder.channel, "reminder_id": reminder.id},
+        )
+        return render_template(
+            "unsubscribe.html",
+            text=text,
+            token=token,
+            done=True,
+            channel=reminder.channel,
+            lang="en",
+        )

@@ -1,0 +1,128 @@
+"""Payment webhooks: a source says an invoice was paid, and its reminders stop in the same
+request (sync.payments.apply_payment).
+
+- Odoo's "Send Webhook Notification" cannot sign and gives up after 1 s: the per-source secret
+  sits in the URL path, and the work done before answering is one short transaction.
+- Jiandaoyun signs with X-JDY-Signature and names each delivery (X-JDY-DeliverId).
+- Anything else (K3Cloud plug-ins, scripts) signs Stripe's way: `Dunlin-Signature:
+  t=<unix>,v1=<hex HMAC-SHA256 of "<t>." + body>`, checked within a tolerance window, and
+  each `Dunlin-Event-Id` is accepted once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+
+from dunlin.db import transaction
+from mappings import load_mapping
+from sync.models import Source
+from sync.payments import NoticeError, PaymentResult, apply_payment, read_notice
+from sync.sources import webhook_secret_of
+from webhooks.edge import dunlin_app, first_delivery, json_body, refuse, secret_box
+from webhooks.signatures import verify_jiandaoyun, verify_timestamped_hmac
+
+bp = Blueprint("payments", __name__, url_prefix="/hooks")
+TOLERANCE_SECONDS = 300
+
+
+def _source(source_id: int) -> tuple[Source, str]:
+    with dunlin_app().factory() as session:
+        source = session.scalar(select(Source).where(Source.id == source_id))
+        if source is None:
+            refuse(404, "unknown_source", "no such source / 数据源不存在")
+        secret = webhook_secret_of(secret_box(), source)
+        session.expunge(source)
+    if secret is None:
+        refuse(403, "webhooks_disabled", "this source has no webhook secret / 该数据源未启用回调")
+    return source, secret
+
+
+@bp.post("/odoo/<int:source_id>/<path_secret>")
+def odoo(source_id: int, path_secret: str):  # type: ignore[no-untyped-def]
+    source, secret = _source(source_id)
+    if not hmac.compare_digest(secret.encode(), path_secret.encode()):
+        refuse(401, "bad_secret", "the secret in the URL is wrong / 地址中的密钥不正确")
+    payload = json_body()
+    if not isinstance(payload, dict) or "_id" not in payload:
+        refuse(422, "bad_payload", "expected Odoo's webhook payload with `_id` / 缺少 _id")
+    record = {**payload, "id": payload["_id"]}
+    # Odoo sends no delivery id; the same body twice is the same news.
+    delivery = hashlib.sha256(request.get_data()).hexdigest()
+    return _apply(source, record, "odoo", delivery)
+
+
+@bp.post("/jiandaoyun/<int:source_id>")
+def jiandaoyun(source_id: int):  # type: ignore[no-untyped-def]
+    source, secret = _source(source_id)
+    ok = verify_jiandaoyun(
+        request.headers.get("X-JDY-Signature", ""),
+        request.args.get("nonce", ""),
+        request.get_data(),
+        secret,
+        request.args.get("timestamp", ""),
+        now=time.time(),
+        tolerance_seconds=TOLERANCE_SECONDS,
+    )
+    if not ok:
+        refuse(401, "bad_signature", "X-JDY-Signature is wrong or stale / 签名错误或已过期")
+    delivery = request.headers.get("X-JDY-DeliverId", "")
+    if not delivery:
+        refuse(400, "no_delivery_id", "X-JDY-DeliverId is missing / 缺少 X-JDY-DeliverId")
+    payload = json_body()
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        refuse(422, "bad_payload", "expected {op, data} / 应为 {op, data}")
+    return _apply(source, data, "jiandaoyun", delivery)
+
+
+@bp.post("/payments/<int:source_id>")
+def generic(source_id: int):  # type: ignore[no-untyped-def]
+    source, secret = _source(source_id)
+    reason = verify_timestamped_hmac(
+        request.headers.get("Dunlin-Signature", ""),
+        request.get_data(),
+        [secret],
+        now=time.time(),
+        tolerance_seconds=TOLERANCE_SECONDS,
+    )
+    if reason:
+        refuse(401, "bad_signature", f"Dunlin-Signature: {reason}")
+    delivery = request.headers.get("Dunlin-Event-Id", "")
+    if not delivery:
+        refuse(400, "no_event_id", "Dunlin-Event-Id is missing / 缺少 Dunlin-Event-Id")
+    payload = json_body()
+    record = payload.get("record") if isinstance(payload, dict) else None
+    if not isinstance(record, dict):
+        refuse(422, "bad_payload", 'expected {"record": {...}} / 应为 {record: {...}}')
+    return _apply(source, record, "generic", delivery)
+
+
+def _apply(source: Source, record: dict[str, Any], kind: str, delivery: str):  # type: ignore[no-untyped-def]
+    try:
+        notice = read_notice(load_mapping(source.mapping), record)
+    except NoticeError as exc:
+        refuse(422, "bad_payload", str(exc))
+    with transaction(dunlin_app().factory) as session:
+        if not first_delivery(session, source.org_id, f"payment:{source.id}", delivery):
+            return jsonify(status="duplicate", external_id=notice.external_id)
+        result = apply_payment(session, source.org_id, source.id, notice, actor=f"webhook:{kind}")
+    return jsonify(_body(notice.external_id, result)), 200 if result.found else 202
+
+
+def _body(external_id: str, result: PaymentResult) -> dict[str, Any]:
+    if not result.found:
+        return {"status": "unknown_invoice", "external_id": external_id}
+    return {
+        "status": "applied",
+        "external_id": external_id,
+        "receivable_status": result.status,
+        "amount_open": str(result.amount_open),
+        "reminders_cancelled": result.cancelled,
+        "reminders_in_flight": result.in_flight,
+    }

@@ -1,0 +1,60 @@
+"""Protections every response and public request gets: size limits (Flask's
+MAX_CONTENT_LENGTH → 413), a per-client rate limit on public endpoints, security headers, CSRF
+for form posts (Flask-WTF), and the client address as the reverse proxy saw it."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from dunlin.settings import Settings
+from reminders.ratelimit import MemoryLimiter
+from webhooks.edge import refuse
+
+csrf = CSRFProtect()
+PUBLIC_PREFIXES = ("/hooks/", "/c/", "/s/", "/u/", "/api/v1/session")
+# Pages are ours and small: no scripts at all, inline styles only, forms post to ourselves.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def install(app: Flask, settings: Settings) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # bound to the session; pages may stay open long
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = (settings.public_url or "").startswith("https://")
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.proxy_hops,
+            x_proto=settings.proxy_hops,
+            x_host=settings.proxy_hops,
+        )
+    csrf.init_app(app)
+    # Per process: with several gunicorn workers the effective limit is that many times higher
+    # (documented in deploy/). Payment webhooks must never fail because a limiter store is down.
+    limiter = MemoryLimiter()
+    rate = settings.web_rate_limit
+
+    @app.before_request
+    def limit_public() -> None:
+        if request.path.startswith(PUBLIC_PREFIXES):
+            client = request.remote_addr or "?"
+            if limiter.provider_wait(f"web:{client}", rate, rate * 5) > 0:
+                refuse(429, "rate_limited", "too many requests, slow down / 请求过于频繁")
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "no-referrer")  # link tokens must not leak onward
+        h.setdefault("Cache-Control", "no-store")
+        h.setdefault("Content-Security-Policy", PAGE_CSP)
+        if request.is_secure:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
