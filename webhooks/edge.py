@@ -63,7 +63,20 @@ def json_body() -> Any:
     data = request.get_json(silent=True)
     if data is None:
         refuse(400, "bad_json", "the body is not JSON / 请求体不是 JSON")
+    if has_nul(data):
+        refuse(400, "nul_byte", "the body contains a NUL character / 含有 NUL 字符")
     return data
+
+
+def has_nul(value: Any) -> bool:
+    """PostgreSQL text cannot hold NUL, and no legitimate value carries one."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 def first_delivery(session: Session, org_id: int, endpoint: str, delivery_id: str) -> bool:

@@ -81,7 +81,7 @@ def receive(channel_id: int, token: str):  # type: ignore[no-untyped-def]
 
 
 def _parse(provider: str, secrets: dict[str, Any]) -> tuple[list[Receipt], Any]:
-    if provider == "twilio_sms":
+    if provider == "twilio":
         form = request.form.to_dict(flat=False)
         url = _public_url()
         if not verify_twilio(

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from webhooks.api.spec import ApiModel
 
 Role = Literal["admin", "finance", "sales"]
+MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist
 
 
 class Page(ApiModel):
     """Keyset pagination: pass the last id you saw as `after`."""
 
     limit: int = Field(default=50, ge=1, le=200)
-    after: int = Field(default=0, ge=0)
+    after: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class OrgOut(BaseModel):
@@ -34,6 +36,16 @@ class OrgPatch(ApiModel):
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     language: Literal["zh_CN", "en_US"] | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
 
 
 class UserOut(BaseModel):
@@ -68,7 +80,7 @@ class UserPatch(ApiModel):
 
 class TokenIn(ApiModel):
     name: str = Field(min_length=1, max_length=100)
-    user_id: int | None = Field(default=None, ge=1, description="Default: the caller.")
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Default: the caller.")
 
 
 class TokenOut(BaseModel):
@@ -266,7 +278,7 @@ class ReceivableList(BaseModel):
 
 
 class ReceivableQuery(Page):
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     status: Literal["open", "paid", "cancelled", "disputed", "written_off"] | None = None
 
 
@@ -295,7 +307,7 @@ class ReminderList(BaseModel):
 
 
 class ReminderQuery(Page):
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     status: str | None = Field(default=None, max_length=16)
     channel: str | None = Field(default=None, max_length=32)
 
@@ -320,7 +332,7 @@ class EventQuery(Page):
         default=None, max_length=64, description="Exact kind or a prefix ending in '.'."
     )
     subject_type: str | None = Field(default=None, max_length=32)
-    subject_id: int | None = Field(default=None, ge=1)
+    subject_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class Timeline(BaseModel):
@@ -348,7 +360,7 @@ class TaskList(BaseModel):
 
 class TaskQuery(Page):
     status: Literal["open", "done", "vetoed", "cancelled"] | None = None
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TaskPatch(ApiModel):

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from webhooks.api.auth import Principal, authenticate
-from webhooks.edge import Refused, refuse
+from webhooks.edge import Refused, has_nul, refuse
 
 
 class ApiModel(BaseModel):
@@ -54,6 +54,7 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 ALL_ROLES = ("admin", "finance", "sales")
+MAX_ID = 2**63 - 1
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 
@@ -79,6 +80,8 @@ def operation(
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def handler(**path_args: Any) -> Response:
+            if any(isinstance(v, int) and v > MAX_ID for v in path_args.values()):
+                refuse(404, "not_found", "not found / 未找到")  # beyond BIGINT: cannot exist
             principal = None if public else authenticate()
             if principal is not None and principal.role not in roles:
                 refuse(403, "forbidden", f"role {principal.role!r} may not do this / 无此权限")
@@ -104,6 +107,8 @@ def operation(
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseModel:
+    if has_nul(data):  # PostgreSQL text cannot hold NUL; no legitimate value has one
+        refuse(400, "nul_byte", f"the {where} contains a NUL character / 含有 NUL 字符")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -163,6 +168,7 @@ def openapi_document(prefix: str) -> dict[str, Any]:
             },
             "400": {"description": "Malformed request", **error},
             "404": {"description": "Not found (or not this org's)", **error},
+            "409": {"description": "Conflicts with an existing row", **error},
             "422": {"description": "Invalid parameters", **error},
             "429": {"description": "Rate limited", **error},
         }
@@ -207,7 +213,7 @@ def openapi_document(prefix: str) -> dict[str, Any]:
 
 def _path_schema(converter: str, args: str) -> dict[str, Any]:
     if converter == "int":
-        return {"type": "integer", "minimum": 1}
+        return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     if converter == "any":
         return {"type": "string", "enum": [a.strip() for a in args.split(",")]}
     return {"type": "string"}

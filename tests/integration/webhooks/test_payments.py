@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from dunlin.db import transaction
 from dunlin.models import Event, Org
 from reminders.channels.base import Outcome, SendResult
 from reminders.dispatch import send_due

@@ -1,0 +1,292 @@
+"""Provider receipts move the ledger forward; customers act from the links in a reminder."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from datetime import date, timedelta
+
+from sqlalchemy import select, update
+
+from dunlin.crypto import SecretBox
+from dunlin.db import transaction
+from dunlin.links import LinkSigner, LinkTarget, receipt_path_token
+from dunlin.models import Event
+from reminders.channel_store import save_channel
+from reminders.models import Reminder, Task
+from sync.models import Customer, Receivable
+from tests.integration.webhooks.conftest import PUBLIC_URL, seed
+from webhooks.signatures import twilio_signature
+
+
+def sent(app, reminder_id: int, message_id: str, channel: str = "sms") -> None:
+    with transaction(app.factory) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id)
+            .values(status="sent", provider_message_id=message_id, channel=channel)
+        )
+
+
+def channel(
+    app, org_id: int, provider: str, settings: dict, secrets: dict, name: str = "sms"
+) -> str:
+    box = SecretBox(app.settings.require_secret_key())
+    with transaction(app.factory) as session:
+        config = save_channel(session, box, org_id, name, provider, settings, secrets)
+        return f"/hooks/receipts/{config.id}/{receipt_path_token(app.settings.require_secret_key(), config.id)}"
+
+
+def status(app, reminder_id: int) -> str:
+    with app.factory() as session:
+        return session.get(Reminder, reminder_id).status
+
+
+def test_aliyun_report_array_delivers_and_tolerates_duplicates(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "biz-1")
+    url = channel(
+        app,
+        s.org_id,
+        "aliyun_sms",
+        {"sign_name": "示例", "templates": {"reminder": "SMS_1"}},
+        {"access_key_id": "LTAIexample", "access_key_secret": "secret-abcdef"},
+    )
+    report = [
+        {"biz_id": "biz-1", "success": True, "err_code": "DELIVERED", "phone_number": "1380"},
+        {"biz_id": "unknown", "success": False, "err_code": "X"},
+    ]
+    for _ in range(2):
+        response = client.post(url, json=report)
+        assert response.status_code == 200 and response.json == {"code": 0, "msg": "ok"}
+    assert status(app, s.reminder_id) == "delivered"
+    with app.factory() as session:
+        assert session.scalars(
+            select(Event.kind).where(Event.kind == "reminder.delivered")
+        ).all() == ["reminder.delivered"]
+    # a late "failed" never downgrades a delivered message
+    client.post(url, json=[{"biz_id": "biz-1", "success": False, "err_code": "MK:0001"}])
+    assert status(app, s.reminder_id) == "delivered"
+
+
+def test_receipt_url_with_a_wrong_token_or_another_orgs_id_is_refused(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "biz-1")
+    url = channel(
+        app,
+        s.org_id,
+        "aliyun_sms",
+        {"sign_name": "示例", "templates": {"reminder": "SMS_1"}},
+        {"access_key_id": "LTAIexample", "access_key_secret": "secret-abcdef"},
+    )
+    bad = client.post(url[:-4] + "0000", json=[{"biz_id": "biz-1", "success": True}])
+    assert bad.status_code == 404
+    assert status(app, s.reminder_id) == "sent"
+
+
+def test_tencent_status_callback_fails_the_row(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "sid-9")
+    url = channel(
+        app,
+        s.org_id,
+        "tencent_sms",
+        {"sdk_app_id": "1400000000", "sign_name": "示例", "templates": {"reminder": "1"}},
+        {"secret_id": "AKIDexample", "secret_key": "secret-abcdef"},
+    )
+    response = client.post(
+        url, json=[{"sid": "sid-9", "report_status": "FAIL", "errmsg": "MK:0005"}]
+    )
+    assert response.status_code == 200
+    assert status(app, s.reminder_id) == "failed"
+
+
+def test_twilio_callback_needs_a_valid_signature(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "SM123")
+    url = channel(
+        app,
+        s.org_id,
+        "twilio",
+        {"account_sid": "AC123", "from": "+15005550006"},
+        {"auth_token": "twilio-token-1"},
+    )
+    form = {"MessageSid": "SM123", "MessageStatus": "delivered", "To": "+8613800000000"}
+    forged = client.post(url, data=form, headers={"X-Twilio-Signature": "bm9wZQ=="})
+    assert forged.status_code == 401
+    sig = twilio_signature("twilio-token-1", PUBLIC_URL + url, {k: [v] for k, v in form.items()})
+    ok = client.post(url, data=form, headers={"X-Twilio-Signature": sig})
+    assert ok.status_code == 204
+    assert status(app, s.reminder_id) == "delivered"
+
+
+def _seal(key: bytes, message: bytes, receive_id: bytes) -> str:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    plain = b"R" * 16 + len(message).to_bytes(4, "big") + message + receive_id
+    pad = 32 - len(plain) % 32
+    plain += bytes([pad]) * pad
+    enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(enc.update(plain) + enc.finalize()).decode()
+
+
+def test_wechat_template_event_in_safe_mode(app, client):
+    from webhooks.signatures import wx_aes_key, wx_signature
+
+    s = seed(app)
+    sent(app, s.reminder_id, "200163836", channel="wechat")
+    aes = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+    url = channel(
+        app,
+        s.org_id,
+        "wechat_template",
+        {"app_id": "wx5823bf96d3bd56c7", "templates": {}},
+        {"app_secret": "wechat-secret-1", "callback_token": "QDG6eK", "encoding_aes_key": aes},
+        name="wechat",
+    )
+    inner = (
+        b"<xml><ToUserName>gh</ToUserName><Event>TEMPLATESENDJOBFINISH</Event>"
+        b"<MsgID>200163836</MsgID><Status>success</Status></xml>"
+    )
+    encrypt = _seal(wx_aes_key(aes), inner, b"wx5823bf96d3bd56c7")
+    stamp, nonce = str(int(time.time())), "263014780"
+    body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
+    bad = client.post(f"{url}?timestamp={stamp}&nonce={nonce}&msg_signature=00", data=body)
+    assert bad.status_code == 401
+    sig = wx_signature("QDG6eK", stamp, nonce, encrypt)
+    ok = client.post(f"{url}?timestamp={stamp}&nonce={nonce}&msg_signature={sig}", data=body)
+    assert ok.status_code == 200 and ok.get_data() == b"success"
+    assert status(app, s.reminder_id) == "delivered"
+
+
+def token_for(app, s, reminder: bool = True) -> str:
+    signer = LinkSigner(app.settings.require_secret_key())
+    return signer.sign(LinkTarget(s.org_id, s.customer_id, s.reminder_id if reminder else 0))
+
+
+def test_click_records_and_redirects_only_to_the_invoices_own_payment_url(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "m-1", channel="email")
+    response = client.get(f"/c/{token_for(app, s)}?next=https://evil.example")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://pay.example.com/invoice/1234"
+    assert status(app, s.reminder_id) == "clicked"
+    with transaction(app.factory) as session:  # a javascript: URL in the source is never followed
+        session.execute(update(Receivable).values(payment_url="javascript:alert(1)"))
+    again = client.get(f"/c/{token_for(app, s)}")
+    assert again.headers["Location"].startswith("/s/")
+
+
+def test_tampered_and_expired_links_are_refused(app, client):
+    s = seed(app)
+    token = token_for(app, s)
+    assert client.get(f"/s/{token[:-2]}xx").status_code == 404
+    expired = LinkSigner(app.settings.require_secret_key(), max_age_days=1)
+    expired.max_age_seconds = -1
+    assert client.get(f"/s/{token}").status_code == 200
+    import dunlin.links as links
+
+    original = links.LinkSigner.read
+
+    def read_expired(self, tok):
+        self.max_age_seconds = -1
+        return original(self, tok)
+
+    links.LinkSigner.read = read_expired
+    try:
+        assert client.get(f"/s/{token}").status_code == 410
+    finally:
+        links.LinkSigner.read = original
+
+
+def csrf_from(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def test_self_service_page_actions(app, client):
+    s = seed(app)
+    token = token_for(app, s)
+    page = client.get(f"/s/{token}?lang=en")
+    assert page.status_code == 200 and b"INV/0" in page.data and b"I have paid" in page.data
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    zh = client.get(f"/s/{token}")
+    assert "我已付款".encode() in zh.data and "¥1,280.00".encode() in zh.data
+    csrf = csrf_from(page.data)
+    # without the CSRF token a form post is refused
+    assert client.post(f"/s/{token}/paid").status_code == 400
+    by = (date.today() + timedelta(days=5)).isoformat()
+    promised = client.post(f"/s/{token}/promise", data={"date": by, "csrf_token": csrf})
+    assert promised.status_code == 303
+    too_far = client.post(f"/s/{token}/promise", data={"date": "2999-01-01", "csrf_token": csrf})
+    assert too_far.status_code == 422
+    disputed = client.post(
+        f"/s/{token}/dispute",
+        data={"invoice": str(s.receivable_id), "reason": "货物破损", "csrf_token": csrf},
+    )
+    assert disputed.status_code == 303
+    channels = client.post(f"/s/{token}/channels", data={"opt_out": ["sms"], "csrf_token": csrf})
+    assert channels.status_code == 303
+    with app.factory() as session:
+        customer = session.get(Customer, s.customer_id)
+        assert customer.promised_on.isoformat() == by and customer.paused_until.isoformat() == by
+        assert customer.opted_out_channels == ["sms"]
+        assert session.get(Receivable, s.receivable_id).status == "disputed"
+        assert session.get(Reminder, s.reminder_id).status == "cancelled"
+        tasks = session.scalars(select(Task.summary).where(Task.customer_id == s.customer_id)).all()
+        kinds = set(
+            session.scalars(select(Event.kind).where(Event.actor == f"customer:{s.customer_id}"))
+        )
+    assert len(tasks) == 2 and any("破损" in t for t in tasks)
+    assert {"customer.promised", "receivable.disputed", "customer.channels_changed"} <= kinds
+
+
+def test_a_link_of_org_a_cannot_touch_org_b(app, client):
+    a = seed(app)
+    b = seed(app, "other", "777", n=1)
+    forged = LinkSigner(app.settings.require_secret_key()).sign(
+        LinkTarget(a.org_id, b.customer_id, 0)
+    )
+    assert client.get(f"/s/{forged}").status_code == 404
+    page = client.get(f"/s/{token_for(app, a)}")
+    csrf = csrf_from(page.data)
+    response = client.post(
+        f"/s/{token_for(app, a)}/dispute",
+        data={"invoice": str(b.receivable_id), "reason": "x", "csrf_token": csrf},
+    )
+    assert response.status_code == 422
+    with app.factory() as session:
+        assert session.get(Receivable, b.receivable_id).status == "open"
+
+
+def test_one_click_unsubscribe(app, client):
+    s = seed(app)
+    response = client.post(f"/u/{token_for(app, s)}", data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    with app.factory() as session:
+        assert session.get(Customer, s.customer_id).opted_out_channels == ["email"]
+
+
+def test_dispatch_puts_signed_links_into_the_message(app):
+    from datetime import UTC, datetime
+
+    from reminders.dispatch import send_due
+    from tests.integration.webhooks.test_payments import SlowChannel
+
+    s = seed(app)
+    app_with_links = type(app)(app.settings.model_copy(update={"public_url": PUBLIC_URL}))
+    captured = []
+
+    class Capture(SlowChannel):
+        def send(self, message):
+            captured.append(message)
+            return super().send(message)
+
+    send_due(
+        app.factory, "acme", datetime.now(UTC), lambda _n: Capture(), links=app_with_links.links
+    )
+    url = captured[0].variables["self_service_url"]
+    assert url.startswith(PUBLIC_URL + "/s/")
+    target = LinkSigner(app.settings.require_secret_key()).read(url.rsplit("/", 1)[1])
+    assert (target.customer_id, target.reminder_id) == (s.customer_id, s.reminder_id)
+    assert captured[0].variables["unsubscribe_url"].startswith(PUBLIC_URL + "/u/")
