@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/sync_bench.py --latency-ms 300
 	$(BIN)/python bench/dispatch_bench.py
+	$(BIN)/python bench/webhooks_bench.py
+	$(BIN)/python bench/webhooks_bench.py --postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -51,7 +51,7 @@ class PaymentResult:
 def read_notice(mapping: Mapping, record: dict[str, Any]) -> PaymentNotice:
     """Read external id, open amount and status through the source's mapping. Fields the
     notice does not carry (a webhook sends a chosen few) are not errors."""
-    out, errors = RecordTransformer(mapping, "receivables").transform(record)
+    out, errors = _transformer(mapping).transform(record)
     external_id = out.get("external_id")
     if external_id in (None, ""):
         raise NoticeError("external_id: the payload does not name the invoice")
@@ -63,6 +63,19 @@ def read_notice(mapping: Mapping, record: dict[str, Any]) -> PaymentNotice:
     if amount is None and status is None:
         raise NoticeError("amount_open: the payload carries neither an open amount nor a status")
     return PaymentNotice(str(external_id), amount, status)
+
+
+_TRANSFORMERS: dict[int, tuple[Mapping, RecordTransformer]] = {}
+
+
+def _transformer(mapping: Mapping) -> RecordTransformer:
+    """Compiled once per parsed mapping (the cached mapping object is reused per file version)."""
+    cached = _TRANSFORMERS.get(id(mapping))
+    if cached is None or cached[0] is not mapping:
+        if len(_TRANSFORMERS) > 64:
+            _TRANSFORMERS.clear()
+        cached = _TRANSFORMERS[id(mapping)] = (mapping, RecordTransformer(mapping, "receivables"))
+    return cached[1]
 
 
 def apply_payment(

@@ -22,6 +22,7 @@ from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
 from dunlin.i18n import t
+from dunlin.models import Event
 from dunlin.orgs import get_org
 from mappings import load_mapping
 from reminders.models import Reminder, Task
@@ -31,6 +32,12 @@ from sync.sources import api_sources, credentials_of
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 CLOSED_TASK_STATES = ("done", "cancelled", "vetoed")
+NOTE_EVENTS = (
+    "customer.claimed_paid",
+    "customer.promised",
+    "customer.promise_broken",
+    "receivable.disputed",
+)
 
 
 @dataclass
@@ -78,6 +85,7 @@ class SourceWriteback:
     def run(self, limit: int = 500) -> WritebackReport:
         try:
             self._notes(limit)
+            self._event_notes(limit)
             self._tasks(limit)
             self._close_tasks(limit)
         except SourceError as exc:  # down or refusing us: the rest waits for the next run
@@ -179,6 +187,35 @@ class SourceWriteback:
                 lambda e=external_id, r=reminder, m=marker: self.connector.post_note(
                     "receivables", e, note_html(r, m)
                 ),
+            ):
+                self.report.notes += 1
+
+    def _event_notes(self, limit: int) -> None:
+        """Promises, disputes, "I have paid" claims and broken promises, as notes on the
+        invoice, so the salesperson sees them in the CRM."""
+        with self.factory() as session:
+            todo = session.execute(
+                select(Event, Receivable.external_id)
+                .join(Receivable, Receivable.id == Event.subject_id)
+                .where(
+                    Event.org_id == self.source.org_id,
+                    Event.subject_type == "receivable",
+                    Event.kind.in_(NOTE_EVENTS),
+                    Receivable.source_id == self.source.id,
+                    ~self._written("note", "e", Event.id, ("done", "failed")),
+                )
+                .order_by(Event.id)
+                .limit(limit)
+            ).all()
+            session.expunge_all()
+        for event, external_id in todo:
+            marker = f"[dunlin e{event.id}]"
+            html = f"<p>{escape(event.summary)} <small>{escape(marker)}</small></p>"
+            row = self._claim("note", f"e{event.id}", "receivables", external_id)
+            if self._write(
+                row,
+                lambda e=external_id, m=marker: self.connector.find_note("receivables", e, m),
+                lambda e=external_id, h=html: self.connector.post_note("receivables", e, h),
             ):
                 self.report.notes += 1
 

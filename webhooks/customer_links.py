@@ -223,7 +223,8 @@ def unsubscribe(token: str):  # type: ignore[no-untyped-def]
     target = _target(token)
     with transaction(dunlin_app().factory) as session:
         org, customer, reminder = _load(session, target)
-        text = TEXT[_locale(org, customer)]
+        locale = _locale(org, customer)
+        text, lang = TEXT[locale], "zh-CN" if locale == "zh_CN" else "en"
         if reminder is None:
             refuse(404, "bad_link", "this link is not valid / 链接无效")
         if request.method == "GET":
@@ -233,7 +234,7 @@ def unsubscribe(token: str):  # type: ignore[no-untyped-def]
                 token=token,
                 done=False,
                 channel=reminder.channel,
-                lang="en",
+                lang=lang,
             )
         opted = sorted({*(customer.opted_out_channels or []), reminder.channel})
         customer.opted_out_channels = opted
@@ -252,5 +253,5 @@ def unsubscribe(token: str):  # type: ignore[no-untyped-def]
             token=token,
             done=True,
             channel=reminder.channel,
-            lang="en",
+            lang=lang,
         )

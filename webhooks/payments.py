@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from dunlin.db import transaction
-from mappings import load_mapping
+from mappings import load_mapping_cached
 from sync.models import Source
 from sync.payments import NoticeError, PaymentResult, apply_payment, read_notice
 from sync.sources import webhook_secret_of
@@ -105,7 +105,7 @@ def generic(source_id: int):  # type: ignore[no-untyped-def]
 
 def _apply(source: Source, record: dict[str, Any], kind: str, delivery: str):  # type: ignore[no-untyped-def]
     try:
-        notice = read_notice(load_mapping(source.mapping), record)
+        notice = read_notice(load_mapping_cached(source.mapping), record)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
     with transaction(dunlin_app().factory) as session:

@@ -198,6 +198,7 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
             select(func.count()).where(Task.org_id == org.id, Task.status == "open")
         )
         console.print(t(f"Open follow-up tasks: {tasks}", f"未完成跟进任务：{tasks}"))
+        show_writebacks(session, org.id)
         console.print(
             t(
                 f"Active policy: {active_policy(session, org.id).label}",
@@ -218,6 +219,27 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
             t(
                 f"Outbox: {app.settings.resolved_outbox_dir / org.slug}",
                 f"发件箱目录：{app.settings.resolved_outbox_dir / org.slug}",
+            )
+        )
+
+
+def show_writebacks(session, org_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Write-back never blocks sending, so its failures must be visible here."""
+    from sync.models import Writeback
+
+    counts = dict(
+        session.execute(
+            select(Writeback.status, func.count())
+            .where(Writeback.org_id == org_id, Writeback.status.in_(("pending", "failed")))
+            .group_by(Writeback.status)
+        ).all()
+    )
+    if counts.get("failed") or counts.get("pending"):
+        failed, pending = counts.get("failed", 0), counts.get("pending", 0)
+        console.print(
+            t(
+                f"[yellow]Write-back: {failed} failed, {pending} waiting for a retry[/yellow]",
+                f"[yellow]回写：失败 {failed}，待重试 {pending}[/yellow]",
             )
         )
 

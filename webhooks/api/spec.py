@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from webhooks.api.auth import Principal, authenticate
+from webhooks.api.auth import authenticate
 from webhooks.edge import Refused, has_nul, refuse
 
 
@@ -217,8 +217,3 @@ def _path_schema(converter: str, args: str) -> dict[str, Any]:
     if converter == "any":
         return {"type": "string", "enum": [a.strip() for a in args.split(",")]}
     return {"type": "string"}
-
-
-def principal_required(principal: Principal | None) -> Principal:
-    assert principal is not None
-    return principal

@@ -100,3 +100,26 @@ def test_an_outage_leaves_write_back_pending_for_the_next_run(app, box, odoo, tm
     odoo.app.faults.clear()
     (report,) = write_back(app.factory, box, "acme")
     assert report.notes == len(sent) == len(_notes(odoo))
+
+
+@pytest.mark.parametrize("odoo", [17], indirect=True)
+def test_promises_and_disputes_become_notes_on_the_invoice_once(app, box, odoo, tmp_path):
+    from datetime import timedelta
+
+    from reminders import customer_actions as actions
+    from sync.models import Customer, Receivable
+
+    _synced_and_sent(app, box, odoo, tmp_path)
+    with app.factory() as s, s.begin():
+        invoice = s.scalar(select(Receivable).where(Receivable.status == "open").limit(1))
+        customer = s.get(Customer, invoice.customer_id)
+        actor = actions.Actor(customer, 0)
+        actions.promise(s, actor, TODAY, TODAY + timedelta(days=5), 60)
+        actions.dispute(s, actor, TODAY, invoice.id, "wrong quantity 数量不对")
+    write_back(app.factory, box, "acme")
+    bodies = [
+        m["body"] for m in odoo.db.tables["mail.message"].values() if "[dunlin e" in m["body"]
+    ]
+    assert len(bodies) == 2 and any("数量不对" in b for b in bodies)
+    (again,) = write_back(app.factory, box, "acme")
+    assert again.notes == 0

@@ -1,0 +1,265 @@
+"""bench/webhooks: the Odoo payment webhook under load, gunicorn with 2 workers on loopback.
+
+Each request marks one seeded invoice paid and cancels its planned reminder (the real work:
+delivery record, lock, update, cancel, events, commit). Baseline in the same run: a bare Flask
+JSON endpoint served by the same gunicorn. Prints requests/s at saturation (8 concurrent
+clients), p50/p99 at a paced 200 requests/s, and the ratios.
+
+    make bench
+    python bench/webhooks_bench.py --seconds 5 [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from support import ROOT, postgres_database
+
+sys.path.insert(0, str(ROOT))
+
+from dunlin.app import App  # noqa: E402
+from dunlin.crypto import SecretBox, generate_key  # noqa: E402
+from dunlin.db import transaction  # noqa: E402
+from dunlin.migrate import upgrade  # noqa: E402
+from dunlin.orgs import ensure_org  # noqa: E402
+from dunlin.settings import Settings  # noqa: E402
+from reminders.models import Reminder  # noqa: E402
+from sync.models import Customer, Receivable  # noqa: E402
+from sync.sources import add_source, new_webhook_secret  # noqa: E402
+
+
+def seed(settings: Settings, count: int) -> tuple[int, str]:
+    app = App(settings)
+    upgrade(app.engine)
+    box = SecretBox(settings.require_secret_key())
+    now = datetime.now(UTC)
+    with transaction(app.factory) as s:
+        org = ensure_org(s, "acme", settings)
+        source = add_source(s, box, org.id, "odoo", "odoo", "odoo", {}, {})
+        secret = new_webhook_secret(box, source)
+        for i in range(count):
+            c = Customer(
+                org_id=org.id,
+                source_id=source.id,
+                external_id=f"P{i}",
+                name=f"C{i}",
+                email=f"c{i}@example.com",
+                tier="B",
+            )
+            s.add(c)
+            s.flush()
+            r = Receivable(
+                org_id=org.id,
+                source_id=source.id,
+                customer_id=c.id,
+                external_id=str(i + 1),
+                number=f"INV/{i}",
+                currency="CNY",
+                amount_total=Decimal(100),
+                amount_open=Decimal(100),
+                due_on=date.today() - timedelta(days=9),
+            )
+            s.add(r)
+            s.flush()
+            s.add(
+                Reminder(
+                    org_id=org.id,
+                    customer_id=c.id,
+                    target_receivable_id=r.id,
+                    receivable_ids=[r.id],
+                    idempotency_key=f"r{r.id}:d7:email",
+                    policy="p",
+                    track="t",
+                    step="d7",
+                    channel="email",
+                    template="reminder",
+                    recipient=c.email,
+                    currency="CNY",
+                    amount_open=Decimal(100),
+                    status="planned",
+                    scheduled_at=now,
+                )
+            )
+        source_id = source.id
+    app.engine.dispose()
+    return source_id, secret
+
+
+def serve(app_path: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app_path,
+        ],
+        cwd=ROOT / "bench" if app_path.startswith("bare") else ROOT,
+        env=env,
+    )
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"gunicorn on {port} did not start")
+
+
+def post(port: int, path: str, body: bytes) -> float:
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", path, body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status >= 300:
+        raise RuntimeError(f"{path}: HTTP {response.status}")
+    return time.perf_counter() - start
+
+
+def saturate(port: int, make: callable, seconds: float, clients: int = 8) -> float:
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def run(k: int) -> None:
+        while time.perf_counter() < stop:
+            path, body = make()
+            post(port, path, body)
+            done[k] += 1
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    begin = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.perf_counter() - begin)
+
+
+def paced(port: int, make: callable, rate: float, seconds: float) -> list[float]:
+    """Open loop: a request is due every 1/rate s whatever the answers; latency counts from
+    the due time, so queueing shows."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    total = int(rate * seconds)
+    begin = time.perf_counter()
+    slots = iter(range(total))
+
+    def run() -> None:
+        while True:
+            with lock:
+                i = next(slots, None)
+                if i is None:
+                    return
+                path, body = make()
+            due = begin + i / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            post(port, path, body)
+            with lock:
+                latencies.append(time.perf_counter() - due)
+
+    threads = [threading.Thread(target=run) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite.")
+    args = parser.parse_args()
+    seconds = args.seconds
+    count = int(seconds * 2 * 600) + 2000
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = postgres_database("dunlin_bench_web") if args.postgres else None
+        url = (ctx.__enter__() if ctx else None) or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        key = generate_key()
+        settings = Settings(database_url=url, data_dir=Path(tmp), secret_key=key, _env_file=None)
+        source_id, secret = seed(settings, count)
+        env = {
+            **os.environ,
+            "DUNLIN_DATABASE_URL": url,
+            "DUNLIN_SECRET_KEY": key,
+            "DUNLIN_DATA_DIR": tmp,
+            "DUNLIN_WEB_RATE_LIMIT": "1000000",
+            "PYTHONPATH": str(ROOT),
+        }
+        dunlin = serve("webhooks.wsgi:app", 18731, env)
+        bare = serve("bare_app:app", 18732, env)
+        counter = iter(range(1, count + 1))
+        lock = threading.Lock()
+
+        def payment() -> tuple[str, bytes]:
+            with lock:
+                n = next(counter)
+            body = {
+                "_id": n,
+                "_model": "account.move",
+                "amount_residual": 0.0,
+                "state": "posted",
+                "payment_state": "paid",
+                "write_date": "2026-11-22 08:00:00",
+            }
+            return f"/hooks/odoo/{source_id}/{secret}", json.dumps(body).encode()
+
+        def baseline() -> tuple[str, bytes]:
+            return "/hooks/bare", b'{"_id": 1, "payment_state": "paid"}'
+
+        try:
+            bare_rps = saturate(18732, baseline, seconds)
+            dunlin_rps = saturate(18731, payment, seconds)
+            bare_lat = paced(18732, baseline, 200, seconds)
+            dunlin_lat = paced(18731, payment, 200, seconds)
+        finally:
+            dunlin.terminate()
+            bare.terminate()
+            dunlin.wait()
+            bare.wait()
+            if ctx:
+                ctx.__exit__(None, None, None)
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"bench/webhooks ({store}, gunicorn 2 workers, loopback)")
+    print(
+        f"  bare Flask endpoint : {bare_rps:8.0f} req/s   p50 {pct(bare_lat, 0.5):5.1f} ms  "
+        f"p99 {pct(bare_lat, 0.99):5.1f} ms at 200 req/s"
+    )
+    print(
+        f"  Odoo paid webhook   : {dunlin_rps:8.0f} req/s   p50 {pct(dunlin_lat, 0.5):5.1f} ms  "
+        f"p99 {pct(dunlin_lat, 0.99):5.1f} ms at 200 req/s"
+    )
+    print(f"  ratio               : {dunlin_rps / bare_rps:8.2f}× (goal ≥ 0.3×; p99 goal < 50 ms)")
+    print(
+        f"  ({statistics.mean(dunlin_lat) * 1000:.1f} ms mean under pacing; each request cancels one reminder)"
+    )
+
+
+if __name__ == "__main__":
+    main()
