@@ -179,16 +179,8 @@ class SourceWriteback:
             ).all()
             session.expunge_all()
         for reminder, external_id in todo:
-            marker = f"[dunlin r{reminder.id}]"
-            row = self._claim("note", f"r{reminder.id}", "receivables", external_id)
-            if self._write(
-                row,
-                lambda e=external_id, m=marker: self.connector.find_note("receivables", e, m),
-                lambda e=external_id, r=reminder, m=marker: self.connector.post_note(
-                    "receivables", e, note_html(r, m)
-                ),
-            ):
-                self.report.notes += 1
+            ref = f"r{reminder.id}"
+            self._note(ref, external_id, note_html(reminder, f"[dunlin {ref}]"))
 
     def _event_notes(self, limit: int) -> None:
         """Promises, disputes, "I have paid" claims and broken promises, as notes on the
@@ -209,15 +201,22 @@ class SourceWriteback:
             ).all()
             session.expunge_all()
         for event, external_id in todo:
-            marker = f"[dunlin e{event.id}]"
-            html = f"<p>{escape(event.summary)} <small>{escape(marker)}</small></p>"
-            row = self._claim("note", f"e{event.id}", "receivables", external_id)
-            if self._write(
-                row,
-                lambda e=external_id, m=marker: self.connector.find_note("receivables", e, m),
-                lambda e=external_id, h=html: self.connector.post_note("receivables", e, h),
-            ):
-                self.report.notes += 1
+            ref = f"e{event.id}"
+            marker = f"[dunlin {ref}]"
+            self._note(
+                ref, external_id, f"<p>{escape(event.summary)} <small>{escape(marker)}</small></p>"
+            )
+
+    def _note(self, ref: str, external_id: str, html: str) -> None:
+        """One note on an invoice, written once (its marker finds it after a crash)."""
+        marker = f"[dunlin {ref}]"
+        row = self._claim("note", ref, "receivables", external_id)
+        if self._write(
+            row,
+            lambda: self.connector.find_note("receivables", external_id, marker),
+            lambda: self.connector.post_note("receivables", external_id, html),
+        ):
+            self.report.notes += 1
 
     def _tasks(self, limit: int) -> None:
         with self.factory() as session:
