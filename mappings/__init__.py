@@ -6,7 +6,6 @@ an admin copies a shipped file, edits it and points Dunlin at the copy.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -69,15 +68,3 @@ def parse_mapping(text: str, filename: str) -> Mapping:
 def load_mapping(name_or_path: str) -> Mapping:
     path = resolve(name_or_path)
     return parse_mapping(path.read_text(encoding="utf-8"), str(path))
-
-
-def load_mapping_cached(name_or_path: str) -> Mapping:
-    """`load_mapping` for hot paths (webhooks): parsed once per file version, re-read when the
-    file changes on disk."""
-    path = resolve(name_or_path)
-    return _parsed(str(path.resolve()), path.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _parsed(path: str, _mtime_ns: int) -> Mapping:
-    return parse_mapping(Path(path).read_text(encoding="utf-8"), path)

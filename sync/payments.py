@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dunlin.db import utcnow
 from dunlin.events import record_event
-from mappings.schema import Mapping
+from mappings import load_mapping, resolve
 from mappings.transform import RecordTransformer
 from reminders.cancel import cancel_for_settled
 from reminders.models import Reminder
@@ -48,10 +49,10 @@ class PaymentResult:
     in_flight: int = 0  # reminders already being sent when the notice arrived
 
 
-def read_notice(mapping: Mapping, record: dict[str, Any]) -> PaymentNotice:
+def read_notice(reader: RecordTransformer, record: dict[str, Any]) -> PaymentNotice:
     """Read external id, open amount and status through the source's mapping. Fields the
     notice does not carry (a webhook sends a chosen few) are not errors."""
-    out, errors = _transformer(mapping).transform(record)
+    out, errors = reader.transform(record)
     external_id = out.get("external_id")
     if external_id in (None, ""):
         raise NoticeError("external_id: the payload does not name the invoice")
@@ -65,17 +66,16 @@ def read_notice(mapping: Mapping, record: dict[str, Any]) -> PaymentNotice:
     return PaymentNotice(str(external_id), amount, status)
 
 
-_TRANSFORMERS: dict[int, tuple[Mapping, RecordTransformer]] = {}
+def notice_reader(mapping_name: str) -> RecordTransformer:
+    """The mapping's receivable reader, compiled once per version of the mapping file (a
+    webhook must not parse YAML on every request)."""
+    path = resolve(mapping_name)
+    return _reader(str(path.resolve()), path.stat().st_mtime_ns)
 
 
-def _transformer(mapping: Mapping) -> RecordTransformer:
-    """Compiled once per parsed mapping (the cached mapping object is reused per file version)."""
-    cached = _TRANSFORMERS.get(id(mapping))
-    if cached is None or cached[0] is not mapping:
-        if len(_TRANSFORMERS) > 64:
-            _TRANSFORMERS.clear()
-        cached = _TRANSFORMERS[id(mapping)] = (mapping, RecordTransformer(mapping, "receivables"))
-    return cached[1]
+@lru_cache(maxsize=64)
+def _reader(path: str, _mtime_ns: int) -> RecordTransformer:
+    return RecordTransformer(load_mapping(path), "receivables")
 
 
 def apply_payment(

@@ -20,9 +20,8 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from dunlin.db import transaction
-from mappings import load_mapping_cached
 from sync.models import Source
-from sync.payments import NoticeError, PaymentResult, apply_payment, read_notice
+from sync.payments import NoticeError, PaymentResult, apply_payment, notice_reader, read_notice
 from sync.sources import webhook_secret_of
 from webhooks.edge import dunlin_app, first_delivery, json_body, refuse, secret_box
 from webhooks.signatures import verify_jiandaoyun, verify_timestamped_hmac
@@ -105,7 +104,7 @@ def generic(source_id: int):  # type: ignore[no-untyped-def]
 
 def _apply(source: Source, record: dict[str, Any], kind: str, delivery: str):  # type: ignore[no-untyped-def]
     try:
-        notice = read_notice(load_mapping_cached(source.mapping), record)
+        notice = read_notice(notice_reader(source.mapping), record)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
     with transaction(dunlin_app().factory) as session:

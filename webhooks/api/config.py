@@ -30,7 +30,7 @@ from webhooks.api import bp
 from webhooks.api import schemas as s
 from webhooks.api.auth import Principal
 from webhooks.api.common import page
-from webhooks.api.spec import operation
+from webhooks.api.spec import ApiRefused, operation
 from webhooks.edge import dunlin_app, refuse, secret_box
 
 ADMIN = ("admin",)
@@ -86,8 +86,6 @@ def create_policy(p: Principal, body: s.PolicyIn) -> s.PolicyVersionOut:
 
 
 def _invalid(exc: ConfigFileError) -> Exception:
-    from webhooks.api.spec import ApiRefused
-
     fields = [{"field": i.field, "message": i.message, "line": i.line} for i in exc.issues]
     return ApiRefused(422, "invalid_policy", "the policy is not valid / 策略无效", fields)
 
