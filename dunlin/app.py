@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from dunlin.db import make_engine, make_sessionmaker
 from dunlin.errors import ConfigError
 from dunlin.links import link_maker
 from dunlin.migrate import alembic_config
-from dunlin.settings import Settings
+from dunlin.settings import Settings, get_settings
 
 
 @dataclass
@@ -51,6 +51,12 @@ class App:
                 f"the database schema is at {current or 'nothing'}, not {head}: run `dunlin init` / "
                 "数据库结构不是最新，请先运行 dunlin init"
             )
+
+
+@cache
+def worker_app() -> App:
+    """The app of an RQ worker process: one engine and pool for every job it runs."""
+    return App(get_settings())
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ an admin copies a shipped file, edits it and points Dunlin at the copy.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -68,3 +69,15 @@ def parse_mapping(text: str, filename: str) -> Mapping:
 def load_mapping(name_or_path: str) -> Mapping:
     path = resolve(name_or_path)
     return parse_mapping(path.read_text(encoding="utf-8"), str(path))
+
+
+def current_mapping(name_or_path: str) -> Mapping:
+    """The mapping as its file is now, parsed once per version of the file (web requests
+    must not parse YAML each time, and an edited file takes effect without a restart)."""
+    path = resolve(name_or_path)
+    return _parsed(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _parsed(path: str, _mtime_ns: int) -> Mapping:
+    return load_mapping(path)

@@ -211,6 +211,26 @@ class RestDescribe(_Strict):
     companion_suffix: str | None = None
 
 
+class RestPush(_Strict):
+    """Data-change pushes the source sends to `/hooks/push/<source id>` (docs/webhooks.md).
+    A push names a record, not its new values, so it triggers an incremental sync of the
+    entities its `type` maps to; periodic sync stays on (batch edits push nothing).
+
+    `secret` and `receive_id` name credentials: Xbongbong signs with its `webhookToken`,
+    YonSuite with the app secret, and seals events for the app key."""
+
+    scheme: Literal["xbongbong", "yonsuite"]
+    secret: str
+    receive_id: str | None = None
+    # JMESPaths into the (decrypted) event; the vendors' event fields are partly GUESS.
+    type_path: str = "type"
+    event_id_path: str | None = None
+    # Event type (trimmed) → entities to sync; other types are logged and acknowledged.
+    entities: dict[str, list[Literal["customers", "receivables"]]]
+    tolerance_seconds: int = Field(default=300, ge=30)
+    reply: str | None = None  # a literal body some vendors expect (YonSuite: `success`)
+
+
 class RestSource(Reading):
     auth: RestAuth = Field(default_factory=RestAuth)
     # Envelope of APIs that answer HTTP 200 with an error code: `ok` is a JMESPath that is
@@ -224,6 +244,7 @@ class RestSource(Reading):
     note: RestWrite | None = None
     task: RestWrite | None = None
     close_task: RestWrite | None = None
+    push: RestPush | None = None
 
 
 class _ApiMapping(Mapping):

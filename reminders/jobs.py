@@ -13,10 +13,9 @@ from functools import cache
 from rq import get_current_job
 from sqlalchemy.orm import Session, sessionmaker
 
-from dunlin.app import App
+from dunlin.app import worker_app
 from dunlin.crypto import optional_box
 from dunlin.models import Org
-from dunlin.settings import get_settings
 from reminders.channels.http import ChannelContext
 from reminders.channels.registry import ChannelSet
 from reminders.channels.tokens import RedisTokenCache
@@ -27,17 +26,12 @@ from reminders.render import Renderer
 
 
 @cache
-def _app() -> App:
-    return App(get_settings())
-
-
-@cache
 def _renderer() -> Renderer:
     return Renderer()
 
 
 def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
-    app = _app()
+    app = worker_app()
     job = get_current_job()
     redis = job.connection if job else None
     ttl = app.settings.job_heartbeat_seconds

@@ -121,11 +121,13 @@ class SourceSync:
     def _retry(self, call: Callable[[], T]) -> T:
         return with_retries(call, self.reading.retries, self.sleep)
 
-    def run(self, *, full: bool = False) -> SyncReport:
+    def run(self, *, full: bool = False, entities: frozenset[str] | None = None) -> SyncReport:
+        """All entities, or only the named ones (a push names what changed); a partial run
+        leaves reconciliation to the next whole one."""
         for entity in ENTITIES:
-            if entity in self.transformers:
+            if entity in self.transformers and (entities is None or entity in entities):
                 self._sync_entity(entity, full)
-        if full or self._reconcile_due():
+        if entities is None and (full or self._reconcile_due()):
             self._reconcile()
         return self.report
 
@@ -336,6 +338,7 @@ def sync_one(
     full: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[str, str, int], None] | None = None,
+    entities: frozenset[str] | None = None,
 ) -> SyncReport:
     report = SyncReport(source.name)
     connector = None
@@ -352,7 +355,7 @@ def sync_one(
             sleep=sleep,
             on_progress=progress,
         )
-        report = runner.run(full=full)
+        report = runner.run(full=full, entities=entities)
     except SourceError as exc:
         # A source may echo what we sent; known secrets never reach status or logs.
         report.status, report.detail = (

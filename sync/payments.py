@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dunlin.db import utcnow
 from dunlin.events import record_event
-from mappings import load_mapping, resolve
+from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
 from reminders.cancel import cancel_for_settled
 from reminders.models import Reminder
@@ -75,7 +75,7 @@ def notice_reader(mapping_name: str) -> RecordTransformer:
 
 @lru_cache(maxsize=64)
 def _reader(path: str, _mtime_ns: int) -> RecordTransformer:
-    return RecordTransformer(load_mapping(path), "receivables")
+    return RecordTransformer(current_mapping(path), "receivables")
 
 
 def apply_payment(

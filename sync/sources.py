@@ -60,6 +60,22 @@ def add_source(
     return source
 
 
+def update_source(
+    session: Session,
+    box: SecretBox,
+    source: Source,
+    settings: dict[str, Any],
+    credentials: dict[str, Any],
+) -> None:
+    """Merge new settings and credentials into a source (rotated secrets, a push token the
+    vendor issued later); what is not named stays as it was."""
+    if settings:
+        source.settings = {**(source.settings or {}), **settings}
+    if credentials:
+        merged = {**credentials_of(box, source), **credentials}
+        source.credentials_encrypted = box.encrypt(merged)
+
+
 PUBLIC_CREDENTIALS = ("login", "username", "app_id")
 
 

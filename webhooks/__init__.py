@@ -17,7 +17,7 @@ from dunlin.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    from webhooks import api, customer_links, payments, receipts, security
+    from webhooks import api, customer_links, payments, pushes, receipts, security
 
     flask_app = Flask(__name__)
     settings = settings or get_settings()
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     flask_app.config["SECRET_KEY"] = flask_secret(key) if key else secrets.token_bytes(32)
     flask_app.json.ensure_ascii = False  # type: ignore[attr-defined]
     security.install(flask_app, settings)
-    for blueprint in (payments.bp, receipts.bp, api.bp):
+    for blueprint in (payments.bp, pushes.bp, receipts.bp, api.bp):
         # Machine callers: signatures, path secrets or bearer tokens instead of cookies. The
         # API checks CSRF itself when a browser session is what authenticates the call.
         security.csrf.exempt(blueprint)

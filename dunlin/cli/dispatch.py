@@ -43,9 +43,10 @@ def redis_connection(state):  # type: ignore[no-untyped-def]
 @click.command("worker")
 @click.option(
     "--queues",
-    default=",".join(CHANNELS),
+    default=",".join((*CHANNELS, "sync")),
     show_default=True,
-    help="Comma-separated channels whose queues this worker serves.",
+    help="Comma-separated channels whose queues this worker serves; `sync` runs the syncs "
+    "that sources' pushes ask for.",
 )
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option(
@@ -55,7 +56,8 @@ def redis_connection(state):  # type: ignore[no-untyped-def]
 )
 @click.pass_obj
 def worker_command(state, queues: str, burst: bool, fork: bool) -> None:  # type: ignore[no-untyped-def]
-    """Run an RQ worker that sends queued reminders (needs Redis: DUNLIN_REDIS_URL)."""
+    """Run an RQ worker that sends queued reminders and pushed syncs (needs Redis:
+    DUNLIN_REDIS_URL)."""
     from rq import Queue, SimpleWorker, Worker
 
     state.app()  # fail early on a missing key or an old schema

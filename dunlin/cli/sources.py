@@ -1,4 +1,4 @@
-"""`dunlin sources add|list|test|remove` and `dunlin sync`."""
+"""`dunlin sources add|update|list|test|remove` and `dunlin sync`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dunlin.cli.output import console, progress, source_health, table
 from dunlin.cli.params import key_values, read_secret, secret_box
 from dunlin.db import transaction
 from dunlin.errors import DunlinError
+from dunlin.events import record_event
 from dunlin.i18n import t
 from dunlin.orgs import get_org
 from mappings import load_mapping
@@ -24,6 +25,7 @@ from sync.sources import (
     get_source,
     masked_credentials,
     remove_source,
+    update_source,
 )
 from sync.writeback import write_back
 
@@ -90,6 +92,42 @@ def sources_add(state, name, mapping_name, url, settings, credential, secrets) -
         t(f"Added source {name!r} ({mapping.kind}).", f"已添加数据源 {name!r}（{mapping.kind}）。")
     )
     console.print(t(f"Next: dunlin sources test {name}", f"下一步：dunlin sources test {name}"))
+
+
+@sources.command("update")
+@click.argument("name")
+@click.option("--url", help="A new base URL.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Change a setting.")
+@click.option(
+    "--credential", multiple=True, metavar="KEY=VALUE", help="Change a non-secret credential."
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="NAME",
+    help="Replace or add a secret (e.g. a rotated api_key, Xbongbong's webhook_token); read "
+    "from DUNLIN_SECRET_<NAME> or asked for without echo.",
+)
+@click.pass_obj
+def sources_update(state, name, url, settings, credential, secrets) -> None:  # type: ignore[no-untyped-def]
+    """Change a source's URL, settings or credentials; what is not named stays as it was."""
+    box = secret_box(state)
+    credentials = key_values(credential, "--credential")
+    for secret_name in secrets:
+        credentials[secret_name] = read_secret(secret_name)
+    config = key_values(settings, "--set", numbers=True)
+    if url:
+        config["url"] = url
+    if not config and not credentials:
+        raise click.UsageError(t("nothing to change", "没有要修改的内容"))
+    app = state.app()
+    with transaction(app.factory) as session:
+        source = get_source(session, get_org(session, state.org).id, name)
+        update_source(session, box, source, config, credentials)
+        changed = ", ".join(sorted([*config, *credentials]))
+        record_event(session, source.org_id, "source.updated", f"{name}: {changed}", actor="cli")
+    console.print(t(f"Updated {name!r}: {changed}.", f"已更新 {name!r}：{changed}。"))
 
 
 @sources.command("list")
@@ -176,6 +214,35 @@ def check_source_fields(state, name: str, mapping_name: str | None = None) -> No
 def sources_test(state, name: str) -> None:  # type: ignore[no-untyped-def]
     """Log in, show the server version and what it can do, check the mapping's fields."""
     check_source_fields(state, name)
+    show_push(state, name)
+
+
+def show_push(state, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Where the source's data-change pushes go, and whether their secret is stored."""
+    app = state.app()
+    with app.factory() as session:
+        source = get_source(session, get_org(session, state.org).id, name)
+        push = getattr(getattr(load_mapping(source.mapping), "source", None), "push", None)
+        if push is None:
+            return
+        stored = bool(credentials_of(secret_box(state), source).get(push.secret))
+        source_id = source.id
+    base = (app.settings.public_url or "https://<DUNLIN_PUBLIC_URL>").rstrip("/")
+    console.print(
+        t(
+            f"  push ({push.scheme}): {base}/hooks/push/{source_id}",
+            f"  数据推送（{push.scheme}）：{base}/hooks/push/{source_id}",
+        )
+    )
+    if not stored:
+        console.print(
+            t(
+                f"  [yellow]pushes are refused until `{push.secret}` is stored:[/yellow]"
+                f" dunlin sources update {name} --secret {push.secret}",
+                f"  [yellow]存储 `{push.secret}` 之前推送会被拒绝：[/yellow]"
+                f"dunlin sources update {name} --secret {push.secret}",
+            )
+        )
 
 
 @sources.command("remove")

@@ -22,6 +22,7 @@ from tests.fakes.server import FaultyApp, Served, serve_forever
 
 CORPID = "ding0123456789abcdef"
 TOKEN = "xbb-company-token"
+WEBHOOK_TOKEN = "xbb-webhook-token"  # a separate credential, shown next to the API token
 CUSTOMER_FORM = 3001
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BAD_SIGN = 100013  # the fake's code for a wrong sign (the real one is undocumented)
@@ -126,6 +127,24 @@ class FakeXbongbong:
         return _reply(
             1, "操作成功", {"list": chunk, "totalCount": len(found), "totalPage": total_page}
         )
+
+
+def data_push(
+    item: dict[str, Any], kind: str, operate: str = "edit", token: str = WEBHOOK_TOKEN
+) -> tuple[bytes, dict[str, str]]:
+    """What Xbongbong POSTs when a record changes (reference/other-sources.md §4.6): ids only,
+    header `sign` = SHA-256 hex of the body + the webhook token."""
+    payload = {
+        "formId": item.get("formId"),
+        "operate": operate,
+        "corpid": CORPID,
+        "dataId": item["dataId"],
+        "type": kind,
+        "saasMark": 1,
+    }
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    sign = hashlib.sha256(body + token.encode()).hexdigest()
+    return body, {"sign": sign, "Content-Type": "application/json"}
 
 
 def _reply(code: int, msg: str, result: Any = None) -> Response:

@@ -8,6 +8,9 @@ paging with recordList/recordCount.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -18,6 +21,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from connectors.rest_auth import yonsuite_token_query
+from tests.fakes.sealing import seal
 from tests.fakes.server import FaultyApp, Served, serve_forever
 
 APP_KEY, APP_SECRET = "dunlintestappkey0001", "5f3c2a1b9e8d7c6b5a4f3e2d1c0b9a8f"
@@ -92,6 +96,19 @@ class FakeYonSuite:
         token = secrets.token_hex(12)
         self.tokens.add(token)
         return _reply("00000", "成功", {"access_token": token, "expire": 7200})
+
+
+def event_push(event: dict[str, Any], *, stamp_ms: int | None = None) -> dict[str, Any]:
+    """The body YonSuite POSTs for a subscribed event (reference/other-sources.md §1.4):
+    the event JSON sealed for the app key, signed with the app secret."""
+    key = base64.b64decode(APP_SECRET.replace("-", "")[:43].ljust(43, "0") + "=")
+    encrypt = seal(key, json.dumps(event).encode(), APP_KEY.encode())
+    nonce = secrets.token_hex(8)
+    stamp = str(stamp_ms if stamp_ms is not None else int(time.time() * 1000))
+    signed = "".join(sorted([nonce, encrypt, stamp])).encode()
+    digest = hmac.new(APP_SECRET.encode(), signed, hashlib.sha256).digest()
+    signature = base64.b64encode(digest).decode()
+    return {"nonce": nonce, "timestamp": stamp, "encrypt": encrypt, "signature": signature}
 
 
 def _reply(code: str, message: str, data: Any = None) -> Response:

@@ -1,17 +1,13 @@
-"""Real Redis, real RQ workers (subprocesses running `dunlin worker`) and a real SMTP sink."""
+"""Ledger rows due now and a real SMTP channel, for the dispatch tests (Redis and `dunlin worker`
+processes come from tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-from redis import Redis
 from sqlalchemy import select, update
 
 from dunlin.crypto import SecretBox
@@ -21,23 +17,7 @@ from reminders.channel_store import save_channel
 from reminders.models import Reminder
 from reminders.planner import plan
 from sync.importer import import_file
-from tests.conftest import service_missing
 from tests.integration.helpers import row, write_sheet
-
-REDIS_URL = os.environ.get("DUNLIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    conn = Redis.from_url(REDIS_URL)
-    try:
-        conn.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means the service is unusable
-        service_missing("Redis", exc)
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
-    conn.close()
 
 
 def shanghai_today() -> datetime:
@@ -84,37 +64,6 @@ def statuses(app, org: str = "acme") -> dict[int, str]:
             select(Reminder.id, Reminder.status).where(Reminder.org_id == org_id)
         )
         return {reminder_id: status for reminder_id, status in rows}
-
-
-@pytest.fixture
-def worker(app, redis) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start `dunlin worker` processes against this test's database and Redis."""
-    started: list[subprocess.Popen] = []
-    settings = app.settings
-
-    def start(*args: str, heartbeat: int = 2) -> subprocess.Popen:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DUNLIN_")}
-        env.update(
-            DUNLIN_DATABASE_URL=settings.resolved_database_url,
-            DUNLIN_SECRET_KEY=settings.require_secret_key(),
-            DUNLIN_REDIS_URL=REDIS_URL,
-            DUNLIN_DATA_DIR=str(settings.data_dir),
-            DUNLIN_JOB_HEARTBEAT_SECONDS=str(heartbeat),
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dunlin", "worker", "--queues", "email", *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:

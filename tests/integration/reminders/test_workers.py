@@ -127,7 +127,7 @@ def test_provider_429_then_503_then_ok_is_delivered_once_after_backoff(
     """An in-process SimpleWorker (real RQ on real Redis) so `responses` answers the provider."""
     from reminders import jobs
 
-    monkeypatch.setattr(jobs, "_app", lambda: app)
+    monkeypatch.setattr(jobs, "worker_app", lambda: app)
     due_reminders(app, tmp_path, 1)
     url = "https://hooks.acme.example/reminders"
     responses.post(url, status=429, headers={"Retry-After": "120"})

@@ -120,6 +120,18 @@ def test_add_test_and_sync(tmp_path, system):
         assert "every mapped field exists" in tested.stdout
         if system == "kingdee-jdy":
             assert "write_back: not available" in tested.stdout
+        if system in ("xbongbong", "yonsuite"):
+            assert "/hooks/push/1" in tested.stdout  # where to point the vendor's pushes
+        if system == "xbongbong":  # its push token is a credential of its own, added later
+            assert "pushes are refused" in tested.stdout
+            token = {"DUNLIN_SECRET_WEBHOOK_TOKEN": xbongbong.WEBHOOK_TOKEN}
+            updated = run(
+                ["sources", "update", "src", "--secret", "webhook_token"], tmp_path, **env, **token
+            )
+            assert updated.returncode == 0, updated.stderr
+            retested = run(["sources", "test", "src"], tmp_path, **env)
+            assert "pushes are refused" not in retested.stdout
+            assert "every mapped field exists" in retested.stdout  # the API token survived
         synced = run(["sync", "src"], tmp_path, **env)
         assert synced.returncode == 0, synced.stdout + synced.stderr
         status = run(["status"], tmp_path, **env)

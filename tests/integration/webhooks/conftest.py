@@ -3,6 +3,7 @@ an overdue invoice and a reminder due now, per org."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -34,11 +35,14 @@ class Seeded:
 
 
 @pytest.fixture
-def web(app: App) -> Flask:
+def web(app: App) -> Iterator[Flask]:
     settings = app.settings.model_copy(update={"public_url": PUBLIC_URL})
     flask_app = create_app(settings)
     flask_app.config["TESTING"] = True
-    return flask_app
+    yield flask_app
+    syncs = flask_app.extensions.get("dunlin_push_syncs")
+    if syncs is not None:  # a push's background sync ends before its fakes and database do
+        syncs.inline.wait()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import time
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ from dunlin.models import Event
 from reminders.channel_store import save_channel
 from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
+from tests.fakes.sealing import seal
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed
 from webhooks.signatures import twilio_signature
 
@@ -121,16 +121,6 @@ def test_twilio_callback_needs_a_valid_signature(app, client):
     assert status(app, s.reminder_id) == "delivered"
 
 
-def _seal(key: bytes, message: bytes, receive_id: bytes) -> str:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    plain = b"R" * 16 + len(message).to_bytes(4, "big") + message + receive_id
-    pad = 32 - len(plain) % 32
-    plain += bytes([pad]) * pad
-    enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    return base64.b64encode(enc.update(plain) + enc.finalize()).decode()
-
-
 def test_wechat_template_event_in_safe_mode(app, client):
     from webhooks.signatures import wx_aes_key, wx_signature
 
@@ -149,7 +139,7 @@ def test_wechat_template_event_in_safe_mode(app, client):
         b"<xml><ToUserName>gh</ToUserName><Event>TEMPLATESENDJOBFINISH</Event>"
         b"<MsgID>200163836</MsgID><Status>success</Status></xml>"
     )
-    encrypt = _seal(wx_aes_key(aes), inner, b"wx5823bf96d3bd56c7")
+    encrypt = seal(wx_aes_key(aes), inner, b"wx5823bf96d3bd56c7")
     stamp, nonce = str(int(time.time())), "263014780"
     body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"
     bad = client.post(f"{url}?timestamp={stamp}&nonce={nonce}&msg_signature=00", data=body)
