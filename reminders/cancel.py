@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from dunlin.db import utcnow
 from reminders.dispatch import record_transitions
 from reminders.models import Reminder
+from reminders.policy import THANK_YOU_STEP
 from sync.models import Receivable
 
 
@@ -34,6 +35,7 @@ def cancel_for_settled(
             # queued too: a job still holding the id finds nothing left to claim
             Reminder.status.in_(("planned", "queued")),
             Reminder.target_receivable_id.in_(settled),
+            Reminder.step != THANK_YOU_STEP,  # a thank-you is for a settled invoice
         )
         .values(status="cancelled", error=why, updated_at=utcnow())
         .returning(Reminder.id)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from reminders.decide import CustomerFact, InvoiceFact
 from reminders.models import Reminder, Task
+from reminders.policy import THANK_YOU_STEP
 from sync.models import Customer, Receivable, Source
 
 CONTACT_COLUMNS = {
@@ -115,7 +116,18 @@ def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
     return done
 
 
-CAPPED_STATUSES = ("planned", "sending", "sent", "uncertain")
+# Every message planned, on its way or gone (receipts move `sent` on to delivered, read, ...).
+CAPPED_STATUSES = (
+    "planned",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "clicked",
+    "replied",
+    "uncertain",
+)
 
 
 def cap_usage(
@@ -133,6 +145,7 @@ def cap_usage(
             Reminder.org_id == org_id,
             Reminder.status.in_(CAPPED_STATUSES),
             Reminder.scheduled_at >= since,
+            Reminder.step != THANK_YOU_STEP,  # thanks are not reminders
         )
         .distinct()
     )

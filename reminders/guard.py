@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dunlin.models import Org
 from reminders.models import Reminder, Task
+from reminders.policy import THANK_YOU_STEP
 from sync.models import Customer, Receivable
 
 
@@ -73,12 +74,48 @@ def check_many(
         )
         if i.amount_open > 0  # in Python: SQLite stores money as text
     }
+    thanks = {r.id for r in reminders if r.step == THANK_YOU_STEP}
+    paid = _paid(session, org, {r.target_receivable_id for r in reminders if r.id in thanks})
     return {
-        r.id: _verdict(
+        r.id: _thanks_verdict(org, r, customers.get(r.customer_id), paid, now)
+        if r.id in thanks
+        else _verdict(
             org, r, customers.get(r.customer_id), veto_keys[r.id] in vetoed, open_invoices, now
         )
         for r in reminders
     }
+
+
+def _paid(session: Session, org: Org, ids: set[int]) -> dict[int, Receivable]:
+    if not ids:
+        return {}
+    query = select(Receivable).where(
+        Receivable.org_id == org.id, Receivable.id.in_(ids), Receivable.status == "paid"
+    )
+    return {i.id: i for i in session.scalars(query)}
+
+
+def _thanks_verdict(
+    org: Org,
+    reminder: Reminder,
+    customer: Customer | None,
+    paid: dict[int, Receivable],
+    now: datetime,
+) -> Cancel | Proceed:
+    """A thank-you goes only while its invoice is still paid (a bounced payment reopens it)."""
+    if customer is None:
+        return Cancel("customer no longer exists")
+    if customer.do_not_remind:
+        return Cancel("customer is marked do-not-remind")
+    if reminder.channel in (customer.opted_out_channels or []):
+        return Cancel(f"customer opted out of {reminder.channel}")
+    invoice = paid.get(reminder.target_receivable_id)
+    if invoice is None:
+        return Cancel("the invoice is no longer paid")
+    today = local_today(now, customer.timezone or org.timezone)
+    context = message_context(org, customer, [invoice], reminder.currency, "courtesy", today)
+    context["total"] = invoice.amount_total
+    return Proceed(customer.language, context)
 
 
 def _verdict(

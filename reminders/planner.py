@@ -44,6 +44,7 @@ from reminders.schedule import (
     next_send_time,
     spread_offset,
 )
+from reminders.thanks import plan_thanks
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class PlanReport:
     tasks_inserted: int = 0
     invalid_timezones: set[str] = field(default_factory=set)  # customer external ids
     broken_promises: int = 0
+    thanks_planned: int = 0  # thank-you messages for invoices paid after a reminder
 
 
 def skip_category(skip: Skip) -> str:
@@ -164,6 +166,15 @@ def plan(
                 candidates = []
         _decide_chunk(session, org.id, candidates, decide_one)
         writer.flush()
+        if policy.thank_you is not None:
+
+            def send_time(customer: CustomerInfo, key: str) -> datetime:
+                tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
+                return scheduler.schedule(key, today, tz, None)
+
+            report.thanks_planned = plan_thanks(
+                session, org, report.policy, policy.thank_you, today, send_time
+            )
         if dry_run:
             session.rollback()
             return report

@@ -64,6 +64,24 @@ class Repeat(_Strict):
         return self
 
 
+def check_channels(value: list[ChannelChoice]) -> list[ChannelChoice]:
+    names = [c for choice in value for c in ([choice] if isinstance(choice, str) else choice)]
+    unknown = [c for c in names if c not in CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown channel(s): {', '.join(unknown)} (known: {', '.join(CHANNELS)})")
+    if len(set(names)) != len(names):
+        raise ValueError("a channel appears twice in one step")
+    return value
+
+
+def check_template(value: str) -> str:
+    if value not in known_templates():
+        raise ValueError(
+            f"unknown template {value!r} (known: {', '.join(sorted(known_templates()))})"
+        )
+    return value
+
+
 class Step(_Strict):
     name: str
     offset_days: int | None = Field(
@@ -84,24 +102,12 @@ class Step(_Strict):
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: list[ChannelChoice]) -> list[ChannelChoice]:
-        names = [c for choice in value for c in ([choice] if isinstance(choice, str) else choice)]
-        unknown = [c for c in names if c not in CHANNELS]
-        if unknown:
-            raise ValueError(
-                f"unknown channel(s): {', '.join(unknown)} (known: {', '.join(CHANNELS)})"
-            )
-        if len(set(names)) != len(names):
-            raise ValueError("a channel appears twice in one step")
-        return value
+        return check_channels(value)
 
     @field_validator("template")
     @classmethod
     def _known_template(cls, value: str) -> str:
-        if value not in known_templates():
-            raise ValueError(
-                f"unknown template {value!r} (known: {', '.join(sorted(known_templates()))})"
-            )
-        return value
+        return check_template(value)
 
     @model_validator(mode="after")
     def _timed_and_useful(self) -> Step:
@@ -180,6 +186,39 @@ class Track(_Strict):
         return self
 
 
+THANK_YOU_STEP = "thank-you"
+
+
+class ThankYou(_Strict):
+    """One thank-you message when an invoice Dunlin reminded about is paid; off unless the
+    policy has this section. Sent in the policy's send windows on the first usable channel."""
+
+    channels: list[ChannelChoice] = Field(min_length=1, description="Fallback order.")
+    template: str = "thank_you"
+    reminded_within_days: int = Field(
+        default=60, ge=1, description="Only invoices reminded this recently are thanked."
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: list[ChannelChoice]) -> list[ChannelChoice]:
+        return check_channels(value)
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        return check_template(value)
+
+    def as_step(self) -> Step:
+        return Step(
+            name=THANK_YOU_STEP,
+            offset_days=0,
+            channels=self.channels,
+            template=self.template,
+            tone="courtesy",
+        )
+
+
 class CapsSpec(_Strict):
     """Most reminders one customer gets per local day and per week (Monday–Sunday)."""
 
@@ -202,6 +241,7 @@ class Policy(_Strict):
     spread_minutes: int = Field(default=30, ge=0, le=240)
     caps: CapsSpec = Field(default_factory=CapsSpec)
     known_tags: list[str] = Field(default_factory=list)
+    thank_you: ThankYou | None = None
 
     @field_validator("send_windows")
     @classmethod

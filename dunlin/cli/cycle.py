@@ -110,6 +110,21 @@ def show_plan(report: PlanReport, limit: int) -> None:
                 f"已安排 {report.reminders_inserted} 条提醒和 {report.tasks_inserted} 个任务。",
             )
         )
+    if report.thanks_planned:
+        console.print(
+            t(
+                f"Thank-you messages for {report.thanks_planned} paid invoice(s).",
+                f"已为 {report.thanks_planned} 张已付款单据安排感谢消息。",
+            )
+        )
+    if report.broken_promises:
+        console.print(
+            t(
+                f"[yellow]{report.broken_promises} broken promise(s): reminders resume and a "
+                "person follows up.[/yellow]",
+                f"[yellow]{report.broken_promises} 个付款承诺未兑现：恢复提醒并转人工跟进。[/yellow]",
+            )
+        )
     if report.invalid_timezones:
         console.print(
             t(

@@ -31,7 +31,7 @@ def test_check_names_the_line_of_an_unknown_channel(org):
     )
     result = run(["policies", "check", str(bad)], cwd, **env)
     assert result.returncode == 2
-    assert f"{bad}:38: tracks.1.steps.2.channels" in result.stderr and "telex" in result.stderr
+    assert f"{bad}:39: tracks.1.steps.2.channels" in result.stderr and "telex" in result.stderr
     assert "OK" in run(["policies", "check", str(EXAMPLE)], cwd, **env).stdout
 
 

@@ -36,6 +36,13 @@ def test_unknown_channel_is_named_with_its_line():
     assert issue.line == 7 and issue.field == "tracks.0.steps.0.channels" and "fax" in issue.message
 
 
+def test_thank_you_is_off_unless_given_and_its_channels_are_checked():
+    assert parse_policy(BASE, "p.yaml").thank_you is None
+    assert load_policy(EXAMPLE).thank_you.channels == ["email", "wecom"]
+    (issue,) = _issues("thank_you: {channels: [pigeon]}\n" + BASE)
+    assert issue.line == 1 and issue.field == "thank_you.channels" and "pigeon" in issue.message
+
+
 def test_unknown_template_is_named():
     (issue,) = _issues(BASE + "        template: dunning-letter\n")
     assert issue.line == 8 and "dunning-letter" in issue.message
