@@ -10,19 +10,20 @@ its write lock at once instead of upgrading a stale read snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from dunlin.db import utcnow
-from dunlin.events import record_event
+from dunlin.models import Event
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
-from reminders.cancel import cancel_for_settled
 from reminders.models import Reminder
+from reminders.policy import THANK_YOU_STEP
 from sync.models import Receivable
 
 SETTLED = ("paid", "cancelled", "written_off")
@@ -78,66 +79,139 @@ def _reader(path: str, _mtime_ns: int) -> RecordTransformer:
     return RecordTransformer(current_mapping(path), "receivables")
 
 
+# The webhook's statements, built once: each request only binds values (SQLAlchemy reuses the
+# compiled SQL; rebuilding the expressions cost more than running them on SQLite).
+_TARGET = (
+    select(Receivable.id)
+    .where(
+        Receivable.org_id == bindparam("org"),
+        Receivable.source_id == bindparam("source"),
+        Receivable.external_id == bindparam("external_id"),
+    )
+    .correlate(None)  # its own lookup, also inside the SELECT of receivables below
+    .scalar_subquery()
+)
+# The lock: a no-op write on the reminders that could still be claimed.
+_LOCK = (
+    update(Reminder)
+    .where(
+        Reminder.org_id == bindparam("org"),
+        Reminder.target_receivable_id == _TARGET,
+        Reminder.status.in_(("planned", "queued")),
+    )
+    .values(updated_at=bindparam("now"))
+)
+_IN_FLIGHT = (
+    select(func.count())
+    .where(
+        Reminder.org_id == bindparam("org"),
+        Reminder.target_receivable_id == Receivable.id,
+        Reminder.status == "sending",
+    )
+    .scalar_subquery()
+)
+_READ = (
+    select(Receivable.id, Receivable.status, Receivable.amount_open, Receivable.number, _IN_FLIGHT)
+    .where(Receivable.id == _TARGET)
+    .with_for_update(of=Receivable.__table__)
+)
+_MARK = (
+    update(Receivable)
+    .where(Receivable.id == bindparam("receivable"))
+    .values(
+        status=bindparam("status"), amount_open=bindparam("amount"), updated_at=bindparam("now")
+    )
+)
+CANCEL_REASON = "receivable no longer open"
+_CANCEL = (
+    update(Reminder)
+    .where(
+        Reminder.org_id == bindparam("org"),
+        Reminder.target_receivable_id == bindparam("receivable"),
+        Reminder.status.in_(("planned", "queued")),
+        Reminder.step != THANK_YOU_STEP,
+    )
+    .values(status="cancelled", error=CANCEL_REASON, updated_at=bindparam("now"))
+    .returning(Reminder.id)
+)
+_EVENTS = insert(Event)
+
+
 def apply_payment(
-    session: Session, org_id: int, source_id: int, notice: PaymentNotice, actor: str
+    conn: Connection, org_id: int, source_id: int, notice: PaymentNotice, actor: str
 ) -> PaymentResult:
-    receivable_id = (
-        select(Receivable.id)
-        .where(
-            Receivable.org_id == org_id,
-            Receivable.source_id == source_id,
-            Receivable.external_id == notice.external_id,
-        )
-        .scalar_subquery()
-    )
-    # The lock: a no-op write on the reminders that could still be claimed.
+    """Five statements: lock the claimable reminders, read the invoice (and how many of its
+    reminders are being sent), mark it, cancel, and record every event in one insert."""
     now = utcnow()
-    session.execute(
-        update(Reminder)
-        .where(
-            Reminder.org_id == org_id,
-            Reminder.target_receivable_id == receivable_id,
-            Reminder.status.in_(("planned", "queued")),
-        )
-        .values(updated_at=now)
-    )
-    receivable = session.scalar(
-        select(Receivable).where(Receivable.id == receivable_id).with_for_update()
-    )
-    if receivable is None:
-        record_event(
-            session,
-            org_id,
-            "payment.unknown_invoice",
-            f"payment notice for {notice.external_id}, not synced yet",
-            actor=actor,
-            data={"external_id": notice.external_id, "source_id": source_id},
+    keys = {"org": org_id, "source": source_id, "external_id": notice.external_id, "now": now}
+    conn.execute(_LOCK, keys)
+    found = conn.execute(_READ, keys).first()
+    if found is None:
+        conn.execute(
+            _EVENTS,
+            [
+                _event(
+                    org_id,
+                    now,
+                    "payment.unknown_invoice",
+                    f"payment notice for {notice.external_id}, not synced yet",
+                    actor,
+                    None,
+                    {"external_id": notice.external_id, "source_id": source_id},
+                )
+            ],
         )
         return PaymentResult(found=False)
-    before = (receivable.status, receivable.amount_open)
-    status, amount = _settle(receivable.status, receivable.amount_open, notice)
-    receivable.status, receivable.amount_open, receivable.updated_at = status, amount, now
-    cancelled = 0
+    receivable_id, old_status, old_amount, number, in_flight = found
+    status, amount = _settle(old_status, old_amount, notice)
+    marks = {"receivable": receivable_id, "status": status, "amount": amount, "now": now}
+    conn.execute(_MARK, marks)
+    cancelled: list[int] = []
     if status != "open":
-        session.flush()
-        cancelled = cancel_for_settled(session, org_id, source_id, [notice.external_id])
-    in_flight = session.scalar(
-        select(func.count()).where(
-            Reminder.org_id == org_id,
-            Reminder.target_receivable_id == receivable.id,
-            Reminder.status == "sending",
+        cancelled = list(
+            conn.execute(
+                _CANCEL, {"org": org_id, "receivable": receivable_id, "now": now}
+            ).scalars()
+        )
+    kind = "payment.received" if status in SETTLED else "payment.partial"
+    events = [
+        _event(org_id, now, "reminder.cancelled", CANCEL_REASON, "dispatcher", ("reminder", i), {})
+        for i in cancelled
+    ]
+    events.append(
+        _event(
+            org_id,
+            now,
+            kind,
+            f"{number}: {old_status} {old_amount} → {status} {amount}",
+            actor,
+            ("receivable", receivable_id),
+            {"status": status, "amount_open": str(amount), "cancelled": len(cancelled)},
         )
     )
-    record_event(
-        session,
-        org_id,
-        "payment.received" if status in SETTLED else "payment.partial",
-        f"{receivable.number}: {before[0]} {before[1]} → {status} {amount}",
-        subject=("receivable", receivable.id),
-        actor=actor,
-        data={"status": status, "amount_open": str(amount), "cancelled": cancelled},
-    )
-    return PaymentResult(True, receivable.id, status, amount, cancelled, int(in_flight or 0))
+    conn.execute(_EVENTS, events)
+    return PaymentResult(True, receivable_id, status, amount, len(cancelled), int(in_flight or 0))
+
+
+def _event(
+    org_id: int,
+    at: datetime,
+    kind: str,
+    summary: str,
+    actor: str,
+    subject: tuple[str, int] | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "org_id": org_id,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "subject_type": subject[0] if subject else None,
+        "subject_id": subject[1] if subject else None,
+        "summary": summary[:500],
+        "data": data,
+    }
 
 
 def _settle(status: str, amount_open: Decimal, notice: PaymentNotice) -> tuple[str, Decimal]:

@@ -135,8 +135,12 @@ def new_webhook_secret(box: SecretBox, source: Source) -> str:
 
 
 def webhook_secret_of(box: SecretBox, source: Source) -> str | None:
-    if not source.webhook_secret_encrypted:
+    return open_webhook_secret(box, source.webhook_secret_encrypted)
+
+
+def open_webhook_secret(box: SecretBox, encrypted: str | None) -> str | None:
+    if not encrypted:
         return None
-    secret = box.decrypt(source.webhook_secret_encrypted)["secret"]
+    secret = box.decrypt(encrypted)["secret"]
     redacting_filter.known.add(secret)
     return secret

@@ -72,7 +72,9 @@ def push(source_id: int):  # type: ignore[no-untyped-def]
         return _answer(config, status="ignored", type=event_type)
     if delivery is not None:
         with transaction(dunlin_app().factory) as session:
-            if not first_delivery(session, source.org_id, f"push:{source.id}", delivery):
+            if not first_delivery(
+                session.connection(), source.org_id, f"push:{source.id}", delivery
+            ):
                 return _answer(config, status="duplicate", type=event_type)
     outcome = push_syncs().request(source.id, entities)
     return _answer(config, status="accepted", type=event_type, sync=outcome, entities=entities)

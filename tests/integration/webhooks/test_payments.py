@@ -194,7 +194,7 @@ def test_payment_racing_a_worker_about_to_send_wins(app):
     worker_done = threading.Event()
     with app.factory() as session, session.begin():
         result = apply_payment(
-            session, s.org_id, s.source_id, PaymentNotice("1234", None, "paid"), "test"
+            session.connection(), s.org_id, s.source_id, PaymentNotice("1234", None, "paid"), "test"
         )
         assert result.cancelled == 1
 
