@@ -75,15 +75,34 @@ class RedisLimiter:
 
 
 class MemoryLimiter:
-    """The same arithmetic in one process, for inline sending without Redis."""
+    """The same arithmetic in one process, for inline sending without Redis and the web app's
+    per-client limit. Memory is bounded: past `max_keys`, idle state is dropped (a bucket idle
+    for `idle_seconds` is full again anyway; a window key that has passed counts nothing)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        max_keys: int = 10_000,
+        idle_seconds: float = 300.0,
+    ) -> None:
         self.clock = clock
+        self.max_keys = max_keys
+        self.idle_seconds = idle_seconds
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._windows: dict[str, int] = {}
+        self._windows: dict[str, tuple[int, int]] = {}  # key → (count, window end)
+
+    def _prune(self, now: float) -> None:
+        if len(self._buckets) > self.max_keys:
+            cutoff = now - self.idle_seconds
+            self._buckets = {k: v for k, v in self._buckets.items() if v[1] >= cutoff}
+            if len(self._buckets) > self.max_keys:  # a flood of live keys: forget, fail open
+                self._buckets.clear()
+        if len(self._windows) > self.max_keys:
+            self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
 
     def provider_wait(self, key: str, rate: float, burst: float) -> float:
         now = self.clock()
+        self._prune(now)
         tokens, at = self._buckets.get(key, (burst, now))
         tokens = min(burst, tokens + max(0.0, now - at) * rate)
         if tokens >= 1:
@@ -94,10 +113,12 @@ class MemoryLimiter:
 
     def recipient_wait(self, key: str, limits: tuple[RecipientLimit, ...]) -> float:
         now = int(self.clock())
+        self._prune(now)
         keys = [(f"{key}:{lim.seconds}:{now // lim.seconds}", lim) for lim in limits]
         for window_key, lim in keys:
-            if self._windows.get(window_key, 0) >= lim.count:
+            if self._windows.get(window_key, (0, 0))[0] >= lim.count:
                 return float(lim.seconds - now % lim.seconds)
-        for window_key, _ in keys:
-            self._windows[window_key] = self._windows.get(window_key, 0) + 1
+        for window_key, lim in keys:
+            count, _end = self._windows.get(window_key, (0, 0))
+            self._windows[window_key] = (count + 1, (now // lim.seconds + 1) * lim.seconds)
         return 0.0

@@ -40,6 +40,31 @@ def test_memory_recipient_window_caps_and_resets():
     assert limiter.recipient_wait("r", limits) == 0
 
 
+def test_memory_limiter_stays_bounded_and_keeps_live_limits():
+    """The web app keys buckets by client address: a scan from many addresses must not grow
+    memory without bound, and a client still being limited keeps its state."""
+    clock = Clock()
+    limiter = MemoryLimiter(clock, max_keys=100, idle_seconds=60)
+    for _ in range(3):
+        limiter.provider_wait("busy", rate=1, burst=3)
+    assert limiter.provider_wait("busy", rate=1, burst=3) > 0  # limited
+    for n in range(150):  # old visitors, gone idle
+        limiter.provider_wait(f"10.0.0.{n}", rate=1, burst=3)
+    clock.now += 61
+    limiter.provider_wait("busy", rate=1, burst=3)
+    for n in range(60):  # new ones push it past the bound: the idle ones are dropped
+        limiter.provider_wait(f"10.1.0.{n}", rate=1, burst=3)
+    assert len(limiter._buckets) == 61
+    # "busy" was active a moment ago: its bucket (2 tokens left) survived the pruning
+    waits = [limiter.provider_wait("busy", rate=1, burst=3) for _ in range(3)]
+    assert waits[:2] == [0, 0] and waits[2] > 0
+    limits = (RecipientLimit(1, 60),)
+    for n in range(300):
+        limiter.recipient_wait(f"r{n}", limits)
+        clock.now += 1
+    assert len(limiter._windows) <= 160  # passed windows are dropped
+
+
 @pytest.fixture
 def redis():
     conn = Redis.from_url(os.environ.get("DUNLIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
