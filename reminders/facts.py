@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reminders.decide import CustomerFact, InvoiceFact
-from reminders.models import Reminder, Task
+from reminders.models import REMINDER_STATUSES, Reminder, Task
 from reminders.policy import THANK_YOU_STEP
 from sync.models import Customer, Receivable, Source
 
@@ -117,16 +117,8 @@ def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
 
 
 # Every message planned, on its way or gone (receipts move `sent` on to delivered, read, ...).
-CAPPED_STATUSES = (
-    "planned",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "read",
-    "clicked",
-    "replied",
-    "uncertain",
+CAPPED_STATUSES = tuple(
+    s for s in REMINDER_STATUSES if s not in ("failed", "cancelled", "suppressed")
 )
 
 

@@ -82,7 +82,22 @@ def check_template(value: str) -> str:
     return value
 
 
-class Step(_Strict):
+class _Sends(_Strict):
+    """What sends a message: its channels (fallback order; a list = parallel) and template
+    must be known."""
+
+    @field_validator("channels", check_fields=False)
+    @classmethod
+    def _known_channels(cls, value: list[ChannelChoice]) -> list[ChannelChoice]:
+        return check_channels(value)
+
+    @field_validator("template", check_fields=False)
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        return check_template(value)
+
+
+class Step(_Sends):
     name: str
     offset_days: int | None = Field(
         default=None, description="Relative to the due date; negative = before."
@@ -98,16 +113,6 @@ class Step(_Strict):
     tone: Tone = "friendly"
     task: TaskSpec | None = None
     repeat: Repeat | None = None
-
-    @field_validator("channels")
-    @classmethod
-    def _known_channels(cls, value: list[ChannelChoice]) -> list[ChannelChoice]:
-        return check_channels(value)
-
-    @field_validator("template")
-    @classmethod
-    def _known_template(cls, value: str) -> str:
-        return check_template(value)
 
     @model_validator(mode="after")
     def _timed_and_useful(self) -> Step:
@@ -189,7 +194,7 @@ class Track(_Strict):
 THANK_YOU_STEP = "thank-you"
 
 
-class ThankYou(_Strict):
+class ThankYou(_Sends):
     """One thank-you message when an invoice Dunlin reminded about is paid; off unless the
     policy has this section. Sent in the policy's send windows on the first usable channel."""
 
@@ -198,16 +203,6 @@ class ThankYou(_Strict):
     reminded_within_days: int = Field(
         default=60, ge=1, description="Only invoices reminded this recently are thanked."
     )
-
-    @field_validator("channels")
-    @classmethod
-    def _known_channels(cls, value: list[ChannelChoice]) -> list[ChannelChoice]:
-        return check_channels(value)
-
-    @field_validator("template")
-    @classmethod
-    def _known_template(cls, value: str) -> str:
-        return check_template(value)
 
     def as_step(self) -> Step:
         return Step(

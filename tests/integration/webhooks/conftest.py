@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from dunlin.app import App
 from dunlin.crypto import SecretBox
@@ -86,24 +87,32 @@ def seed(app: App, org_slug: str = "acme", external_id: str = "1234", n: int = 0
         )
         session.add(invoice)
         session.flush()
-        reminder = Reminder(
-            org_id=org.id,
-            customer_id=customer.id,
-            target_receivable_id=invoice.id,
-            receivable_ids=[invoice.id],
-            idempotency_key=f"r{invoice.id}:d7:email",
-            policy="default",
-            track="default",
-            step="d7",
-            channel="email",
-            template="reminder",
-            recipient=customer.email,
-            currency="CNY",
-            amount_open=invoice.amount_open,
-            status="planned",
-            scheduled_at=now - timedelta(minutes=1),
-            planned_on=date.today(),
-        )
-        session.add(reminder)
-        session.flush()
+        reminder = planned_reminder(session, invoice, customer.email, now - timedelta(minutes=1))
         return Seeded(org.id, source.id, secret, customer.id, invoice.id, reminder.id)
+
+
+def planned_reminder(
+    session: Session, invoice: Receivable, recipient: str, scheduled_at: datetime
+) -> Reminder:
+    """A planned e-mail reminder for the invoice (flushed: it has its id)."""
+    reminder = Reminder(
+        org_id=invoice.org_id,
+        customer_id=invoice.customer_id,
+        target_receivable_id=invoice.id,
+        receivable_ids=[invoice.id],
+        idempotency_key=f"r{invoice.id}:d7:email",
+        policy="default",
+        track="default",
+        step="d7",
+        channel="email",
+        template="reminder",
+        recipient=recipient,
+        currency=invoice.currency,
+        amount_open=invoice.amount_open,
+        status="planned",
+        scheduled_at=scheduled_at,
+        planned_on=date.today(),
+    )
+    session.add(reminder)
+    session.flush()
+    return reminder

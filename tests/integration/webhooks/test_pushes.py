@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq import Queue
@@ -23,7 +23,7 @@ from sync.trigger import SYNC_QUEUE
 from tests.fakes import xbongbong, yonsuite
 from tests.integration.conftest import REDIS_URL
 from tests.integration.sync.conftest import add_rest_source
-from tests.integration.webhooks.conftest import seed
+from tests.integration.webhooks.conftest import planned_reminder, seed
 from webhooks import create_app
 
 NO_SLEEP = lambda _s: None  # noqa: E731
@@ -74,31 +74,12 @@ def synced_source(app) -> int:
         return session.scalar(select(Source.id))
 
 
-def planned_reminder(app, external_id: str) -> int:
-    """A reminder due now for the invoice: the push must stop it."""
+def reminder_for(app, external_id: str) -> int:
+    """A reminder due in an hour for the invoice: the push must stop it."""
     with transaction(app.factory) as session:
         invoice = session.scalar(select(Receivable).where(Receivable.external_id == external_id))
-        reminder = Reminder(
-            org_id=invoice.org_id,
-            customer_id=invoice.customer_id,
-            target_receivable_id=invoice.id,
-            receivable_ids=[invoice.id],
-            idempotency_key=f"r{invoice.id}:d7:email",
-            policy="default",
-            track="default",
-            step="d7",
-            channel="email",
-            template="reminder",
-            recipient="c@example.com",
-            currency="CNY",
-            amount_open=invoice.amount_open,
-            status="planned",
-            scheduled_at=datetime.now(UTC) + timedelta(hours=1),
-            planned_on=date.today(),
-        )
-        session.add(reminder)
-        session.flush()
-        return reminder.id
+        soon = datetime.now(UTC) + timedelta(hours=1)
+        return planned_reminder(session, invoice, "c@example.com", soon).id
 
 
 def row(app, model, **where):
@@ -121,7 +102,7 @@ def wait_for_syncs(web) -> None:
 def test_xbongbong_payment_push_syncs_the_change_and_stops_reminders(app, web, client, xbb):
     source_id = add_xbongbong(app, xbb)
     item = xbb.payments[3]
-    reminder_id = planned_reminder(app, str(item["dataId"]))
+    reminder_id = reminder_for(app, str(item["dataId"]))
     settle_in_source(xbb, item)
     body, headers = xbongbong.data_push(item, "payment")
     response = client.post(f"/hooks/push/{source_id}", data=body, headers=headers)
@@ -192,7 +173,7 @@ def test_pushes_wait_for_their_secret_and_a_mapping_that_takes_them(app, web, cl
 def test_yonsuite_event_is_verified_decrypted_synced_and_accepted_once(app, web, client, ys):
     source_id = add_yonsuite(app, ys)
     invoice = ys.receivables[4]
-    reminder_id = planned_reminder(app, invoice["id"])
+    reminder_id = reminder_for(app, invoice["id"])
     invoice["oriWriteOffSum"] = invoice["oriSum"]
     body = yonsuite.event_push({"type": "RECEIPT_AUDIT", "eventId": "evt-1", "tenantId": "t1"})
     response = client.post(f"/hooks/push/{source_id}", json=body)
