@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,3 +31,26 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def event_row(
+    org_id: int,
+    kind: str,
+    summary: str,
+    *,
+    at: datetime,
+    actor: str = "system",
+    subject: tuple[str, int] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event as a row for one bulk `insert(Event)` (several events, one statement)."""
+    return {
+        "org_id": org_id,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "subject_type": subject[0] if subject else None,
+        "subject_id": subject[1] if subject else None,
+        "summary": summary[:500],
+        "data": data or {},
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from dunlin.db import utcnow
@@ -10,6 +10,22 @@ from reminders.dispatch import record_transitions
 from reminders.models import Reminder
 from reminders.policy import THANK_YOU_STEP
 from sync.models import Receivable
+
+CANCEL_REASON = "receivable no longer open"
+# What settling an invoice stops: rows not yet claimed by a worker, except a thank-you (which
+# is for a settled invoice). `cancel_for_settled` and the payment webhook's prebuilt statement
+# both use it.
+CANCELLABLE = (Reminder.status.in_(("planned", "queued")), Reminder.step != THANK_YOU_STEP)
+CANCEL_FOR_RECEIVABLE = (
+    update(Reminder)
+    .where(
+        Reminder.org_id == bindparam("org"),
+        Reminder.target_receivable_id == bindparam("receivable"),
+        *CANCELLABLE,
+    )
+    .values(status="cancelled", error=CANCEL_REASON, updated_at=bindparam("now"))
+    .returning(Reminder.id)
+)
 
 
 def cancel_for_settled(
@@ -27,18 +43,16 @@ def cancel_for_settled(
         if not external_ids:
             return 0
         settled = settled.where(Receivable.external_id.in_(external_ids))
-    why = "receivable no longer open"
     cancelled = session.scalars(
         update(Reminder)
         .where(
             Reminder.org_id == org_id,
-            # queued too: a job still holding the id finds nothing left to claim
-            Reminder.status.in_(("planned", "queued")),
             Reminder.target_receivable_id.in_(settled),
-            Reminder.step != THANK_YOU_STEP,  # a thank-you is for a settled invoice
+            # queued too: a job still holding the id finds nothing left to claim
+            *CANCELLABLE,
         )
-        .values(status="cancelled", error=why, updated_at=utcnow())
+        .values(status="cancelled", error=CANCEL_REASON, updated_at=utcnow())
         .returning(Reminder.id)
     ).all()
-    record_transitions(session, org_id, [(i, "cancelled", why) for i in cancelled])
+    record_transitions(session, org_id, [(i, "cancelled", CANCEL_REASON) for i in cancelled])
     return len(cancelled)

@@ -16,13 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.bulk import insert_ignoring_conflicts
 from dunlin.db import utcnow
-from dunlin.events import record_event
+from dunlin.events import event_row, record_event
 from dunlin.models import Event, Org
 from dunlin.orgs import get_org
 from reminders.channels.base import Channel, Outcome, OutgoingMessage, SendResult
@@ -123,20 +124,21 @@ def record_transitions(
         now = utcnow()
         session.execute(
             insert(Event),
-            [
-                {
-                    "org_id": org_id,
-                    "at": now,
-                    "kind": f"reminder.{status}",
-                    "actor": "dispatcher",
-                    "subject_type": "reminder",
-                    "subject_id": reminder_id,
-                    "summary": detail[:500],
-                    "data": {},
-                }
-                for reminder_id, status, detail in changes
-            ],
+            [transition_row(org_id, now, i, status, detail) for i, status, detail in changes],
         )
+
+
+def transition_row(
+    org_id: int, at: datetime, reminder_id: int, status: str, detail: str
+) -> dict[str, Any]:
+    return event_row(
+        org_id,
+        f"reminder.{status}",
+        detail,
+        at=at,
+        actor="dispatcher",
+        subject=("reminder", reminder_id),
+    )
 
 
 def claim(

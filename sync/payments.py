@@ -10,7 +10,6 @@ its write lock at once instead of upgrading a stale read snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -19,11 +18,13 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from dunlin.db import utcnow
+from dunlin.events import event_row
 from dunlin.models import Event
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
+from reminders.cancel import CANCEL_FOR_RECEIVABLE, CANCEL_REASON
+from reminders.dispatch import transition_row
 from reminders.models import Reminder
-from reminders.policy import THANK_YOU_STEP
 from sync.models import Receivable
 
 SETTLED = ("paid", "cancelled", "written_off")
@@ -122,18 +123,6 @@ _MARK = (
         status=bindparam("status"), amount_open=bindparam("amount"), updated_at=bindparam("now")
     )
 )
-CANCEL_REASON = "receivable no longer open"
-_CANCEL = (
-    update(Reminder)
-    .where(
-        Reminder.org_id == bindparam("org"),
-        Reminder.target_receivable_id == bindparam("receivable"),
-        Reminder.status.in_(("planned", "queued")),
-        Reminder.step != THANK_YOU_STEP,
-    )
-    .values(status="cancelled", error=CANCEL_REASON, updated_at=bindparam("now"))
-    .returning(Reminder.id)
-)
 _EVENTS = insert(Event)
 
 
@@ -147,20 +136,12 @@ def apply_payment(
     conn.execute(_LOCK, keys)
     found = conn.execute(_READ, keys).first()
     if found is None:
-        conn.execute(
-            _EVENTS,
-            [
-                _event(
-                    org_id,
-                    now,
-                    "payment.unknown_invoice",
-                    f"payment notice for {notice.external_id}, not synced yet",
-                    actor,
-                    None,
-                    {"external_id": notice.external_id, "source_id": source_id},
-                )
-            ],
+        summary = f"payment notice for {notice.external_id}, not synced yet"
+        data = {"external_id": notice.external_id, "source_id": source_id}
+        unknown = event_row(
+            org_id, "payment.unknown_invoice", summary, at=now, actor=actor, data=data
         )
+        conn.execute(_EVENTS, [unknown])
         return PaymentResult(found=False)
     receivable_id, old_status, old_amount, number, in_flight = found
     status, amount = _settle(old_status, old_amount, notice)
@@ -168,50 +149,22 @@ def apply_payment(
     conn.execute(_MARK, marks)
     cancelled: list[int] = []
     if status != "open":
-        cancelled = list(
-            conn.execute(
-                _CANCEL, {"org": org_id, "receivable": receivable_id, "now": now}
-            ).scalars()
-        )
-    kind = "payment.received" if status in SETTLED else "payment.partial"
-    events = [
-        _event(org_id, now, "reminder.cancelled", CANCEL_REASON, "dispatcher", ("reminder", i), {})
-        for i in cancelled
-    ]
+        where = {"org": org_id, "receivable": receivable_id, "now": now}
+        cancelled = list(conn.execute(CANCEL_FOR_RECEIVABLE, where).scalars())
+    events = [transition_row(org_id, now, i, "cancelled", CANCEL_REASON) for i in cancelled]
     events.append(
-        _event(
+        event_row(
             org_id,
-            now,
-            kind,
+            "payment.received" if status in SETTLED else "payment.partial",
             f"{number}: {old_status} {old_amount} → {status} {amount}",
-            actor,
-            ("receivable", receivable_id),
-            {"status": status, "amount_open": str(amount), "cancelled": len(cancelled)},
+            at=now,
+            actor=actor,
+            subject=("receivable", receivable_id),
+            data={"status": status, "amount_open": str(amount), "cancelled": len(cancelled)},
         )
     )
     conn.execute(_EVENTS, events)
     return PaymentResult(True, receivable_id, status, amount, len(cancelled), int(in_flight or 0))
-
-
-def _event(
-    org_id: int,
-    at: datetime,
-    kind: str,
-    summary: str,
-    actor: str,
-    subject: tuple[str, int] | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "org_id": org_id,
-        "at": at,
-        "kind": kind,
-        "actor": actor,
-        "subject_type": subject[0] if subject else None,
-        "subject_id": subject[1] if subject else None,
-        "summary": summary[:500],
-        "data": data,
-    }
 
 
 def _settle(status: str, amount_open: Decimal, notice: PaymentNotice) -> tuple[str, Decimal]:
