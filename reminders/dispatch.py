@@ -39,6 +39,7 @@ LEASE = timedelta(minutes=5)
 CHUNK = 20
 MAX_INLINE_WAIT = 2.0  # seconds a provider's token bucket may make us wait before deferring
 CLAIMABLE = ("planned", "queued")
+TRANSITION_ACTOR = "dispatcher"  # who the audit trail names for ledger transitions
 
 
 @dataclass
@@ -136,7 +137,7 @@ def transition_row(
         f"reminder.{status}",
         detail,
         at=at,
-        actor="dispatcher",
+        actor=TRANSITION_ACTOR,
         subject=("reminder", reminder_id),
     )
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Boolean, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from dunlin.db import utcnow
@@ -23,7 +23,7 @@ from dunlin.models import Event
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
 from reminders.cancel import CANCEL_FOR_RECEIVABLE, CANCEL_REASON
-from reminders.dispatch import transition_row
+from reminders.dispatch import TRANSITION_ACTOR, transition_row
 from reminders.models import Reminder
 from sync.models import Receivable
 
@@ -125,12 +125,61 @@ _MARK = (
 )
 _EVENTS = insert(Event)
 
+# PostgreSQL: mark, cancel and every event in one statement (data-modifying CTEs), so a
+# payment costs four round trips after the lock instead of seven. SQLite has no data-modifying
+# CTEs and keeps the three statements below; both paths are tested against the same outcomes.
+_EVENT_COLUMNS = ["org_id", "at", "kind", "actor", "subject_type", "subject_id", "summary", "data"]
+_cancelled = CANCEL_FOR_RECEIVABLE.where(bindparam("cancel", type_=Boolean)).cte("cancelled")
+_cancel_events = (
+    insert(Event)
+    .from_select(
+        _EVENT_COLUMNS,
+        select(
+            bindparam("org", type_=BigInteger),
+            bindparam("now", type_=Event.__table__.c.at.type),
+            literal("reminder.cancelled"),
+            literal(TRANSITION_ACTOR),
+            literal("reminder"),
+            _cancelled.c.id,
+            literal(CANCEL_REASON),
+            func.json_build_object(),
+        ).select_from(_cancelled),
+    )
+    .cte("cancel_events")
+)
+_SETTLE_PG = (
+    insert(Event)
+    .from_select(
+        _EVENT_COLUMNS,
+        select(
+            bindparam("org", type_=BigInteger),
+            bindparam("now", type_=Event.__table__.c.at.type),
+            bindparam("kind", type_=String),
+            bindparam("actor", type_=String),
+            literal("receivable"),
+            bindparam("receivable", type_=BigInteger),
+            bindparam("summary", type_=String),
+            func.json_build_object(
+                "status",
+                bindparam("status", type_=String),
+                "amount_open",
+                bindparam("amount_text", type_=String),
+                "cancelled",
+                select(func.count()).select_from(_cancelled).scalar_subquery(),
+            ),
+        ),
+    )
+    .add_cte(_MARK.returning(Receivable.id).cte("marked"), _cancelled, _cancel_events)
+    .returning(select(func.count()).select_from(_cancelled).scalar_subquery())
+)
+
 
 def apply_payment(
     conn: Connection, org_id: int, source_id: int, notice: PaymentNotice, actor: str
 ) -> PaymentResult:
-    """Five statements: lock the claimable reminders, read the invoice (and how many of its
-    reminders are being sent), mark it, cancel, and record every event in one insert."""
+    """Lock the claimable reminders, read the invoice (and how many of its reminders are being
+    sent), then mark it, cancel, and record every event: one statement on PostgreSQL, three on
+    SQLite."""
     now = utcnow()
     keys = {"org": org_id, "source": source_id, "external_id": notice.external_id, "now": now}
     conn.execute(_LOCK, keys)
@@ -144,8 +193,16 @@ def apply_payment(
         conn.execute(_EVENTS, [unknown])
         return PaymentResult(found=False)
     receivable_id, old_status, old_amount, number, in_flight = found
+    in_flight = int(in_flight or 0)
     status, amount = _settle(old_status, old_amount, notice)
     marks = {"receivable": receivable_id, "status": status, "amount": amount, "now": now}
+    kind = "payment.received" if status in SETTLED else "payment.partial"
+    summary = f"{number}: {old_status} {old_amount} → {status} {amount}"
+    if conn.dialect.name == "postgresql":
+        settle = {**marks, "org": org_id, "cancel": status != "open", "kind": kind}
+        settle |= {"actor": actor, "summary": summary[:500], "amount_text": str(amount)}
+        cancelled_count = conn.execute(_SETTLE_PG, settle).scalar_one()
+        return PaymentResult(True, receivable_id, status, amount, cancelled_count, in_flight)
     conn.execute(_MARK, marks)
     cancelled: list[int] = []
     if status != "open":
@@ -155,8 +212,8 @@ def apply_payment(
     events.append(
         event_row(
             org_id,
-            "payment.received" if status in SETTLED else "payment.partial",
-            f"{number}: {old_status} {old_amount} → {status} {amount}",
+            kind,
+            summary,
             at=now,
             actor=actor,
             subject=("receivable", receivable_id),
@@ -164,7 +221,7 @@ def apply_payment(
         )
     )
     conn.execute(_EVENTS, events)
-    return PaymentResult(True, receivable_id, status, amount, len(cancelled), int(in_flight or 0))
+    return PaymentResult(True, receivable_id, status, amount, len(cancelled), in_flight)
 
 
 def _settle(status: str, amount_open: Decimal, notice: PaymentNotice) -> tuple[str, Decimal]:
