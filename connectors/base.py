@@ -39,6 +39,11 @@ class SourceConfigError(SourceError):
     """The mapping and the source disagree: an unknown model, form, entity or field."""
 
 
+class NotSupported(SourceConfigError):
+    """The source cannot do what was asked (a spreadsheet cannot be synced, a REST system
+    cannot be asked for single records): nothing is wrong, the feature does not apply."""
+
+
 class RecordRejected(SourceError):
     """The source refused one write on business grounds (validation, a deleted or locked
     record): permanent for that record, not a sign the source is down."""
@@ -96,6 +101,12 @@ class Connector(Protocol):
 
     def list_open_ids(self, entity: str) -> Iterator[str]:
         """Ids of the records the source considers open, for the periodic reconcile."""
+        ...
+
+    def read_records(self, entity: str, external_ids: list[str]) -> list[dict[str, Any]]:
+        """The named records as they are now, for a live balance check before sending. A record
+        the entity's filter no longer matches (deleted, cancelled) is simply absent. Sources
+        that cannot be asked for single records cheaply raise SourceConfigError."""
         ...
 
     def post_note(self, entity: str, external_id: str, html: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import Connector, SourceConfigError
+from connectors.base import Connector, NotSupported, SourceConfigError
 from mappings.schema import Mapping
 
 
@@ -25,4 +25,4 @@ def open_connector(
         from connectors.rest import RestConnector
 
         return RestConnector(mapping, settings, credentials)  # type: ignore[arg-type]
-    raise SourceConfigError(f"{mapping.kind!r} sources are imported, not synced (dunlin import)")
+    raise NotSupported(f"{mapping.kind!r} sources are imported, not synced (dunlin import)")

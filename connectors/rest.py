@@ -21,6 +21,7 @@ import jmespath
 
 from connectors.base import (
     ConnectionInfo,
+    NotSupported,
     Page,
     RecordRejected,
     SourceAuthError,
@@ -381,6 +382,12 @@ class RestConnector:
             if page.done:
                 return
             cursor = page.cursor
+
+    def read_records(self, entity: str, external_ids: list[str]) -> list[dict[str, Any]]:
+        raise NotSupported(
+            "this REST source cannot be asked for single records, so a policy's live_check "
+            "cannot use it / 该数据源不支持按单据实时查询余额"
+        )
 
     def test(self) -> ConnectionInfo:
         """Read a page of each entity (auth, paging, envelope) and check the mapped fields:

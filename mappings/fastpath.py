@@ -65,7 +65,11 @@ def _comparator(op: str, left: Getter, right: Getter, constant: Any = None) -> G
 
     def ordered(value: Any) -> Any:
         a, b = left(value), right(value)
-        return compare(a, b) if _number(a) and _number(b) else None
+        # Numbers with numbers and, as the jmespath library does (the spec is silent), strings
+        # with strings; anything else is null.
+        if (_number(a) and _number(b)) or (isinstance(a, str) and isinstance(b, str)):
+            return compare(a, b)
+        return None
 
     return ordered
 

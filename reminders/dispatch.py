@@ -209,8 +209,10 @@ class Dispatcher:
         before_send: Callable[[int], None] | None = None,
         job_id: str | None = None,
         links: Callable[[Reminder], dict[str, str | None]] | None = None,
+        live: Callable[[Sequence[int], datetime], set[int]] | None = None,
     ) -> None:
         self.factory = factory
+        self.live = live  # the policy's live balance check (reminders/live.py): ids it held
         self.org = org
         self.resolve = resolve
         self.renderer = renderer or Renderer()
@@ -237,6 +239,11 @@ class Dispatcher:
 
     def _chunk(self, ids: Sequence[int]) -> None:
         now = self.clock()
+        if self.live is not None:
+            held = self.live(ids, now)
+            if held:
+                self.report.counts["held"] += len(held)
+                ids = [i for i in ids if i not in held]
         with self.factory() as session, session.begin():
             rows = claim(session, self.org.id, ids, now, self.job_id)
             if len(rows) < len(ids):
@@ -442,13 +449,23 @@ def send_due(
     links: Callable[[Reminder], dict[str, str | None]] | None = None,
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    live: Callable[[Org], Any] | None = None,
 ) -> SendReport:
-    """Everything due for one org, in this process (no queue)."""
+    """Everything due for one org, in this process (no queue). `live` builds the policy's
+    live balance check for the org (reminders/live.py), if it has one."""
     with factory() as session, session.begin():
         org = get_org(session, org_slug)
         marked = sweep_expired_leases(session, org.id, now)
         due = due_rows(session, org.id, now, limit)
-    dispatcher = Dispatcher(factory, org, channel_for, clock=lambda: now, links=links)
+    checker = live(org) if live is not None else None
+    dispatcher = Dispatcher(
+        factory,
+        org,
+        channel_for,
+        clock=lambda: now,
+        links=links,
+        live=checker.check if checker is not None else None,
+    )
     done = 0
 
     def progressed(n: int) -> None:
@@ -457,7 +474,11 @@ def send_due(
         if on_progress:
             on_progress(done, len(due))
 
-    report = dispatcher.deliver([i for i, _ in due], progressed)
+    try:
+        report = dispatcher.deliver([i for i, _ in due], progressed)
+    finally:
+        if checker is not None:
+            checker.close()
     report.marked_uncertain = marked
     with factory() as session, session.begin():
         record_event(

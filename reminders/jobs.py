@@ -20,6 +20,7 @@ from reminders.channels.http import ChannelContext
 from reminders.channels.registry import ChannelSet
 from reminders.channels.tokens import RedisTokenCache
 from reminders.dispatch import Dispatcher
+from reminders.live import live_balances
 from reminders.queue import alive_key, attempts_key, start_attempt_log
 from reminders.ratelimit import RedisLimiter
 from reminders.render import Renderer
@@ -57,9 +58,9 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         ctx = ChannelContext(outbox_dir=app.settings.resolved_outbox_dir / org.slug)
         if redis is not None:
             ctx.tokens = RedisTokenCache(redis)
-        channels = ChannelSet.load(
-            session, org_id, optional_box(app.settings.secret_key_material), ctx
-        )
+        box = optional_box(app.settings.secret_key_material)
+        channels = ChannelSet.load(session, org_id, box, ctx)
+    checker = live_balances(factory, box, org)
     dispatcher = Dispatcher(
         factory,
         org,
@@ -70,11 +71,14 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         before_send=attempted,
         job_id=job.id if job is not None else None,
         links=app.links,
+        live=checker.check if checker is not None else None,
     )
     try:
         report = dispatcher.deliver(reminder_ids)
     finally:
         channels.close()
+        if checker is not None:
+            checker.close()
         if job is not None and redis is not None:
             redis.delete(alive_key(job.id))
     return dict(report.counts)

@@ -214,6 +214,18 @@ class ThankYou(_Sends):
         )
 
 
+class LiveCheck(_Strict):
+    """Ask the source system for each invoice's balance right before its reminder is sent
+    (ARCHITECTURE invariant 2), for sources that can be asked cheaply: Odoo and Kingdee. Off
+    unless the policy has this section; costs one source call per batch of 20 messages."""
+
+    when_unreachable: Literal["hold", "send"] = Field(
+        default="hold",
+        description="hold: wait and ask again later; send: trust the last sync.",
+    )
+    hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+
 class CapsSpec(_Strict):
     """Most reminders one customer gets per local day and per week (Monday–Sunday)."""
 
@@ -237,6 +249,7 @@ class Policy(_Strict):
     caps: CapsSpec = Field(default_factory=CapsSpec)
     known_tags: list[str] = Field(default_factory=list)
     thank_you: ThankYou | None = None
+    live_check: LiveCheck | None = None
 
     @field_validator("send_windows")
     @classmethod

@@ -270,6 +270,41 @@ class SourceSync:
             "updated_at": now,
         }
 
+    # ---- live refresh ------------------------------------------------------------------------
+
+    def refresh(self, entity: str, external_ids: list[str]) -> None:
+        """Read the named records now and write them as a sync would (a live balance check
+        before sending): a paid one cancels its reminders here, and one the source no longer
+        lists is closed like the reconcile closes it. Cursors do not move; no retries (the
+        caller decides what an unreachable source means)."""
+        records = self.connector.read_records(entity, external_ids)
+        transformer = self.transformers[entity]
+        listed = {str(transformer.transform(r)[0].get("external_id")) for r in records}
+        with self.factory.begin() as session:
+            self._write_page(session, entity, records)
+            if entity == "receivables":
+                self._close(session, [i for i in external_ids if i not in listed])
+
+    def _close(self, session: Session, external_ids: list[str]) -> None:
+        """Open receivables the source no longer lists become cancelled, and their reminders
+        stop."""
+        if not external_ids:
+            return
+        for start in range(0, len(external_ids), 1000):
+            session.execute(
+                update(Receivable)
+                .where(
+                    Receivable.org_id == self.org_id,
+                    Receivable.source_id == self.source_id,
+                    Receivable.external_id.in_(external_ids[start : start + 1000]),
+                    Receivable.status == "open",
+                )
+                .values(status="cancelled", updated_at=utcnow())
+            )
+        self.report.reminders_cancelled += cancel_for_settled(
+            session, self.org_id, self.source_id, external_ids
+        )
+
     # ---- reconcile ---------------------------------------------------------------------------
 
     def _reconcile_due(self) -> bool:
@@ -286,20 +321,16 @@ class SourceSync:
         write_date change) are closed here; a listing failure leaves everything as it was."""
         remote = set(self._retry(lambda: list(self.connector.list_open_ids("receivables"))))
         with self.factory.begin() as session:
-            local = session.execute(
-                select(Receivable.id, Receivable.external_id).where(
+            local = session.scalars(
+                select(Receivable.external_id).where(
                     Receivable.org_id == self.org_id,
                     Receivable.source_id == self.source_id,
                     Receivable.status == "open",
                 )
             ).all()
-            gone = [row_id for row_id, ext_id in local if ext_id not in remote]
-            for start in range(0, len(gone), 1000):
-                session.execute(
-                    update(Receivable)
-                    .where(Receivable.id.in_(gone[start : start + 1000]))
-                    .values(status="cancelled", updated_at=utcnow())
-                )
+            gone = [ext_id for ext_id in local if ext_id not in remote]
+            self._close(session, gone)
+            # and a sweep: any settled invoice of this source still holding planned reminders
             self.report.reminders_cancelled += cancel_for_settled(
                 session, self.org_id, self.source_id
             )

@@ -206,6 +206,24 @@ class OdooConnector:
                         lookup.field: self._lookup_cache.get((lookup.model, ref)),
                     }
 
+    def read_records(self, entity: str, external_ids: list[str]) -> list[dict[str, Any]]:
+        spec = self._entity(entity)
+        ids = sorted({int(i) for i in external_ids if str(i).isdigit()})
+        if not ids:
+            return []
+        records = self.client.call(
+            spec.model,
+            "search_read",
+            domain=[*spec.domain, ("id", "in", ids)],
+            fields=self._fields_for(entity),
+            load="",
+            context=self.source.context,
+        )
+        if not isinstance(records, list):
+            raise SourceUnavailable(f"search_read on {spec.model} did not return a list")
+        self._resolve_lookups(spec, records)
+        return records
+
     def list_open_ids(self, entity: str) -> Iterator[str]:
         spec = self._entity(entity)
         domain = [*spec.domain, *(spec.open_domain or [])]

@@ -21,6 +21,7 @@ from reminders.channels.registry import ChannelSet
 from reminders.decide import Decision, decide
 from reminders.dispatch import SendReport, send_due
 from reminders.facts import done_steps, invoice_facts, load_customers, stream_groups
+from reminders.live import live_balances
 from reminders.planner import PlanReport, Scheduler, plan, valid_timezone
 from reminders.policy import Policy, load_policy
 from reminders.policy_store import active_policy, org_tags
@@ -160,6 +161,7 @@ def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
                 channels.get,
                 links=app.links,
                 on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                live=lambda org: live_balances(app.factory, box, org),
             )
     finally:
         channels.close()

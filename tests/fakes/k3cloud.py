@@ -74,6 +74,7 @@ FORM_KEYS = {
         "FModifyDate",
     },
 }
+_IN_TERM = re.compile(r"([\w.]+)\s+in\s*\(([^)]*)\)", re.IGNORECASE)
 _TERM = re.compile(r"^\s*([\w.]+)\s*(>=|<=|<>|=|>|<|like)\s*(.+?)\s*$", re.IGNORECASE)
 
 
@@ -356,6 +357,12 @@ class FakeK3Cloud:
 
     def _filter(self, text: str, known: set[str]) -> list[tuple[str, str, Any]]:
         terms = []
+        for field, listed in _IN_TERM.findall(text):  # FID in (1,2,'x'): SQL Server's IN
+            if field not in known:
+                raise KingdeeError(9, f"字段 {field} 不存在", field)
+            values = [_literal(v.strip()) for v in listed.split(",") if v.strip()]
+            terms.append((field, "in", values))
+        text = _IN_TERM.sub(" ", text)
         for part in re.split(
             r"\s+and\s+", text.replace("(", " ").replace(")", " "), flags=re.IGNORECASE
         ):
@@ -367,8 +374,7 @@ class FakeK3Cloud:
             field, op, raw = match.groups()
             if field not in known:
                 raise KingdeeError(9, f"字段 {field} 不存在", field)
-            value: Any = raw[1:-1].replace("''", "'") if raw.startswith("'") else float(raw)
-            terms.append((field, op.lower(), value))
+            terms.append((field, op.lower(), _literal(raw)))
         return terms
 
     def save(self, form: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -418,8 +424,14 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _literal(raw: str) -> Any:
+    return raw[1:-1].replace("''", "'") if raw.startswith("'") else float(raw)
+
+
 def _match(row: dict[str, Any], field: str, op: str, value: Any) -> bool:
     current = row.get(field)
+    if op == "in":
+        return any(_match(row, field, "=", v) for v in value)
     if op == "like":
         return str(value).strip("%") in str(current or "")
     if current is None:

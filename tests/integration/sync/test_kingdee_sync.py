@@ -148,3 +148,20 @@ def _connector(fake, auth, app_secret=None, mapping="kingdee-k3cloud"):
             "password": fake.password,
         },
     )
+
+
+def test_read_records_returns_the_named_bills_folded_as_they_are_now(k3cloud):
+    """The live balance check's read: only the named bills, plan lines folded even when they
+    span pages, a bill the filter no longer matches simply absent."""
+    bills = list(k3cloud.forms["AR_receivable"].values())
+    first, second = bills[0]["FID"], bills[2]["FID"]
+    k3cloud.write_off(first, 0, 1000.0, "2026-11-20T09:00:00")
+    connector = _connector(k3cloud, "signature")
+    try:
+        records = connector.read_records("receivables", [str(first), str(second), "999999"])
+    finally:
+        connector.close()
+    by_id = {r["FID"]: r for r in records}
+    assert set(by_id) == {first, second}
+    assert Decimal(by_id[first]["OpenAmount"]) == Decimal("300.0")  # 1500 − 1000 − 200
+    assert Decimal(by_id[second]["OpenAmount"]) == Decimal("150.0")  # 100 + 50

@@ -79,3 +79,11 @@ def test_structure_rules():
     )
     assert "until_day or times" in _issues(repeat_first)[0].message
     assert "holiday calendar" in _issues(BASE + "calendar: XX\n")[0].message
+
+
+def test_live_check_is_off_unless_given_and_holds_by_default():
+    assert parse_policy(BASE, "p.yaml").live_check is None
+    spec = parse_policy(BASE + "live_check: {}\n", "p.yaml").live_check
+    assert spec.when_unreachable == "hold" and spec.hold_minutes == 15
+    (issue,) = _issues(BASE + "live_check:\n  when_unreachable: maybe\n")
+    assert issue.line == 9 and issue.field == "live_check.when_unreachable"
