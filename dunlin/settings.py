@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         ge=1,
         description="'I have paid' pauses reminders this long while finance checks.",
     )
+    alert_urls: SecretStr | None = Field(
+        default=None,
+        description="Apprise URLs (space- or comma-separated) that get operator alerts: a "
+        "channel broken, a source failing, sends left uncertain. Never used for customers.",
+    )
     org: str = "default"
     default_region: str = "CN"
     default_timezone: str = "Asia/Shanghai"
@@ -74,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def alert_url_list(self) -> str | None:
+        return self.alert_urls.get_secret_value() if self.alert_urls else None
 
     @property
     def secret_key_material(self) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dunlin.alerts import alert
 from dunlin.bulk import insert_ignoring_conflicts
 from dunlin.db import utcnow
 from dunlin.events import event_row, record_event
@@ -98,6 +99,12 @@ def sweep_expired_leases(
             .values(status="uncertain", error=why, lease_until=None, updated_at=now)
         )
         record_transitions(session, org_id, [(i, "uncertain", why) for i in doubtful])
+        alert(
+            f"{len(doubtful)} reminder(s) uncertain in org #{org_id}",
+            f"组织 #{org_id} 有 {len(doubtful)} 条提醒发送结果不确定",
+            "a worker stopped after the send began; check with the provider before resending "
+            "(dunlin status) / 请向服务商核实后再决定是否重发",
+        )
     return len(doubtful)
 
 
@@ -382,7 +389,12 @@ class Dispatcher:
             f"{name}: {reason[:300]}",
             data={"channel": name},
         )
-        log.error("channel %s broken for org %s: %s", name, self.org.slug, reason)
+        alert(
+            f"channel {name} broken for org {self.org.slug}",
+            f"组织 {self.org.slug} 的渠道 {name} 不可用",
+            f"{reason[:500]} — its reminders are held until it is fixed and re-enabled "
+            f"(dunlin channels enable {name}) / 修复后重新启用，被暂停的提醒将继续发送",
+        )
 
     def _fall_back(self, session: Session, pending: _Pending) -> None:
         """The step's next channel group gets its own rows, keyed like planned ones."""

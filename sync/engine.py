@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import ENTITIES, Connector, Page, SourceError, SourceUnavailable
 from connectors.registry import open_connector
+from dunlin.alerts import alert
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
 from dunlin.events import record_event
@@ -405,6 +406,13 @@ def _record_outcome(factory: sessionmaker[Session], source: Source, report: Sync
     with factory.begin() as session:
         row = session.get(Source, source.id)
         assert row is not None
+        if report.status == "failing" and row.status != "failing":  # once per outage
+            alert(
+                f"source {source.name} failing",
+                f"数据源 {source.name} 同步失败",
+                f"{report.detail} — cursors are unchanged; the next sync resumes where the last "
+                "one stopped / 游标未移动，下次同步从中断处继续",
+            )
         row.status, row.status_detail = report.status, report.detail
         if report.status == "ok":
             row.last_synced_at = utcnow()

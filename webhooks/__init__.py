@@ -11,6 +11,7 @@ import secrets
 from flask import Flask, jsonify
 from sqlalchemy import text
 
+from dunlin.alerts import install_alerts
 from dunlin.app import App
 from dunlin.links import flask_secret
 from dunlin.settings import Settings, get_settings
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     flask_app = Flask(__name__)
     settings = settings or get_settings()
     dunlin = App(settings)
+    install_alerts(settings.alert_url_list)
     flask_app.extensions["dunlin"] = dunlin
     key = settings.secret_key_material
     flask_app.config["SECRET_KEY"] = flask_secret(key) if key else secrets.token_bytes(32)

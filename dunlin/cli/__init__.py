@@ -3,12 +3,14 @@ tracebacks only with --debug."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
 
 import click
 
+from dunlin.alerts import install_alerts
 from dunlin.app import App
 from dunlin.errors import DunlinError
 from dunlin.i18n import t
@@ -66,6 +68,9 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
       dunlin serve                      webhooks, customer links and the admin API
     """
     setup_logging(debug)
+    # Invalid settings are reported, with the reason, by the command that needs them.
+    with contextlib.suppress(DunlinError):
+        install_alerts(get_settings().alert_url_list)
     ctx.obj = CliState(org=org, debug=debug)
 
 
