@@ -12,8 +12,11 @@ import hashlib
 import smtplib
 import ssl
 from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
 from reminders.channels.base import Outcome, OutgoingMessage, SendResult
@@ -29,18 +32,25 @@ def build_message(
     reply_to: str | None = None,
     unsubscribe: str | None = None,
     unsubscribe_mailto: str | None = None,
-) -> EmailMessage:
-    email = EmailMessage(policy=policy.SMTP)
-    email["From"] = sender
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(message.created_at)
+) -> Message:
+    """multipart/alternative (text, then HTML), UTF-8, CRLF line ends.
+
+    Built with the stdlib's `email.mime` classes (compat32 policy): the newer EmailMessage
+    parses every header into a structured object and cost 0.8 ms a message, five times this;
+    non-ASCII display names and subjects are RFC 2047 encoded explicitly instead."""
     digest = hashlib.sha256(message.key.encode()).hexdigest()[:24]
+    # "_" is outside the base64 alphabet the parts are encoded in, so this boundary cannot
+    # occur in them and the generator need not search the bodies for a free one.
+    email = MIMEMultipart("alternative", boundary=f"=_dunlin_{digest}", policy=_CRLF)
+    email["From"] = _address(sender)
+    email["To"] = _address(message.recipient)
+    email["Subject"] = _words(message.subject)
+    email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = make_msgid(idstring=digest, domain=domain)
     email["Content-Language"] = message.locale.replace("_", "-")
     email["Auto-Submitted"] = "auto-generated"
     if reply_to:
-        email["Reply-To"] = reply_to
+        email["Reply-To"] = _address(reply_to)
     targets = []
     if unsubscribe:
         targets.append(f"<{unsubscribe}>")
@@ -50,9 +60,27 @@ def build_message(
         email["List-Unsubscribe"] = ", ".join(targets)
         if unsubscribe and unsubscribe.startswith("https://"):  # RFC 8058 needs HTTPS
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(message.text)
-    email.add_alternative(message.html, subtype="html")
+    email.attach(MIMEText(message.text, "plain", "utf-8", policy=_CRLF))
+    email.attach(MIMEText(message.html, "html", "utf-8", policy=_CRLF))
     return email
+
+
+_CRLF = policy.compat32.clone(linesep="\r\n")
+
+
+def _words(text: str) -> str | Header:
+    """A header text as is when ASCII, else RFC 2047 encoded words."""
+    return text if text.isascii() else Header(text, "utf-8")
+
+
+def _address(value: str) -> str:
+    """`Name <addr>` with a non-ASCII name encoded; the address itself is never encoded."""
+    name, address = parseaddr(value)
+    if not address or not address.isascii():
+        # An internationalised address (sent with SMTPUTF8) goes out as raw UTF-8: the
+        # stdlib writes surrogate-escaped bytes in a header verbatim, and never encodes them.
+        return value.encode("utf-8").decode("ascii", "surrogateescape")
+    return formataddr((name, address), charset="utf-8")
 
 
 def _reply_outcome(code: int) -> Outcome:
@@ -151,7 +179,7 @@ class SmtpChannel:
         raise AssertionError("unreachable")
 
     def _dialogue(
-        self, conn: smtplib.SMTP, email: EmailMessage, message: OutgoingMessage, message_id: str
+        self, conn: smtplib.SMTP, email: Message, message: OutgoingMessage, message_id: str
     ) -> SendResult:
         data = email.as_bytes()
         options = ["SMTPUTF8", "BODY=8BITMIME"] if not message.recipient.isascii() else []

@@ -149,7 +149,7 @@ class SmtpSink:
     ) -> None:
         self.handler = handler or RecordingHandler()
         self.port = port or free_port()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}  # as Postfix and Exchange do
         if tls is not None:
             kwargs["tls_context"] = tls
         if auth is not None:

@@ -93,6 +93,33 @@ def test_headers_utf8_html_text_and_one_click_unsubscribe():
     assert "¥1,234.50" in parts["text/plain"].get_payload(decode=True).decode()
 
 
+def test_names_are_encoded_and_addresses_are_not():
+    handler = RecordingHandler()
+    with SmtpSink(handler) as sink:
+        mailer = channel(sink.port)
+        mailer.send(message("c@x.cn"))
+        mailer.close()
+    got = handler.received[0].message
+    assert got["From"].addresses[0].display_name == "Acme 应收"
+    assert got["From"].addresses[0].addr_spec == "ar@acme.example"
+    assert got["Content-Language"] == "zh-CN"
+    assert got["Message-ID"].endswith("@acme.example>")
+
+
+def test_an_internationalised_recipient_goes_out_raw_over_smtputf8():
+    handler = RecordingHandler()
+    with SmtpSink(handler) as sink:
+        mailer = channel(sink.port)
+        result = mailer.send(message("用户@例子.cn"))
+        mailer.close()
+    assert result.outcome is Outcome.SENT, result.detail
+    (received,) = handler.received
+    assert received.rcpt_tos == ["用户@例子.cn"]
+    # raw UTF-8 on the wire (the stdlib parser keeps undecoded bytes as surrogates)
+    to = str(received.message["To"]).encode("utf-8", "surrogateescape").decode("utf-8")
+    assert to == "用户@例子.cn"
+
+
 def test_plain_http_unsubscribe_gets_no_one_click_header():
     handler = RecordingHandler()
     with SmtpSink(handler) as sink:
