@@ -12,6 +12,7 @@ and the ledger's final state. `--fork` also times rq.Worker (fork per job) on a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from redis import Redis  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from dunlin.bulk import upsert_rows  # noqa: E402
+from dunlin.bulk import analyze_after_bulk, upsert_rows  # noqa: E402
 from dunlin.crypto import SecretBox, generate_key  # noqa: E402
 from dunlin.db import make_engine, make_sessionmaker, transaction, utcnow  # noqa: E402
 from dunlin.migrate import upgrade  # noqa: E402
@@ -178,6 +179,8 @@ def load(url: str, count: int, key: str, port: int) -> None:
                     for i in ids
                 ],
             )
+    with factory() as session:  # as the planner does after writing this many rows
+        analyze_after_bulk(session, count, "reminders")
     engine.dispose()
 
 
@@ -248,22 +251,25 @@ def dunlin(url: str, count: int, workers: int, fork: bool) -> dict:
     start = time.perf_counter()
     queued = enqueue_due(factory, redis, "bench", utcnow())
     enqueued_at = time.perf_counter() - start
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dunlin", "worker", "--burst", "--queues", "email"]
-            + (["--fork"] if fork else []),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        if proc.wait() != 0:
-            raise SystemExit(
-                proc.stderr.read().decode()[-3000:] if proc.stderr else "worker failed"
+    # Worker logs go to files: a pipe nobody reads until the end fills up (64 KiB, about 400
+    # jobs of RQ's log lines) and blocks the workers.
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "dunlin", "worker", "--burst", "--queues", "email"]
+                + (["--fork"] if fork else []),
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
             )
+            for log in logs
+        ]
+        for proc, log in zip(procs, logs, strict=True):
+            if proc.wait() != 0:
+                log.seek(0)
+                raise SystemExit(log.read().decode()[-3000:])
     elapsed = time.perf_counter() - start
     with factory() as s:
         states = dict(

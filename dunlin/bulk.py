@@ -10,13 +10,26 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from psycopg.types.json import Json
-from sqlalchemy import JSON, Column, MetaData, Table, select
+from sqlalchemy import JSON, Column, MetaData, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 COPY_THRESHOLD = 200  # below this, plain executemany is as fast and simpler
 
 Overrides = Callable[[Any], dict[str, Any]]
+
+
+ANALYZE_AFTER_ROWS = 1000
+
+
+def analyze_after_bulk(session: Session, rows: int, *tables: str) -> None:
+    """PostgreSQL: fresh statistics after a bulk write, in its own commit. Autovacuum would
+    get there within a minute, but the next statements run at once: on a table loaded since
+    its last ANALYZE, an UPDATE by primary key walked the (org, status) index instead
+    (0.3 ms → 14 ms per batch at 20,000 rows, growing with the table)."""
+    if rows >= ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(tables)}"))
+        session.commit()
 
 
 def _insert(session: Session, table: Table) -> Any:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dunlin.bulk import insert_ignoring_conflicts
+from dunlin.bulk import analyze_after_bulk, insert_ignoring_conflicts
 from dunlin.db import utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
@@ -190,6 +190,8 @@ def plan(
             },
         )
         session.commit()
+        written = report.reminders_inserted + report.tasks_inserted
+        analyze_after_bulk(session, written, "reminders", "tasks")
     return report
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import ENTITIES, Connector, Page, SourceError, SourceUnavailable
 from connectors.registry import open_connector
 from dunlin.alerts import alert
+from dunlin.bulk import analyze_after_bulk
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
 from dunlin.events import record_event
@@ -130,6 +131,8 @@ class SourceSync:
                 self._sync_entity(entity, full)
         if entities is None and (full or self._reconcile_due()):
             self._reconcile()
+        with self.factory() as session:
+            analyze_after_bulk(session, self.report.records, "customers", "receivables")
         return self.report
 
     # ---- paging ------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.spreadsheet import open_sheet
+from dunlin.bulk import analyze_after_bulk
 from dunlin.db import utcnow
 from dunlin.errors import DunlinError
 from dunlin.events import record_event
@@ -36,7 +36,6 @@ from sync.store import (
 )
 
 BATCH = 5000
-ANALYZE_AFTER_ROWS = 1000
 
 
 @dataclass
@@ -219,13 +218,7 @@ def import_file(
         )
         session.commit()
         report.committed = True
-        if (
-            session.get_bind().dialect.name == "postgresql"
-            and report.rows_read >= ANALYZE_AFTER_ROWS
-        ):
-            # Fresh statistics, or the planner's next query takes a nested loop over stale ones.
-            session.execute(text("ANALYZE customers, receivables"))
-            session.commit()
+        analyze_after_bulk(session, report.rows_read, "customers", "receivables")
     if on_progress:
         on_progress(report.rows_read)
     return report
