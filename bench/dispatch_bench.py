@@ -324,9 +324,9 @@ def main() -> None:
                 )
     if args.fork:
         small = max(1000, args.count // 10)
-        with postgres_database("dunlin_dispatch_fork") as pg:
-            if pg:
-                for fork in (False, True):
+        for fork in (False, True):  # a fresh database each: the same rows are loaded twice
+            with postgres_database("dunlin_dispatch_fork") as pg:
+                if pg:
                     label = f"PostgreSQL, {small}, {'Worker (fork)' if fork else 'SimpleWorker'}"
                     show(label, dunlin(pg, small, args.workers, fork), base)
 
