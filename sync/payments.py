@@ -129,44 +129,42 @@ _EVENTS = insert(Event)
 # payment costs four round trips after the lock instead of seven. SQLite has no data-modifying
 # CTEs and keeps the three statements below; both paths are tested against the same outcomes.
 _EVENT_COLUMNS = ["org_id", "at", "kind", "actor", "subject_type", "subject_id", "summary", "data"]
-_cancelled = CANCEL_FOR_RECEIVABLE.where(bindparam("cancel", type_=Boolean)).cte("cancelled")
-_cancel_events = (
-    insert(Event)
-    .from_select(
-        _EVENT_COLUMNS,
-        select(
-            bindparam("org", type_=BigInteger),
-            bindparam("now", type_=Event.__table__.c.at.type),
-            literal("reminder.cancelled"),
-            literal(TRANSITION_ACTOR),
-            literal("reminder"),
-            _cancelled.c.id,
-            literal(CANCEL_REASON),
-            func.json_build_object(),
-        ).select_from(_cancelled),
+
+
+def _events_from(*values: Any, rows: Any = None) -> Any:
+    """INSERT INTO events … SELECT :org, :now, <kind, actor, subject, id, summary, data>
+    [FROM rows]."""
+    at = Event.__table__.c.at.type
+    query = select(bindparam("org", type_=BigInteger), bindparam("now", type_=at), *values)
+    return insert(Event).from_select(
+        _EVENT_COLUMNS, query if rows is None else query.select_from(rows)
     )
-    .cte("cancel_events")
-)
+
+
+_cancelled = CANCEL_FOR_RECEIVABLE.where(bindparam("cancel", type_=Boolean)).cte("cancelled")
+_cancel_events = _events_from(
+    literal("reminder.cancelled"),
+    literal(TRANSITION_ACTOR),
+    literal("reminder"),
+    _cancelled.c.id,
+    literal(CANCEL_REASON),
+    func.json_build_object(),
+    rows=_cancelled,
+).cte("cancel_events")
 _SETTLE_PG = (
-    insert(Event)
-    .from_select(
-        _EVENT_COLUMNS,
-        select(
-            bindparam("org", type_=BigInteger),
-            bindparam("now", type_=Event.__table__.c.at.type),
-            bindparam("kind", type_=String),
-            bindparam("actor", type_=String),
-            literal("receivable"),
-            bindparam("receivable", type_=BigInteger),
-            bindparam("summary", type_=String),
-            func.json_build_object(
-                "status",
-                bindparam("status", type_=String),
-                "amount_open",
-                bindparam("amount_text", type_=String),
-                "cancelled",
-                select(func.count()).select_from(_cancelled).scalar_subquery(),
-            ),
+    _events_from(
+        bindparam("kind", type_=String),
+        bindparam("actor", type_=String),
+        literal("receivable"),
+        bindparam("receivable", type_=BigInteger),
+        bindparam("summary", type_=String),
+        func.json_build_object(
+            "status",
+            bindparam("status", type_=String),
+            "amount_open",
+            bindparam("amount_text", type_=String),
+            "cancelled",
+            select(func.count()).select_from(_cancelled).scalar_subquery(),
         ),
     )
     .add_cte(_MARK.returning(Receivable.id).cte("marked"), _cancelled, _cancel_events)

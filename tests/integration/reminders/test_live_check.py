@@ -19,6 +19,7 @@ from sync.engine import sync_sources
 from sync.models import Receivable, Source
 from tests.integration.reminders.test_dispatch import Answering
 from tests.integration.sync.conftest import add_odoo_source, box, odoo  # noqa: F401
+from tests.integration.webhooks.conftest import planned_reminder
 
 NO_SLEEP = lambda _s: None  # noqa: E731
 
@@ -48,25 +49,9 @@ def open_invoice_with_reminder(app, box, odoo) -> tuple[Receivable, int]:  # noq
             .where(Receivable.status == "open", Receivable.amount_open > 10)
             .order_by(Receivable.id)
         ).first()
-        reminder = Reminder(
-            org_id=invoice.org_id,
-            customer_id=invoice.customer_id,
-            target_receivable_id=invoice.id,
-            receivable_ids=[invoice.id],
-            idempotency_key=f"r{invoice.id}:d1:email",
-            policy="live@v1",
-            track="all",
-            step="d1",
-            channel="email",
-            template="reminder",
-            recipient="ar@customer.example",
-            currency=invoice.currency,
-            amount_open=invoice.amount_open,
-            status="planned",
-            scheduled_at=datetime.now(UTC) - timedelta(minutes=1),
+        reminder = planned_reminder(
+            session, invoice, "ar@customer.example", datetime.now(UTC) - timedelta(minutes=1)
         )
-        session.add(reminder)
-        session.flush()
         session.expunge(invoice)
         return invoice, reminder.id
 
