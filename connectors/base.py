@@ -106,7 +106,7 @@ class Connector(Protocol):
     def read_records(self, entity: str, external_ids: list[str]) -> list[dict[str, Any]]:
         """The named records as they are now, for a live balance check before sending. A record
         the entity's filter no longer matches (deleted, cancelled) is simply absent. Sources
-        that cannot be asked for single records cheaply raise SourceConfigError."""
+        that cannot be asked for single records cheaply raise NotSupported."""
         ...
 
     def post_note(self, entity: str, external_id: str, html: str) -> str:

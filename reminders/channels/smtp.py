@@ -57,7 +57,7 @@ def build_message(
     if unsubscribe_mailto:
         targets.append(f"<mailto:{unsubscribe_mailto}>")
     if targets:
-        email["List-Unsubscribe"] = ", ".join(targets)
+        email["List-Unsubscribe"] = _one_line(", ".join(targets))
         if unsubscribe and unsubscribe.startswith("https://"):  # RFC 8058 needs HTTPS
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.attach(MIMEText(message.text, "plain", "utf-8", policy=_CRLF))
@@ -68,13 +68,21 @@ def build_message(
 _CRLF = policy.compat32.clone(linesep="\r\n")
 
 
+def _one_line(text: str) -> str:
+    """Header values on one line: compat32, unlike EmailMessage, would write a CR or LF inside
+    a value verbatim, and a customer name from a CRM must not be able to add a header."""
+    return " ".join(text.split())
+
+
 def _words(text: str) -> str | Header:
     """A header text as is when ASCII, else RFC 2047 encoded words."""
+    text = _one_line(text)
     return text if text.isascii() else Header(text, "utf-8")
 
 
 def _address(value: str) -> str:
     """`Name <addr>` with a non-ASCII name encoded; the address itself is never encoded."""
+    value = _one_line(value)
     name, address = parseaddr(value)
     if not address or not address.isascii():
         # An internationalised address (sent with SMTPUTF8) goes out as raw UTF-8: the

@@ -3,6 +3,7 @@ RFC 8058 headers, UTF-8, and refusals classified by SMTP reply class."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -104,6 +105,19 @@ def test_names_are_encoded_and_addresses_are_not():
     assert got["From"].addresses[0].addr_spec == "ar@acme.example"
     assert got["Content-Language"] == "zh-CN"
     assert got["Message-ID"].endswith("@acme.example>")
+
+
+def test_a_line_break_in_a_value_cannot_add_a_header():
+    handler = RecordingHandler()
+    evil = message("c@x.cn")
+    evil = replace(evil, subject="Invoice due\r\nBcc: thief@evil.example")
+    with SmtpSink(handler) as sink:
+        mailer = channel(sink.port, reply_to="ar@acme.example\nBcc: thief@evil.example")
+        mailer.send(evil)
+        mailer.close()
+    got = handler.received[0].message
+    assert got["Bcc"] is None and handler.received[0].rcpt_tos == ["c@x.cn"]
+    assert got["Subject"] == "Invoice due Bcc: thief@evil.example"
 
 
 def test_an_internationalised_recipient_goes_out_raw_over_smtputf8():
