@@ -72,6 +72,31 @@ def _task(
         )
 
 
+def _follow_up(
+    session: Session,
+    actor: Actor,
+    receivable_id: int | None,
+    task: tuple[str, str, date],
+    event: tuple[str, str, dict[str, str]],
+    event_actor: str | None = None,
+) -> None:
+    """A task for the salesperson (key, summary, due) and the event (kind, summary, data)
+    that says why, on the invoice, or on the customer when none is open."""
+    key, summary, due_on = task
+    _task(session, actor, key, summary, due_on, receivable_id)
+    customer = actor.customer
+    kind, what, data = event
+    record_event(
+        session,
+        customer.org_id,
+        kind,
+        what,
+        subject=("receivable", receivable_id) if receivable_id else ("customer", customer.id),
+        actor=event_actor or actor.name,
+        data=data,
+    )
+
+
 def _oldest_id(session: Session, customer: Customer) -> int | None:
     invoices = open_invoices(session, customer)
     return invoices[0].id if invoices else None
@@ -82,22 +107,20 @@ def claim_paid(session: Session, actor: Actor, today: date, pause_days: int) -> 
     customer = actor.customer
     customer.paused_until = max(customer.paused_until or today, today + timedelta(days=pause_days))
     oldest = _oldest_id(session, customer)
-    _task(
+    _follow_up(
         session,
         actor,
-        f"self:paid:{customer.id}:{today.isoformat()}",
-        f"{customer.name} says they have paid: please verify / 客户称已付款，请核实",
-        today + timedelta(days=1),
         oldest,
-    )
-    record_event(
-        session,
-        customer.org_id,
-        "customer.claimed_paid",
-        f"{customer.name}: I have paid / 客户称已付款",
-        subject=("receivable", oldest) if oldest else ("customer", customer.id),
-        actor=actor.name,
-        data={"paused_until": customer.paused_until.isoformat()},
+        (
+            f"self:paid:{customer.id}:{today.isoformat()}",
+            f"{customer.name} says they have paid: please verify / 客户称已付款，请核实",
+            today + timedelta(days=1),
+        ),
+        (
+            "customer.claimed_paid",
+            f"{customer.name}: I have paid / 客户称已付款",
+            {"paused_until": customer.paused_until.isoformat()},
+        ),
     )
     return customer.paused_until
 
@@ -113,22 +136,20 @@ def promise(session: Session, actor: Actor, today: date, by: date, max_days: int
     customer = actor.customer
     customer.paused_until, customer.promised_on = by, by
     oldest = _oldest_id(session, customer)
-    _task(
+    _follow_up(
         session,
         actor,
-        f"self:promise:{customer.id}:{today.isoformat()}",
-        f"{customer.name} promised to pay by {by.isoformat()} / 客户承诺 {by.isoformat()} 前付款",
-        by,
         oldest,
-    )
-    record_event(
-        session,
-        customer.org_id,
-        "customer.promised",
-        f"{customer.name}: will pay by {by.isoformat()} / 承诺 {by.isoformat()} 前付款",
-        subject=("receivable", oldest) if oldest else ("customer", customer.id),
-        actor=actor.name,
-        data={"promised_on": by.isoformat()},
+        (
+            f"self:promise:{customer.id}:{today.isoformat()}",
+            f"{customer.name} promised to pay by {by.isoformat()} / 客户承诺 {by.isoformat()} 前付款",
+            by,
+        ),
+        (
+            "customer.promised",
+            f"{customer.name}: will pay by {by.isoformat()} / 承诺 {by.isoformat()} 前付款",
+            {"promised_on": by.isoformat()},
+        ),
     )
 
 
@@ -153,22 +174,16 @@ def dispute(
     invoice.status = "disputed"
     session.flush()
     cancel_for_settled(session, customer.org_id, invoice.source_id, [invoice.external_id])
-    _task(
+    _follow_up(
         session,
         actor,
-        f"self:dispute:{invoice.id}",
-        f"{customer.name} disputes {invoice.number}: {reason} / 客户对 {invoice.number} 有异议",
-        today + timedelta(days=2),
         invoice.id,
-    )
-    record_event(
-        session,
-        customer.org_id,
-        "receivable.disputed",
-        f"{invoice.number}: {reason}",
-        subject=("receivable", invoice.id),
-        actor=actor.name,
-        data={"reason": reason},
+        (
+            f"self:dispute:{invoice.id}",
+            f"{customer.name} disputes {invoice.number}: {reason} / 客户对 {invoice.number} 有异议",
+            today + timedelta(days=2),
+        ),
+        ("receivable.disputed", f"{invoice.number}: {reason}", {"reason": reason}),
     )
     return invoice
 
@@ -212,21 +227,21 @@ def check_broken_promises(session: Session, org_id: int, today: date) -> int:
             continue
         broken += 1
         actor = Actor(customer, 0)
-        _task(
+        _follow_up(
             session,
             actor,
-            f"self:broken:{customer.id}:{promised.isoformat()}",
-            f"{customer.name} did not pay by {promised.isoformat()} as promised: escalate / "
-            f"客户未按承诺于 {promised.isoformat()} 前付款，请升级处理",
-            today + timedelta(days=1),
             oldest,
-        )
-        record_event(
-            session,
-            org_id,
-            "customer.promise_broken",
-            f"{customer.name}: promise of {promised.isoformat()} broken / 承诺付款未兑现",
-            subject=("receivable", oldest),
-            data={"promised_on": promised.isoformat()},
+            (
+                f"self:broken:{customer.id}:{promised.isoformat()}",
+                f"{customer.name} did not pay by {promised.isoformat()} as promised: escalate / "
+                f"客户未按承诺于 {promised.isoformat()} 前付款，请升级处理",
+                today + timedelta(days=1),
+            ),
+            (
+                "customer.promise_broken",
+                f"{customer.name}: promise of {promised.isoformat()} broken / 承诺付款未兑现",
+                {"promised_on": promised.isoformat()},
+            ),
+            event_actor="system",  # the planner noticed, not the customer
         )
     return broken
