@@ -30,14 +30,15 @@ from support import ROOT, postgres_database
 sys.path.insert(0, str(ROOT))
 
 from dunlin.app import App  # noqa: E402
+from dunlin.bulk import analyze_after_bulk  # noqa: E402
 from dunlin.crypto import SecretBox, generate_key  # noqa: E402
 from dunlin.db import transaction  # noqa: E402
 from dunlin.migrate import upgrade  # noqa: E402
 from dunlin.orgs import ensure_org  # noqa: E402
 from dunlin.settings import Settings  # noqa: E402
-from reminders.models import Reminder  # noqa: E402
 from sync.models import Customer, Receivable  # noqa: E402
 from sync.sources import add_source, new_webhook_secret  # noqa: E402
+from tests.integration.helpers import planned_reminder  # noqa: E402
 
 
 def seed(settings: Settings, count: int) -> tuple[int, str]:
@@ -73,30 +74,10 @@ def seed(settings: Settings, count: int) -> tuple[int, str]:
             )
             s.add(r)
             s.flush()
-            s.add(
-                Reminder(
-                    org_id=org.id,
-                    customer_id=c.id,
-                    target_receivable_id=r.id,
-                    receivable_ids=[r.id],
-                    idempotency_key=f"r{r.id}:d7:email",
-                    policy="p",
-                    track="t",
-                    step="d7",
-                    channel="email",
-                    template="reminder",
-                    recipient=c.email,
-                    currency="CNY",
-                    amount_open=Decimal(100),
-                    status="planned",
-                    scheduled_at=now,
-                )
-            )
+            planned_reminder(s, r, c.email, now)
         source_id = source.id
-    if app.engine.dialect.name == "postgresql":
-        # As autovacuum would within a minute: without statistics the planner scans by org.
-        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with app.factory() as session:  # as an import or a sync of this size does
+        analyze_after_bulk(session, count, "customers", "receivables", "reminders")
     app.engine.dispose()
     return source_id, secret
 

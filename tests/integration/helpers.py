@@ -1,9 +1,16 @@
-"""Small builders for integration tests: a sheet on disk in the shipped generic mapping's layout."""
+"""Small builders for integration tests (and benchmarks): a sheet on disk in the shipped generic
+mapping's layout, a planned ledger row."""
 
 from __future__ import annotations
 
 import csv
+from datetime import date, datetime
 from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from reminders.models import Reminder
+from sync.models import Receivable
 
 HEADER = [
     "Customer ID",
@@ -58,3 +65,30 @@ def write_sheet(path: Path, rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def planned_reminder(
+    session: Session, invoice: Receivable, recipient: str, scheduled_at: datetime
+) -> Reminder:
+    """A planned e-mail reminder for the invoice (flushed: it has its id)."""
+    reminder = Reminder(
+        org_id=invoice.org_id,
+        customer_id=invoice.customer_id,
+        target_receivable_id=invoice.id,
+        receivable_ids=[invoice.id],
+        idempotency_key=f"r{invoice.id}:d7:email",
+        policy="default",
+        track="default",
+        step="d7",
+        channel="email",
+        template="reminder",
+        recipient=recipient,
+        currency=invoice.currency,
+        amount_open=invoice.amount_open,
+        status="planned",
+        scheduled_at=scheduled_at,
+        planned_on=date.today(),
+    )
+    session.add(reminder)
+    session.flush()
+    return reminder

@@ -17,9 +17,9 @@ from reminders.models import Reminder
 from reminders.policy_store import save_version
 from sync.engine import sync_sources
 from sync.models import Receivable, Source
+from tests.integration.helpers import planned_reminder
 from tests.integration.reminders.test_dispatch import Answering
 from tests.integration.sync.conftest import add_odoo_source, box, odoo  # noqa: F401
-from tests.integration.webhooks.conftest import planned_reminder
 
 NO_SLEEP = lambda _s: None  # noqa: E731
 

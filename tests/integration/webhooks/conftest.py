@@ -11,15 +11,14 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from dunlin.app import App
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.orgs import get_org
-from reminders.models import Reminder
 from sync.models import Customer, Receivable
 from sync.sources import add_source, new_webhook_secret
+from tests.integration.helpers import planned_reminder
 from webhooks import create_app
 
 PUBLIC_URL = "https://pay.example.com"
@@ -89,30 +88,3 @@ def seed(app: App, org_slug: str = "acme", external_id: str = "1234", n: int = 0
         session.flush()
         reminder = planned_reminder(session, invoice, customer.email, now - timedelta(minutes=1))
         return Seeded(org.id, source.id, secret, customer.id, invoice.id, reminder.id)
-
-
-def planned_reminder(
-    session: Session, invoice: Receivable, recipient: str, scheduled_at: datetime
-) -> Reminder:
-    """A planned e-mail reminder for the invoice (flushed: it has its id)."""
-    reminder = Reminder(
-        org_id=invoice.org_id,
-        customer_id=invoice.customer_id,
-        target_receivable_id=invoice.id,
-        receivable_ids=[invoice.id],
-        idempotency_key=f"r{invoice.id}:d7:email",
-        policy="default",
-        track="default",
-        step="d7",
-        channel="email",
-        template="reminder",
-        recipient=recipient,
-        currency=invoice.currency,
-        amount_open=invoice.amount_open,
-        status="planned",
-        scheduled_at=scheduled_at,
-        planned_on=date.today(),
-    )
-    session.add(reminder)
-    session.flush()
-    return reminder

@@ -22,8 +22,9 @@ from sync.sources import credentials_of, update_source
 from sync.trigger import SYNC_QUEUE
 from tests.fakes import xbongbong, yonsuite
 from tests.integration.conftest import REDIS_URL
+from tests.integration.helpers import planned_reminder
 from tests.integration.sync.conftest import add_rest_source
-from tests.integration.webhooks.conftest import planned_reminder, seed
+from tests.integration.webhooks.conftest import seed
 from webhooks import create_app
 
 NO_SLEEP = lambda _s: None  # noqa: E731
