@@ -18,6 +18,7 @@ import logging
 import queue
 import re
 from logging.handlers import QueueHandler, QueueListener
+from typing import Any
 
 from dunlin.log import redacting_filter
 
@@ -32,21 +33,29 @@ def alert(subject_en: str, subject_zh: str, detail: str) -> None:
 
 
 class AppriseHandler(logging.Handler):
-    """Posts each alert record to every configured Apprise URL (best effort)."""
+    """Posts each alert record to every configured Apprise URL (best effort). Apprise and its
+    plugins load with the first alert, in the listener thread: a CLI command that raises none
+    does not pay for them."""
 
     def __init__(self, urls: list[str]) -> None:
         super().__init__(logging.ERROR)
-        import apprise  # imported here: only processes with alert URLs pay for its plugins
+        self.urls = urls
+        self._apprise: Any = None
 
-        self.apprise = apprise.Apprise()
-        for url in urls:
-            if not self.apprise.add(url):
-                logging.getLogger(__name__).warning("alert URL not understood by Apprise: ***")
+    def _targets(self) -> Any:
+        if self._apprise is None:
+            import apprise
+
+            self._apprise = apprise.Apprise()
+            for url in self.urls:
+                if not self._apprise.add(url):
+                    logging.getLogger(__name__).warning("alert URL not understood by Apprise: ***")
+        return self._apprise
 
     def emit(self, record: logging.LogRecord) -> None:
         title = f"Dunlin: {getattr(record, 'subject', 'alert')}"
         try:
-            if not self.apprise.notify(title=title, body=record.getMessage()):
+            if not self._targets().notify(title=title, body=record.getMessage()):
                 logging.getLogger(__name__).warning("an alert could not be delivered")
         except Exception:  # noqa: BLE001 - an alert must never take anything down with it
             logging.getLogger(__name__).warning("an alert could not be delivered", exc_info=True)

@@ -16,7 +16,7 @@ from reminders.live import live_balances
 from reminders.models import Reminder
 from reminders.policy_store import save_version
 from sync.engine import sync_sources
-from sync.models import Receivable, Source
+from sync.models import Receivable, Source, SyncCursor
 from tests.integration.helpers import planned_reminder
 from tests.integration.reminders.test_dispatch import Answering
 from tests.integration.sync.conftest import add_odoo_source, box, odoo  # noqa: F401
@@ -68,6 +68,11 @@ def send(app, box) -> tuple[Answering, dict]:  # noqa: F811
     return email, report.counts
 
 
+def stored_cursors(app) -> dict[str, dict]:
+    with app.factory() as session:
+        return {c.entity: dict(c.position) for c in session.scalars(select(SyncCursor))}
+
+
 def reminder(app, reminder_id: int) -> Reminder:
     with app.factory() as session:
         return session.get(Reminder, reminder_id)
@@ -78,12 +83,15 @@ def test_an_invoice_paid_since_the_last_sync_is_not_reminded(app, box, odoo):  #
     invoice, reminder_id = open_invoice_with_reminder(app, box, odoo)
     paid = {"payment_state": "paid", "amount_residual": 0.0, "amount_residual_signed": 0.0}
     odoo.db.update("account.move", [int(invoice.external_id)], paid)
+    cursors = stored_cursors(app)
+    assert cursors["receivables"]  # the sync left a position to keep
     email, counts = send(app, box)
     assert email.sent == []
     assert reminder(app, reminder_id).status == "cancelled"
     with app.factory() as session:
         assert session.get(Receivable, invoice.id).status == "paid"
-    # the cursor did not move: the next sync still reads everything changed since the last one
+    # the cursors did not move: the next sync still reads everything changed since the last one
+    assert stored_cursors(app) == cursors
     with app.factory() as session:
         assert session.scalar(select(Source.status)) == "ok"
 
