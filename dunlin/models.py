@@ -1,11 +1,12 @@
-"""Tables owned by the application shell: orgs (tenants) and the append-only audit log."""
+"""Tables owned by the application shell: orgs (tenants), the append-only audit log, and the
+inbound deliveries already accepted (replay protection for webhooks, receipts and pushes)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunlin.db import Base, BigId, UTCDateTime, utcnow
@@ -39,3 +40,17 @@ class Event(Base):
     subject_id: Mapped[int | None] = mapped_column(BigId)
     summary: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InboundDelivery(Base):
+    """One accepted webhook delivery. The unique key makes a replay a no-op, in SQL (Redis may
+    vanish; ARCHITECTURE invariant 1)."""
+
+    __tablename__ = "inbound_deliveries"
+    __table_args__ = (UniqueConstraint("org_id", "endpoint", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(64))  # e.g. payment:odoo:3, receipt:sms
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from dunlin.db import utcnow
@@ -15,7 +15,10 @@ CANCEL_REASON = "receivable no longer open"
 # What settling an invoice stops: rows not yet claimed by a worker, except a thank-you (which
 # is for a settled invoice). `cancel_for_settled` and the payment webhook's prebuilt statement
 # both use it.
-CANCELLABLE = (Reminder.status.in_(("planned", "queued")), Reminder.step != THANK_YOU_STEP)
+# Written as OR rather than IN: an IN list is an "expanding" parameter that SQLAlchemy
+# re-renders into the SQL on every execution; the payment webhook runs these per request.
+NOT_CLAIMED = or_(Reminder.status == "planned", Reminder.status == "queued")
+CANCELLABLE = (NOT_CLAIMED, Reminder.step != THANK_YOU_STEP)
 CANCEL_FOR_RECEIVABLE = (
     update(Reminder)
     .where(

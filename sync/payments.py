@@ -1,31 +1,31 @@
 """A source says an invoice was paid (fully or in part): record it and stop its reminders, in
 one transaction, before the webhook answers (ARCHITECTURE invariant 2).
 
-Lock order matches the dispatcher's claim — reminders first, then receivables — so a worker
-either claimed its rows before us (that message is already leaving, and we say so) or finds
-them cancelled when our transaction commits. The first statement is a write, so SQLite takes
-its write lock at once instead of upgrading a stale read snapshot.
+The invoice's unclaimed reminders are locked before the invoice is read, so a worker either
+claimed its rows before us (that message is already leaving, and we say so) or finds them
+cancelled when our transaction commits. On SQLite the first statement is a write, so it takes
+its write lock at once instead of upgrading a stale read snapshot; PostgreSQL's row locks are
+described in payment_sql.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from dunlin.db import utcnow
+from dunlin.deliveries import delivery_row, first_delivery
 from dunlin.events import event_row
-from dunlin.models import Event
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
 from reminders.cancel import CANCEL_FOR_RECEIVABLE, CANCEL_REASON
-from reminders.dispatch import TRANSITION_ACTOR, transition_row
-from reminders.models import Reminder
-from sync.models import Receivable
+from reminders.dispatch import transition_row
+from sync import payment_sql as sql
 
 SETTLED = ("paid", "cancelled", "written_off")
 
@@ -49,6 +49,7 @@ class PaymentResult:
     amount_open: Decimal | None = None
     cancelled: int = 0
     in_flight: int = 0  # reminders already being sent when the notice arrived
+    duplicate: bool = False  # the delivery was seen before; nothing changed
 
 
 def read_notice(reader: RecordTransformer, record: dict[str, Any]) -> PaymentNotice:
@@ -68,11 +69,23 @@ def read_notice(reader: RecordTransformer, record: dict[str, Any]) -> PaymentNot
     return PaymentNotice(str(external_id), amount, status)
 
 
+MAPPING_RECHECK_SECONDS = 2.0
+_readers: dict[str, tuple[float, RecordTransformer]] = {}
+
+
 def notice_reader(mapping_name: str) -> RecordTransformer:
     """The mapping's receivable reader, compiled once per version of the mapping file (a
-    webhook must not parse YAML on every request)."""
-    path = resolve(mapping_name)
-    return _reader(str(path.resolve()), path.stat().st_mtime_ns)
+    webhook must not parse YAML on every request), and the file itself looked at no more than
+    every MAPPING_RECHECK_SECONDS (an edit takes effect within that time)."""
+    now = time.monotonic()
+    checked_at, reader = _readers.get(mapping_name, (-MAPPING_RECHECK_SECONDS, None))
+    if reader is None or now - checked_at >= MAPPING_RECHECK_SECONDS:
+        path = resolve(mapping_name)
+        reader = _reader(str(path.resolve()), path.stat().st_mtime_ns)
+        if len(_readers) >= 1000:  # one entry per mapping in use; never unbounded
+            _readers.clear()
+        _readers[mapping_name] = (now, reader)
+    return reader
 
 
 @lru_cache(maxsize=64)
@@ -80,115 +93,41 @@ def _reader(path: str, _mtime_ns: int) -> RecordTransformer:
     return RecordTransformer(current_mapping(path), "receivables")
 
 
-# The webhook's statements, built once: each request only binds values (SQLAlchemy reuses the
-# compiled SQL; rebuilding the expressions cost more than running them on SQLite).
-_TARGET = (
-    select(Receivable.id)
-    .where(
-        Receivable.org_id == bindparam("org"),
-        Receivable.source_id == bindparam("source"),
-        Receivable.external_id == bindparam("external_id"),
-    )
-    .correlate(None)  # its own lookup, also inside the SELECT of receivables below
-    .scalar_subquery()
-)
-# The lock: a no-op write on the reminders that could still be claimed.
-_LOCK = (
-    update(Reminder)
-    .where(
-        Reminder.org_id == bindparam("org"),
-        Reminder.target_receivable_id == _TARGET,
-        Reminder.status.in_(("planned", "queued")),
-    )
-    .values(updated_at=bindparam("now"))
-)
-_IN_FLIGHT = (
-    select(func.count())
-    .where(
-        Reminder.org_id == bindparam("org"),
-        Reminder.target_receivable_id == Receivable.id,
-        Reminder.status == "sending",
-    )
-    .scalar_subquery()
-)
-_READ = (
-    select(Receivable.id, Receivable.status, Receivable.amount_open, Receivable.number, _IN_FLIGHT)
-    .where(Receivable.id == _TARGET)
-    .with_for_update(of=Receivable.__table__)
-)
-_MARK = (
-    update(Receivable)
-    .where(Receivable.id == bindparam("receivable"))
-    .values(
-        status=bindparam("status"), amount_open=bindparam("amount"), updated_at=bindparam("now")
-    )
-)
-_EVENTS = insert(Event)
-
-# PostgreSQL: mark, cancel and every event in one statement (data-modifying CTEs), so a
-# payment costs four round trips after the lock instead of seven. SQLite has no data-modifying
-# CTEs and keeps the three statements below; both paths are tested against the same outcomes.
-_EVENT_COLUMNS = ["org_id", "at", "kind", "actor", "subject_type", "subject_id", "summary", "data"]
-
-
-def _events_from(*values: Any, rows: Any = None) -> Any:
-    """INSERT INTO events … SELECT :org, :now, <kind, actor, subject, id, summary, data>
-    [FROM rows]."""
-    at = Event.__table__.c.at.type
-    query = select(bindparam("org", type_=BigInteger), bindparam("now", type_=at), *values)
-    return insert(Event).from_select(
-        _EVENT_COLUMNS, query if rows is None else query.select_from(rows)
-    )
-
-
-_cancelled = CANCEL_FOR_RECEIVABLE.where(bindparam("cancel", type_=Boolean)).cte("cancelled")
-_cancel_events = _events_from(
-    literal("reminder.cancelled"),
-    literal(TRANSITION_ACTOR),
-    literal("reminder"),
-    _cancelled.c.id,
-    literal(CANCEL_REASON),
-    func.json_build_object(),
-    rows=_cancelled,
-).cte("cancel_events")
-_SETTLE_PG = (
-    _events_from(
-        bindparam("kind", type_=String),
-        bindparam("actor", type_=String),
-        literal("receivable"),
-        bindparam("receivable", type_=BigInteger),
-        bindparam("summary", type_=String),
-        func.json_build_object(
-            "status",
-            bindparam("status", type_=String),
-            "amount_open",
-            bindparam("amount_text", type_=String),
-            "cancelled",
-            select(func.count()).select_from(_cancelled).scalar_subquery(),
-        ),
-    )
-    .add_cte(_MARK.returning(Receivable.id).cte("marked"), _cancelled, _cancel_events)
-    .returning(select(func.count()).select_from(_cancelled).scalar_subquery())
-)
-
-
 def apply_payment(
-    conn: Connection, org_id: int, source_id: int, notice: PaymentNotice, actor: str
+    conn: Connection,
+    org_id: int,
+    source_id: int,
+    notice: PaymentNotice,
+    actor: str,
+    delivery: tuple[str, str] | None = None,
 ) -> PaymentResult:
-    """Lock the claimable reminders, read the invoice (and how many of its reminders are being
-    sent), then mark it, cancel, and record every event: one statement on PostgreSQL, three on
-    SQLite."""
+    """Record the delivery (endpoint, id) if given, lock the invoice's reminders that could
+    still be claimed, read the invoice (and how many of its reminders are being sent), then
+    mark it, cancel, and record every event. A replayed delivery changes nothing
+    (`duplicate`). Two statements on PostgreSQL, six on SQLite (payment_sql)."""
     now = utcnow()
     keys = {"org": org_id, "source": source_id, "external_id": notice.external_id, "now": now}
-    conn.execute(_LOCK, keys)
-    found = conn.execute(_READ, keys).first()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        opened = conn.execute(
+            sql.OPEN_PG[delivery is not None],
+            {**keys, **(delivery_row(org_id, *delivery) if delivery else {})},
+        ).one()
+        if not opened.fresh:
+            return PaymentResult(found=False, duplicate=True)
+        found = None if opened.id is None else tuple(opened)[1:]
+    else:
+        if delivery and not first_delivery(conn, org_id, *delivery):
+            return PaymentResult(found=False, duplicate=True)
+        conn.execute(sql.LOCK, keys)
+        found = conn.execute(sql.READ, keys).first()
     if found is None:
         summary = f"payment notice for {notice.external_id}, not synced yet"
         data = {"external_id": notice.external_id, "source_id": source_id}
         unknown = event_row(
             org_id, "payment.unknown_invoice", summary, at=now, actor=actor, data=data
         )
-        conn.execute(_EVENTS, [unknown])
+        conn.execute(sql.EVENTS, [unknown])
         return PaymentResult(found=False)
     receivable_id, old_status, old_amount, number, in_flight = found
     in_flight = int(in_flight or 0)
@@ -196,12 +135,12 @@ def apply_payment(
     marks = {"receivable": receivable_id, "status": status, "amount": amount, "now": now}
     kind = "payment.received" if status in SETTLED else "payment.partial"
     summary = f"{number}: {old_status} {old_amount} → {status} {amount}"
-    if conn.dialect.name == "postgresql":
+    if postgres:
         settle = {**marks, "org": org_id, "cancel": status != "open", "kind": kind}
         settle |= {"actor": actor, "summary": summary[:500], "amount_text": str(amount)}
-        cancelled_count = conn.execute(_SETTLE_PG, settle).scalar_one()
+        cancelled_count = conn.execute(sql.SETTLE_PG, settle).scalar_one()
         return PaymentResult(True, receivable_id, status, amount, cancelled_count, in_flight)
-    conn.execute(_MARK, marks)
+    conn.execute(sql.MARK, marks)
     cancelled: list[int] = []
     if status != "open":
         where = {"org": org_id, "receivable": receivable_id, "now": now}
@@ -218,7 +157,7 @@ def apply_payment(
             data={"status": status, "amount_open": str(amount), "cancelled": len(cancelled)},
         )
     )
-    conn.execute(_EVENTS, events)
+    conn.execute(sql.EVENTS, events)
     return PaymentResult(True, receivable_id, status, amount, len(cancelled), in_flight)
 
 

@@ -1,5 +1,5 @@
-"""What every inbound endpoint shares: the store, a JSON refusal that is also logged, and the
-record of deliveries already accepted (replays are answered, not applied twice)."""
+"""What every inbound endpoint shares: the store, a JSON refusal that is also logged, and a
+JSON body without NUL characters. Replays are recognised by dunlin.deliveries."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ import logging
 from typing import Any, NoReturn
 
 from flask import Response, current_app, jsonify, request
-from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Connection
 from werkzeug.exceptions import HTTPException
 
 from dunlin.app import App
 from dunlin.crypto import SecretBox
-from dunlin.db import utcnow
-from webhooks.models import InboundDelivery
 
 log = logging.getLogger("dunlin.webhooks")
 
@@ -78,24 +74,3 @@ def has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_nul(v) for v in value)
     return False
-
-
-def first_delivery(conn: Connection, org_id: int, endpoint: str, delivery_id: str) -> bool:
-    """True the first time (endpoint, delivery id) is seen in this org; False for a replay.
-    One INSERT … ON CONFLICT DO NOTHING: also the request's first write (SQLite locks here)."""
-    row = {
-        "org_id": org_id,
-        "endpoint": endpoint,
-        "delivery_id": delivery_id[:200],
-        "received_at": utcnow(),
-    }
-    return conn.execute(_RECORD_DELIVERY, row).first() is not None
-
-
-# Plain SQL that SQLite (3.35+) and PostgreSQL both take; SQLAlchemy cannot cache the compiled
-# form of its dialect ON CONFLICT constructs, and this runs on every webhook.
-_RECORD_DELIVERY = text(
-    "INSERT INTO inbound_deliveries (org_id, endpoint, delivery_id, received_at)"
-    " VALUES (:org_id, :endpoint, :delivery_id, :received_at)"
-    " ON CONFLICT (org_id, endpoint, delivery_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("received_at", type_=InboundDelivery.__table__.c.received_at.type))

@@ -1,5 +1,5 @@
-"""Tables of the web edge: people and API tokens (who may call the admin API), and the inbound
-deliveries already accepted (replay protection and idempotency for webhooks and receipts)."""
+"""Tables of the web edge: people and API tokens (who may call the admin API). The record of
+inbound deliveries already accepted is in dunlin.models (the payment path writes it too)."""
 
 from __future__ import annotations
 
@@ -47,17 +47,3 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class InboundDelivery(Base):
-    """One accepted webhook delivery. The unique key makes a replay a no-op, in SQL (Redis may
-    vanish; ARCHITECTURE invariant 1)."""
-
-    __tablename__ = "inbound_deliveries"
-    __table_args__ = (UniqueConstraint("org_id", "endpoint", "delivery_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
-    endpoint: Mapped[str] = mapped_column(String(64))  # e.g. payment:odoo:3, receipt:sms
-    delivery_id: Mapped[str] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sync.models import Source
 from sync.payments import NoticeError, PaymentResult, apply_payment, notice_reader, read_notice
 from sync.sources import open_webhook_secret
-from webhooks.edge import dunlin_app, first_delivery, json_body, refuse, secret_box
+from webhooks.edge import dunlin_app, json_body, refuse, secret_box
 from webhooks.signatures import verify_jiandaoyun, verify_timestamped_hmac
 
 bp = Blueprint("payments", __name__, url_prefix="/hooks")
@@ -136,10 +136,11 @@ def _apply(source: HookSource, record: dict[str, Any], kind: str, delivery: str)
         notice = read_notice(notice_reader(source.mapping), record)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
+    once = (f"payment:{source.id}", delivery)
     with dunlin_app().engine.begin() as conn:  # Core: the ORM session would only add overhead
-        if not first_delivery(conn, source.org_id, f"payment:{source.id}", delivery):
-            return jsonify(status="duplicate", external_id=notice.external_id)
-        result = apply_payment(conn, source.org_id, source.id, notice, actor=f"webhook:{kind}")
+        result = apply_payment(conn, source.org_id, source.id, notice, f"webhook:{kind}", once)
+    if result.duplicate:
+        return jsonify(status="duplicate", external_id=notice.external_id)
     return jsonify(_body(notice.external_id, result)), 200 if result.found else 202
 
 

@@ -25,12 +25,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from dunlin.db import transaction
+from dunlin.deliveries import first_delivery
 from mappings import MappingError, current_mapping
 from mappings.api import RestPush
 from sync.models import Source
 from sync.sources import credentials_of
 from sync.trigger import PushSyncs
-from webhooks.edge import dunlin_app, first_delivery, json_body, log, refuse, secret_box
+from webhooks.edge import dunlin_app, json_body, log, refuse, secret_box
 from webhooks.signatures import verify_xbongbong, yonsuite_decrypt, yonsuite_event_signature
 
 bp = Blueprint("pushes", __name__, url_prefix="/hooks")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from dunlin.models import Event, Org
 from reminders.channels.base import Outcome, SendResult
-from reminders.dispatch import send_due
+from reminders.dispatch import claim, send_due
 from reminders.models import Reminder
 from sync.models import Receivable
 from sync.payments import PaymentNotice, apply_payment
@@ -260,3 +260,46 @@ def test_payment_racing_a_worker_about_to_send_wins(app):
     assert worker_done.is_set()
     assert channel.sent == []
     assert status_of(app, Reminder, s.reminder_id).status == "cancelled"
+
+
+def test_a_claim_that_wins_the_race_is_reported_in_flight_and_not_cancelled(app, client):
+    """A worker's claim is still open when the payment arrives: the payment waits for it, then
+    sees the row as the worker left it (sending: the message is already leaving) and says so."""
+    s = seed(app)
+    claimed = threading.Event()
+
+    def worker_claims_and_dawdles():
+        with app.factory() as session, session.begin():
+            rows = claim(session, s.org_id, [s.reminder_id], datetime.now(UTC))
+            assert [r.id for r in rows] == [s.reminder_id]
+            claimed.set()
+            time.sleep(0.5)  # the payment arrives now and must wait for this commit
+
+    thread = threading.Thread(target=worker_claims_and_dawdles)
+    thread.start()
+    assert claimed.wait(10)
+    answer = client.post(f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("1234", 0, "paid"))
+    thread.join(10)
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["reminders_in_flight"] == 1
+    assert answer.json["reminders_cancelled"] == 0
+    assert status_of(app, Reminder, s.reminder_id).status == "sending"
+    assert status_of(app, Receivable, s.receivable_id).status == "paid"
+
+
+def test_a_replayed_delivery_changes_nothing(app):
+    s = seed(app)
+    notice = PaymentNotice("1234", Decimal(100), None)
+    once = ("payment:test", "delivery-1")
+    with app.engine.begin() as conn:
+        first = apply_payment(conn, s.org_id, s.source_id, notice, "test", once)
+    with app.engine.begin() as conn:
+        again = apply_payment(
+            conn, s.org_id, s.source_id, PaymentNotice("1234", 0, None), "t", once
+        )
+
+    assert (first.found, first.duplicate, first.amount_open) == (True, False, Decimal(100))
+    assert (again.found, again.duplicate) == (False, True)
+    assert status_of(app, Receivable, s.receivable_id).amount_open == Decimal(100)
+    assert status_of(app, Reminder, s.reminder_id).status == "planned"
