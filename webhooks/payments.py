@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
+from dunlin.db import sqlite_writer_turn
 from sync.models import Source
 from sync.payments import NoticeError, PaymentResult, apply_payment, notice_reader, read_notice
 from sync.sources import open_webhook_secret
@@ -137,7 +138,9 @@ def _apply(source: HookSource, record: dict[str, Any], kind: str, delivery: str)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
     once = (f"payment:{source.id}", delivery)
-    with dunlin_app().engine.begin() as conn:  # Core: the ORM session would only add overhead
+    engine = dunlin_app().engine
+    # Core: the ORM session would only add overhead.
+    with sqlite_writer_turn(engine), engine.begin() as conn:
         result = apply_payment(conn, source.org_id, source.id, notice, f"webhook:{kind}", once)
     if result.duplicate:
         return jsonify(status="duplicate", external_id=notice.external_id)
