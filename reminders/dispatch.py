@@ -279,8 +279,9 @@ class Dispatcher:
                 context = verdict.context
                 if self.links is not None:  # signed self-service / click / unsubscribe URLs
                     context = {**context, **self.links(row)}
-                rendered = self.renderer.render(row.template, locale, context)
-                variables = self.renderer.variables(context, locale)
+                memo: dict[Any, str] = {}  # amounts formatted once per message
+                rendered = self.renderer.render(row.template, locale, context, memo)
+                variables = self.renderer.variables(context, locale, memo)
             except Exception as exc:  # a broken template must not leave the row in flight
                 row.status, row.error, row.lease_until = "failed", f"render: {exc}", None
                 done.append((row.id, "failed", row.error))
