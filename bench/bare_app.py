@@ -9,3 +9,8 @@ app = Flask(__name__)
 def bare():  # type: ignore[no-untyped-def]
     request.get_json(silent=True)
     return jsonify(status="ok")
+
+
+@app.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    return jsonify(status="ok")

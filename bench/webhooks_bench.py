@@ -15,6 +15,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -99,18 +100,53 @@ def serve(app_path: str, port: int, env: dict[str, str]) -> subprocess.Popen:
         cwd=ROOT / "bench" if app_path.startswith("bare") else ROOT,
         env=env,
     )
-    for _ in range(100):
+    for _ in range(300):
         try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-            return proc
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()  # a worker answers: not just the master's socket
+            conn.close()
+            break
         except OSError:
             time.sleep(0.1)
-    raise SystemExit(f"gunicorn on {port} did not start")
+    else:
+        raise SystemExit(f"gunicorn on {port} did not start")
+    return proc
+
+
+def wait_until_booted(procs: list[subprocess.Popen]) -> None:
+    """Until every gunicorn worker has finished importing the app: a worker still booting
+    when a phase starts (it takes seconds on two busy cores) halved that phase's throughput
+    in some runs. Booted means its CPU time grows by less than 20 ms in 0.3 s."""
+    workers = []
+    for proc in procs:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        workers += [int(pid) for pid in children]
+    last = {pid: -1.0 for pid in workers}
+    for _ in range(200):
+        now = {pid: cpu_seconds(pid) for pid in workers}
+        if all(now[pid] - last[pid] < 0.02 for pid in workers):
+            return
+        last = now
+        time.sleep(0.3)
+    raise SystemExit("gunicorn workers kept busy without load")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# gunicorn's sync workers close every connection, so each request is a new one and leaves a
+# TIME_WAIT behind; runs in a row reused (address, port) pairs still in TIME_WAIT, and a SYN
+# that meets one is retransmitted after 1 s — the load generator, not the server, then showed
+# p50 ≈ 1 s. Each run connects from its own loopback address (all of 127/8 is loopback).
+SOURCE = (f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}", 0)
 
 
 def post(port: int, path: str, body: bytes) -> float:
     start = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=SOURCE)
     conn.request("POST", path, body, {"Content-Type": "application/json"})
     response = conn.getresponse()
     response.read()
@@ -181,6 +217,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite.")
     args = parser.parse_args()
+    # The client threads share one GIL. gunicorn (27+) half-closes after each response and
+    # waits for the client to close; with Python's default 5 ms switch interval a client
+    # thread could wait that long per handoff to do so, leaving both workers idle.
+    sys.setswitchinterval(0.0005)
     seconds = args.seconds
     count = int(seconds * 2 * 600) + 2000
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,6 +239,7 @@ def main() -> None:
         }
         dunlin = serve("webhooks.wsgi:app", 18731, env)
         bare = serve("bare_app:app", 18732, env)
+        wait_until_booted([dunlin, bare])
         counter = iter(range(1, count + 1))
         lock = threading.Lock()
 
