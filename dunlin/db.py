@@ -129,9 +129,10 @@ def sqlite_writer_turn(engine: Engine) -> Iterator[None]:
     the database) before opening a write transaction.
 
     Two gunicorn workers writing the same file otherwise meet in SQLite's busy handler, which
-    sleeps 1, 2, 5 … up to 100 ms between tries and never notices the lock being freed: under
-    load one worker starved for seconds (p50 1 s in bench/webhooks, and Odoo gives up after
-    1 s). The kernel wakes a flock waiter the moment the lock is released. Taken before the
+    sleeps 1, 2, 5 … up to 100 ms between tries and never notices the lock being freed (py-spy
+    caught workers asleep there under load; Odoo gives up after 1 s). The kernel wakes a flock
+    waiter the moment the lock is released. It did not end the occasional stalled SQLite run
+    of bench/webhooks, whose cause is still open (docs/performance.md). Taken before the
     transaction, while holding no database lock, so it cannot close a deadlock cycle; writers
     that do not take it (workers, syncs) still meet the busy timeout as before. A no-op on other
     databases and in memory."""

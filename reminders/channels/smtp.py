@@ -67,6 +67,9 @@ def build_message(
     return email
 
 
+SHORT_HEADER = 76  # a header line up to this long is written without folding
+
+
 class _Compat32FastFold(Compat32):
     """compat32, except that a short ASCII header is written as it is: compat32 runs every
     header, `MIME-Version: 1.0` included, through email.header.Header's RFC 2047 folding,
@@ -83,6 +86,7 @@ class _Compat32FastFold(Compat32):
 
 
 def _unfolded(name: str, value: Any, linesep: str) -> str | None:
+    """The header line as is, or None when compat32 must fold or encode it."""
     if (
         isinstance(value, str)
         and value.isascii()
@@ -94,7 +98,6 @@ def _unfolded(name: str, value: Any, linesep: str) -> str | None:
     return None
 
 
-SHORT_HEADER = 76
 _CRLF = _Compat32FastFold(linesep="\r\n")
 
 
