@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from dunlin.db import utcnow
+from dunlin.db import sqlite_writer_turn, utcnow
 from dunlin.deliveries import delivery_row, first_delivery
 from dunlin.events import event_row
 from mappings import current_mapping, resolve
@@ -26,8 +27,6 @@ from mappings.transform import RecordTransformer
 from reminders.cancel import CANCEL_FOR_RECEIVABLE, CANCEL_REASON
 from reminders.dispatch import transition_row
 from sync import payment_sql as sql
-
-SETTLED = ("paid", "cancelled", "written_off")
 
 
 class NoticeError(ValueError):
@@ -93,6 +92,27 @@ def _reader(path: str, _mtime_ns: int) -> RecordTransformer:
     return RecordTransformer(current_mapping(path), "receivables")
 
 
+def settle_notice(
+    engine: Engine,
+    org_id: int,
+    source_id: int,
+    notice: PaymentNotice,
+    actor: str,
+    delivery: tuple[str, str] | None = None,
+) -> PaymentResult:
+    """`apply_payment` in a transaction of its own, committed before this returns.
+
+    PostgreSQL: the one statement runs in autocommit mode, where it is its own transaction —
+    one round trip; an explicit BEGIN and COMMIT would be two more. SQLite: the writers of this
+    process and its siblings take turns (`sqlite_writer_turn`)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            return apply_payment(conn, org_id, source_id, notice, actor, delivery)
+    with sqlite_writer_turn(engine), engine.begin() as conn:
+        return apply_payment(conn, org_id, source_id, notice, actor, delivery)
+
+
 def apply_payment(
     conn: Connection,
     org_id: int,
@@ -104,25 +124,18 @@ def apply_payment(
     """Record the delivery (endpoint, id) if given, lock the invoice's reminders that could
     still be claimed, read the invoice (and how many of its reminders are being sent), then
     mark it, cancel, and record every event. A replayed delivery changes nothing
-    (`duplicate`). Two statements on PostgreSQL, six on SQLite (payment_sql)."""
+    (`duplicate`). One statement on PostgreSQL, six on SQLite (payment_sql). Runs inside the
+    caller's transaction, if any: `settle_notice` gives it its own."""
     now = utcnow()
+    if conn.dialect.name == "postgresql":
+        return _apply_pg(conn, org_id, source_id, notice, actor, delivery, now)
     keys = {"org": org_id, "source": source_id, "external_id": notice.external_id, "now": now}
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        opened = conn.execute(
-            sql.OPEN_PG[delivery is not None],
-            {**keys, **(delivery_row(org_id, *delivery) if delivery else {})},
-        ).one()
-        if not opened.fresh:
-            return PaymentResult(found=False, duplicate=True)
-        found = None if opened.id is None else tuple(opened)[1:]
-    else:
-        if delivery and not first_delivery(conn, org_id, *delivery):
-            return PaymentResult(found=False, duplicate=True)
-        conn.execute(sql.LOCK, keys)
-        found = conn.execute(sql.READ, keys).first()
+    if delivery and not first_delivery(conn, org_id, *delivery):
+        return PaymentResult(found=False, duplicate=True)
+    conn.execute(sql.LOCK, keys)
+    found = conn.execute(sql.READ, keys).first()
     if found is None:
-        summary = f"payment notice for {notice.external_id}, not synced yet"
+        summary = _unknown_summary(notice)
         data = {"external_id": notice.external_id, "source_id": source_id}
         unknown = event_row(
             org_id, "payment.unknown_invoice", summary, at=now, actor=actor, data=data
@@ -131,15 +144,10 @@ def apply_payment(
         return PaymentResult(found=False)
     receivable_id, old_status, old_amount, number, in_flight = found
     in_flight = int(in_flight or 0)
-    status, amount = _settle(old_status, old_amount, notice)
+    status, amount = settle(old_status, old_amount, notice)
     marks = {"receivable": receivable_id, "status": status, "amount": amount, "now": now}
-    kind = "payment.received" if status in SETTLED else "payment.partial"
+    kind = "payment.received" if status in sql.SETTLED else "payment.partial"
     summary = f"{number}: {old_status} {old_amount} → {status} {amount}"
-    if postgres:
-        settle = {**marks, "org": org_id, "cancel": status != "open", "kind": kind}
-        settle |= {"actor": actor, "summary": summary[:500], "amount_text": str(amount)}
-        cancelled_count = conn.execute(sql.SETTLE_PG, settle).scalar_one()
-        return PaymentResult(True, receivable_id, status, amount, cancelled_count, in_flight)
     conn.execute(sql.MARK, marks)
     cancelled: list[int] = []
     if status != "open":
@@ -161,7 +169,41 @@ def apply_payment(
     return PaymentResult(True, receivable_id, status, amount, len(cancelled), in_flight)
 
 
-def _settle(status: str, amount_open: Decimal, notice: PaymentNotice) -> tuple[str, Decimal]:
+def _apply_pg(
+    conn: Connection,
+    org_id: int,
+    source_id: int,
+    notice: PaymentNotice,
+    actor: str,
+    delivery: tuple[str, str] | None,
+    now: datetime,
+) -> PaymentResult:
+    values = {
+        **sql.APPLY_PG_CONSTANTS,
+        "org": org_id,
+        "source": source_id,
+        "external_id": notice.external_id,
+        "now": now,
+        "amount": notice.amount_open,
+        "status": notice.status,
+        "actor": actor,
+        "unknown_summary": _unknown_summary(notice),
+    }
+    if delivery:
+        values |= delivery_row(org_id, *delivery)
+    row = conn.execute(sql.APPLY_PG[delivery is not None], values).one()
+    if not row.fresh:
+        return PaymentResult(found=False, duplicate=True)
+    if row.id is None:
+        return PaymentResult(found=False)
+    return PaymentResult(True, row.id, row.status, row.amount_open, row.cancelled, row.in_flight)
+
+
+def _unknown_summary(notice: PaymentNotice) -> str:
+    return f"payment notice for {notice.external_id}, not synced yet"
+
+
+def settle(status: str, amount_open: Decimal, notice: PaymentNotice) -> tuple[str, Decimal]:
     """The receivable after the notice. Zero open means paid whatever the status says; a
     dispute recorded in Dunlin survives a notice that still says open."""
     amount = amount_open if notice.amount_open is None else notice.amount_open

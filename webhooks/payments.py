@@ -20,9 +20,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
-from dunlin.db import sqlite_writer_turn
 from sync.models import Source
-from sync.payments import NoticeError, PaymentResult, apply_payment, notice_reader, read_notice
+from sync.payments import NoticeError, PaymentResult, notice_reader, read_notice, settle_notice
 from sync.sources import open_webhook_secret
 from webhooks.edge import dunlin_app, json_body, refuse, secret_box
 from webhooks.signatures import verify_jiandaoyun, verify_timestamped_hmac
@@ -138,10 +137,9 @@ def _apply(source: HookSource, record: dict[str, Any], kind: str, delivery: str)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
     once = (f"payment:{source.id}", delivery)
-    engine = dunlin_app().engine
     # Core: the ORM session would only add overhead.
-    with sqlite_writer_turn(engine), engine.begin() as conn:
-        result = apply_payment(conn, source.org_id, source.id, notice, f"webhook:{kind}", once)
+    engine = dunlin_app().engine
+    result = settle_notice(engine, source.org_id, source.id, notice, f"webhook:{kind}", once)
     if result.duplicate:
         return jsonify(status="duplicate", external_id=notice.external_id)
     return jsonify(_body(notice.external_id, result)), 200 if result.found else 202

@@ -145,10 +145,27 @@ def test_wrong_secret_and_other_orgs_source_are_refused_and_logged(app, client, 
 
 def test_unknown_invoice_is_accepted_for_the_next_sync(app, client):
     s = seed(app)
-    response = client.post(
-        f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("55555", 0, "paid")
-    )
+    with app.factory() as session:
+        start = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
+    url = f"/hooks/odoo/{s.source_id}/{s.secret}"
+    response = client.post(url, json=odoo_body("55555", 0, "paid"))
     assert response.status_code == 202 and response.json["status"] == "unknown_invoice"
+    again = client.post(url, json=odoo_body("55555", 0, "paid"))
+    assert again.json["status"] == "duplicate"
+    # one event, the same on every store, and nothing else touched
+    with app.factory() as session:
+        events = session.scalars(select(Event).where(Event.id > start)).all()
+    assert [(e.kind, e.actor, e.subject_type, e.subject_id, e.summary, e.data) for e in events] == [
+        (
+            "payment.unknown_invoice",
+            "webhook:odoo",
+            None,
+            None,
+            "payment notice for 55555, not synced yet",
+            {"external_id": "55555", "source_id": s.source_id},
+        )
+    ]
+    assert status_of(app, Reminder, s.reminder_id).status == "planned"
 
 
 def test_malformed_payload_names_the_problem(app, client):
