@@ -32,7 +32,7 @@ class Event(Base):
     __table_args__ = (Index("ix_events_org_subject", "org_id", "subject_type", "subject_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(128), default="system")
@@ -50,7 +50,7 @@ class InboundDelivery(Base):
     __table_args__ = (UniqueConstraint("org_id", "endpoint", "delivery_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     endpoint: Mapped[str] = mapped_column(String(64))  # e.g. payment:odoo:3, receipt:sms
     delivery_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -52,7 +52,7 @@ class Reminder(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     # The pace-setting receivable (oldest open one of the customer × currency group).
     target_receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id"), index=True)
@@ -98,7 +98,7 @@ class ChannelConfig(Base):
     __table_args__ = (UniqueConstraint("org_id", "name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     name: Mapped[str] = mapped_column(String(32))  # the policy's channel name
     provider: Mapped[str] = mapped_column(String(32))  # smtp, aliyun_sms, wecom_app, ...
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -116,7 +116,7 @@ class Task(Base):
     __table_args__ = (UniqueConstraint("org_id", "idempotency_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"))
     idempotency_key: Mapped[str] = mapped_column(String(200))
@@ -138,7 +138,7 @@ class PolicyVersion(Base):
     __table_args__ = (UniqueConstraint("org_id", "name", "version"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     name: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
     source_text: Mapped[str] = mapped_column(Text)

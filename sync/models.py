@@ -32,7 +32,7 @@ class Source(Base):
     __table_args__ = (UniqueConstraint("org_id", "name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32))  # spreadsheet, odoo, kingdee, rest
     mapping: Mapped[str] = mapped_column(String(200))
@@ -55,7 +55,7 @@ class Customer(Base):
     __table_args__ = (UniqueConstraint("org_id", "source_id", "external_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     external_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(300))
@@ -90,7 +90,7 @@ class Receivable(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     external_id: Mapped[str] = mapped_column(String(128))
@@ -116,7 +116,7 @@ class SyncCursor(Base):
     __table_args__ = (UniqueConstraint("org_id", "source_id", "entity"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     entity: Mapped[str] = mapped_column(String(64))
     position: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -134,7 +134,7 @@ class Writeback(Base):
     __table_args__ = (UniqueConstraint("org_id", "source_id", "kind", "local_ref"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     kind: Mapped[str] = mapped_column(String(16))  # note, task
     local_ref: Mapped[str] = mapped_column(String(64))  # r<reminder id>, t<task id>
