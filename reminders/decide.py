@@ -256,12 +256,18 @@ def decide(
     return Decision(track, current, target, listed, total, days, deliveries, reason, groups[1:])
 
 
+def _remindable(invoice: InvoiceLike) -> bool:
+    return invoice.status == "open" and not invoice.do_not_remind and invoice.amount_open > 0
+
+
 def could_change(
     policy: Policy,
     invoices: Sequence[InvoiceLike],
     today: date,
     done: Done,
     calendar: WorkCalendar,
+    *,
+    in_pace_order: bool = False,
 ) -> bool:
     """Could `decide` plan anything new today for this group, whoever the customer is?
 
@@ -269,13 +275,16 @@ def could_change(
     pace-setter has no due occurrence that is not yet planned (or was planned today) — which is
     exactly when `decide` skips whatever the customer's tier, tags, pauses or channels.
     `invoices` may be InvoiceFacts or database rows with the same attribute names.
+    `in_pace_order`: they come sorted by (due date, id), as the planner streams them, so the
+    first remindable one is the pace-setter and the rest need not be looked at (this check
+    runs for every group of every org each day).
     """
-    open_invoices = [
-        i for i in invoices if i.status == "open" and not i.do_not_remind and i.amount_open > 0
-    ]
-    if not open_invoices:
+    if in_pace_order:
+        target = next((i for i in invoices if _remindable(i)), None)
+    else:
+        target = min((i for i in invoices if _remindable(i)), key=_PACE_ORDER, default=None)
+    if target is None:
         return False
-    target = min(open_invoices, key=_PACE_ORDER)
     target_done = done.get(target.id, {})
     if today in target_done.values():
         return False

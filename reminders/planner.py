@@ -157,7 +157,10 @@ def plan(
         for customer_id, _currency, invoices in stream_groups(session, org.id):
             # First pass, receivables only: most groups have nothing new today and never need
             # their customer loaded. `could_change` is exact about that (see decide.py).
-            if not could_change(policy, invoices, today, done, scheduler.calendar):
+            # stream_groups sorts each group by (due date, id): pace order.
+            if not could_change(
+                policy, invoices, today, done, scheduler.calendar, in_pace_order=True
+            ):
                 report.skipped["nothing new today"] += 1
                 continue
             candidates.append((customer_id, invoice_facts(invoices)))

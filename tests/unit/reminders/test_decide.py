@@ -338,3 +338,19 @@ def test_the_planners_prefilter_never_hides_a_decision(customer, invoices, done,
     that is only sound if `decide` would skip them for any customer."""
     if not could_change(policy, invoices, today, done, CN):
         assert isinstance(decide(policy, customer, invoices, today, done, CN), Skip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    invoices=invoices_st,
+    done=done_st,
+    policy=st.sampled_from([POLICY, THREE_TRACKS]),
+    today=st.dates(TODAY - timedelta(days=30), TODAY + timedelta(days=30)),
+)
+def test_the_prefilters_pace_order_shortcut_agrees(invoices, done, policy, today):
+    """The planner streams each group in (due date, id) order and lets `could_change` stop at
+    the first remindable invoice; that must answer as the full scan does."""
+    ordered = sorted(invoices, key=lambda i: (i.due_on, i.id))
+    assert could_change(policy, ordered, today, done, CN, in_pace_order=True) == could_change(
+        policy, invoices, today, done, CN
+    )
