@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from dunlin.deliveries import RECEIVED_AT, RECORD_DELIVERY_SQL
 from dunlin.models import Event
-from reminders.cancel import CANCEL_REASON, NOT_CLAIMED
+from reminders.cancel import CANCEL_REASON, CANCELLABLE, NOT_CLAIMED
 from reminders.dispatch import TRANSITION_ACTOR
 from reminders.models import Reminder
-from reminders.policy import THANK_YOU_STEP
 from sync.models import Receivable
 
 # SQLite.
@@ -111,6 +111,10 @@ def _apply_pg(with_delivery: bool) -> Any:
     only_if_fresh = "AND EXISTS (SELECT 1 FROM delivery)" if with_delivery else ""
     fresh = "(SELECT count(*) FROM delivery)" if with_delivery else "1"
     settled_states = ", ".join(f"'{state}'" for state in SETTLED)
+    # What settling stops, from the one definition cancel_for_settled and SQLite use.
+    cancellable = and_(*CANCELLABLE).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+    )
     events = "INSERT INTO events (org_id, at, kind, actor, subject_type, subject_id, summary, data)"
     sql = f"""
 WITH {delivery}target AS (
@@ -130,7 +134,7 @@ WITH {delivery}target AS (
 ), cancelled AS (
     UPDATE reminders SET status = 'cancelled', error = :cancel_reason, updated_at = :now
     WHERE org_id = :org AND target_receivable_id = (SELECT id FROM settled WHERE status <> 'open')
-      AND status IN ('planned', 'queued') AND step <> :thank_you
+      AND {cancellable}
     RETURNING id
 ), cancel_events AS (
     {events}
@@ -172,5 +176,4 @@ APPLY_PG = {True: _apply_pg(True), False: _apply_pg(False)}
 APPLY_PG_CONSTANTS = {
     "cancel_reason": CANCEL_REASON,
     "dispatcher": TRANSITION_ACTOR,
-    "thank_you": THANK_YOU_STEP,
 }

@@ -104,7 +104,8 @@ def settle_notice(
 
     PostgreSQL: the one statement runs in autocommit mode, where it is its own transaction —
     one round trip; an explicit BEGIN and COMMIT would be two more. SQLite: the writers of this
-    process and its siblings take turns (`sqlite_writer_turn`)."""
+    process and its siblings take turns (`sqlite_writer_turn`). Core, not the ORM: a session
+    would only add overhead here."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -137,7 +137,6 @@ def _apply(source: HookSource, record: dict[str, Any], kind: str, delivery: str)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
     once = (f"payment:{source.id}", delivery)
-    # Core: the ORM session would only add overhead.
     engine = dunlin_app().engine
     result = settle_notice(engine, source.org_id, source.id, notice, f"webhook:{kind}", once)
     if result.duplicate:

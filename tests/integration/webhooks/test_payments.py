@@ -16,6 +16,7 @@ from dunlin.models import Event, Org
 from reminders.channels.base import Outcome, SendResult
 from reminders.dispatch import claim, send_due
 from reminders.models import Reminder
+from reminders.policy import THANK_YOU_STEP
 from sync.models import Receivable
 from sync.payments import PaymentNotice, apply_payment
 from tests.integration.webhooks.conftest import seed
@@ -303,6 +304,39 @@ def test_a_claim_that_wins_the_race_is_reported_in_flight_and_not_cancelled(app,
     assert answer.json["reminders_cancelled"] == 0
     assert status_of(app, Reminder, s.reminder_id).status == "sending"
     assert status_of(app, Receivable, s.receivable_id).status == "paid"
+
+
+def test_a_later_payment_notice_leaves_a_planned_thank_you_alone(app, client):
+    """Settling cancels what is still due, never the thank-you for a settled invoice: a second
+    notice (Odoo sends one for any later edit) must not stop it, on any store."""
+    s = seed(app)
+    url = f"/hooks/odoo/{s.source_id}/{s.secret}"
+    client.post(url, json=odoo_body("1234", 0.0, "paid"))
+    with app.factory() as session, session.begin():
+        thanks = Reminder(
+            org_id=s.org_id,
+            customer_id=s.customer_id,
+            target_receivable_id=s.receivable_id,
+            receivable_ids=[s.receivable_id],
+            idempotency_key=f"r{s.receivable_id}:{THANK_YOU_STEP}:email",
+            policy="default",
+            track="default",
+            step=THANK_YOU_STEP,
+            channel="email",
+            template="thanks",
+            recipient="c0@example.com",
+            currency="CNY",
+            amount_open=Decimal(0),
+            status="planned",
+            scheduled_at=datetime.now(UTC),
+        )
+        session.add(thanks)
+        session.flush()
+        thanks_id = thanks.id
+    again = client.post(url, json={**odoo_body("1234", 0.0, "paid"), "write_date": "2024-05-03"})
+
+    assert again.status_code == 200 and again.json["reminders_cancelled"] == 0
+    assert status_of(app, Reminder, thanks_id).status == "planned"
 
 
 def test_a_replayed_delivery_changes_nothing(app):
