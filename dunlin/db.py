@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -94,7 +95,7 @@ def make_engine(url: str) -> Engine:
         return engine
     engine = create_engine(url)
     event.listen(engine, "checkin", _note_idle)
-    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
     return engine
 
 
@@ -109,16 +110,18 @@ def _note_idle(_dbapi_conn: Any, record: Any) -> None:
     record.info["idle_since"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+def _ping_if_idle(dialect: Dialect, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     """Pessimistic disconnect handling, as SQLAlchemy documents it for a checkout listener:
-    a dead connection raises InvalidatePoolError, and the pool retries with a new one."""
+    a dead connection raises InvalidatePoolError, and the pool retries with a new one.
+
+    The dialect's own ping, not a bare SELECT: psycopg would open a transaction for that, and
+    the connection would reach its user INTRANS, where switching it to AUTOCOMMIT (the
+    payment webhook's one statement) fails. The dialect pings in autocommit mode."""
     idle_since = record.info.get("idle_since")
     if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
         return  # new, or used a moment ago
     try:
-        cursor = dbapi_conn.cursor()
-        cursor.execute("SELECT 1")
-        cursor.close()
+        dialect.do_ping(dbapi_conn)
     except Exception as exc:  # whatever the driver raises for a closed socket
         raise InvalidatePoolError(f"idle connection is gone: {exc}") from exc
 

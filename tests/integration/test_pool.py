@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -57,3 +58,17 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_the_pool_recovers(
     assert raised.value.connection_invalidated
 
     assert _backend_pid(pg_engine) != first
+
+
+def test_the_idle_test_leaves_no_transaction_open(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pooled connection goes to its user as the pool had it: not in a transaction, so an
+    AUTOCOMMIT statement (the payment webhook's) can run on it."""
+    _backend_pid(pg_engine)
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+
+    with pg_engine.connect() as conn:
+        assert conn.connection.dbapi_connection.info.transaction_status == TransactionStatus.IDLE
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from dunlin import db
 from dunlin.models import Event, Org
 from reminders.channels.base import Outcome, SendResult
 from reminders.dispatch import claim, send_due
@@ -65,6 +66,22 @@ def test_odoo_paid_webhook_cancels_reminders_within_the_request(app, client, cap
     with app.factory() as session:
         kinds = session.scalars(select(Event.kind).where(Event.kind.like("payment.%"))).all()
     assert kinds == ["payment.received"]
+
+
+def test_a_payment_after_the_workers_connection_sat_idle_is_applied(app, client, monkeypatch):
+    """Real payment traffic is sparse: the pooled connection has sat idle, so the pool tests
+    it before use. That test must not leave a transaction open, or the payment's autocommit
+    statement cannot run and Odoo, which never resends, gets a 500."""
+    s = seed(app)
+    assert client.get("/healthz").status_code == 200  # the connection is pooled, then idle
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # everything counts as idle
+
+    response = client.post(
+        f"/hooks/odoo/{s.source_id}/{s.secret}", json=odoo_body("1234", 0.0, "paid")
+    )
+
+    assert response.status_code == 200, response.json
+    assert status_of(app, Reminder, s.reminder_id).status == "cancelled"
 
 
 def test_partial_payment_updates_the_open_amount_and_keeps_reminding(app, client):
