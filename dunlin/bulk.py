@@ -62,23 +62,29 @@ def upsert_rows(
     key: Sequence[str],
     update: Sequence[str],
     overrides: Overrides | None = None,
-) -> None:
+    returning: Sequence[Column[Any]] = (),
+) -> list[Any] | None:
     """Insert rows; on a key conflict overwrite only the `update` columns.
 
     Columns not in `update` (e.g. a pause a customer set through Dunlin) survive a re-sync.
     `overrides(insert)` may return SET expressions that replace plain overwrites.
     Rows must have the same keys, and unique values for `key` within one call.
+    `returning`: the written rows' columns as stored, from the same statement, where the
+    store gives them (PostgreSQL); None where it cannot (SQLite's DB-API executemany).
     """
     if not rows:
-        return
+        return []
     insert, params = _bulk_insert(session, table, rows)
     stmt = insert.on_conflict_do_update(
         index_elements=list(key), set_=_set_clause(insert, update, overrides)
     )
     if params is not None and session.get_bind().dialect.name == "sqlite":
         _sqlite_executemany(session, stmt, table, params)
-    else:
+        return None
+    if not returning:
         session.execute(stmt, params)
+        return None
+    return list(session.execute(stmt.returning(*returning), params).tuples())
 
 
 def _sqlite_executemany(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -36,16 +38,26 @@ def cancel_for_settled(
     org_id: int,
     source_id: int | None = None,
     external_ids: list[str] | None = None,
+    settled_ids: list[int] | None = None,
 ) -> int:
     """Planned or queued reminders whose pace-setting receivable is no longer open are cancelled;
-    `external_ids` limits the check to the receivables just written (with `source_id`)."""
-    settled = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status != "open")
-    if source_id is not None:
-        settled = settled.where(Receivable.source_id == source_id)
-    if external_ids is not None:
-        if not external_ids:
+    `external_ids` limits the check to the receivables just written (with `source_id`).
+    `settled_ids`, when not None, are those receivables' settled ids as the caller already
+    knows them (PostgreSQL's upsert returns them) and replace looking them up."""
+    if settled_ids is not None:
+        if not settled_ids:
             return 0
-        settled = settled.where(Receivable.external_id.in_(external_ids))
+        settled: Any = settled_ids
+    else:
+        settled = select(Receivable.id).where(
+            Receivable.org_id == org_id, Receivable.status != "open"
+        )
+        if source_id is not None:
+            settled = settled.where(Receivable.source_id == source_id)
+        if external_ids is not None:
+            if not external_ids:
+                return 0
+            settled = settled.where(Receivable.external_id.in_(external_ids))
     cancelled = session.scalars(
         update(Reminder)
         .where(

@@ -249,11 +249,15 @@ class SourceSync:
                 continue
             row = complete(r, fields, RECEIVABLE_DEFAULTS)
             ready.append({**row, **self._keys(now), "customer_id": customer_id})
-        upsert_receivables(session, ready, fields)
+        settled = upsert_receivables(session, ready, fields)
         # Paid or cancelled in the source: its planned reminders stop in the same transaction
         # that records it (ARCHITECTURE invariant 2), not at the end of the run.
         self.report.reminders_cancelled += cancel_for_settled(
-            session, self.org_id, self.source_id, [r["external_id"] for r in ready]
+            session,
+            self.org_id,
+            self.source_id,
+            [r["external_id"] for r in ready],
+            settled_ids=settled,
         )
         return len(ready), skipped
 

@@ -32,7 +32,16 @@ def upsert_customers(session: Session, rows: list[dict[str, Any]], fields: list[
     upsert_rows(session, Customer.__table__, rows, key=KEY, update=[*fields, "updated_at"])
 
 
-def upsert_receivables(session: Session, rows: list[dict[str, Any]], fields: list[str]) -> None:
+def upsert_receivables(
+    session: Session, rows: list[dict[str, Any]], fields: list[str]
+) -> list[int] | None:
+    """Write the receivables; returns the ids of those no longer open as stored (paid,
+    cancelled, or a dispute kept), whose reminders must stop — on PostgreSQL, from the
+    upsert's RETURNING; None on SQLite, whose executemany returns nothing (look them up).
+
+    On PostgreSQL, looking them up again by external id was a second pass that, on
+    statistics older than a first load, filtered every receivable of the source against the
+    page's ids: quadratic in the source's size (100,000 invoices synced at 2,300 records/s)."""
     table = Receivable.__table__
 
     def keep_disputes(insert: Any) -> dict[str, Any]:
@@ -47,14 +56,18 @@ def upsert_receivables(session: Session, rows: list[dict[str, Any]], fields: lis
             )
         }
 
-    upsert_rows(
+    written = upsert_rows(
         session,
         table,
         rows,
         key=KEY,
         update=[*fields, "customer_id", "updated_at"],
         overrides=keep_disputes,
+        returning=(table.c.id, table.c.status),
     )
+    if written is None:
+        return None
+    return [receivable_id for receivable_id, status in written if status != "open"]
 
 
 def customer_ids(
