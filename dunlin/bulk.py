@@ -89,10 +89,10 @@ def upsert_rows(
 
 def _sqlite_executemany(
     session: Session, stmt: Any, table: Table, rows: Sequence[dict[str, Any]]
-) -> None:
+) -> int:
     """The statement compiled once, each column's bind processor looked up once, then one
     DB-API executemany: SQLAlchemy's per-row parameter handling costs more than SQLite's
-    insert itself on large batches."""
+    insert itself on large batches. Returns the rows changed (sqlite3's summed rowcount)."""
     connection = session.connection()
     dialect = connection.dialect
     defaults = _python_defaults(table, rows[0])
@@ -120,6 +120,7 @@ def _sqlite_executemany(
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(compiled.string, params)
+        return cursor.rowcount
     finally:
         cursor.close()
 
@@ -129,13 +130,18 @@ def insert_ignoring_conflicts(
 ) -> int:
     """Insert rows, skipping any whose unique key exists: how idempotent planning is enforced.
 
-    Returns how many were really inserted (RETURNING; executemany rowcounts differ by driver).
+    Returns how many were really inserted: RETURNING on PostgreSQL; on SQLite the DB-API
+    executemany's rowcount, which sqlite3 sums over the executions (a skipped conflict
+    changes nothing), without SQLAlchemy's per-row parameter handling for RETURNING (a third
+    of a first planning run).
     """
     if not rows:
         return 0
     insert, params = _bulk_insert(session, table, rows)
-    stmt = insert.on_conflict_do_nothing(index_elements=list(key)).returning(table.c.id)
-    return len(session.execute(stmt, params).all())
+    stmt = insert.on_conflict_do_nothing(index_elements=list(key))
+    if params is not None and session.get_bind().dialect.name == "sqlite":
+        return _sqlite_executemany(session, stmt, table, params)
+    return len(session.execute(stmt.returning(table.c.id), params).all())
 
 
 def _last_value_memo(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
