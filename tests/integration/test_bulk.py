@@ -20,9 +20,7 @@ def test_only_the_rows_really_inserted_are_counted(app: App, size: int) -> None:
     table = InboundDelivery.__table__
     with transaction(app.factory) as s:
         org_id = get_org(s, "acme").id
-        rows = [
-            {"org_id": org_id, "endpoint": "e", "delivery_id": f"d{i}"} for i in range(size)
-        ]
+        rows = [{"org_id": org_id, "endpoint": "e", "delivery_id": f"d{i}"} for i in range(size)]
         assert insert_ignoring_conflicts(s, table, rows[: size // 2], KEY) == size // 2
 
     with transaction(app.factory) as s:
