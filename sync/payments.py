@@ -17,11 +17,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 from dunlin.db import sqlite_writer_turn, utcnow
 from dunlin.deliveries import delivery_row, first_delivery
 from dunlin.events import event_row
+from dunlin.oneshot import AutocommitStatement
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
 from reminders.cancel import CANCEL_FOR_RECEIVABLE, CANCEL_REASON
@@ -103,13 +104,15 @@ def settle_notice(
     """`apply_payment` in a transaction of its own, committed before this returns.
 
     PostgreSQL: the one statement runs in autocommit mode, where it is its own transaction —
-    one round trip; an explicit BEGIN and COMMIT would be two more. SQLite: the writers of this
+    one round trip; an explicit BEGIN and COMMIT would be two more — on the pooled driver
+    connection (dunlin.oneshot: SQLAlchemy's Connection and result layers were a third of a
+    payment webhook's CPU). SQLite: the writers of this
     process and its siblings take turns (`sqlite_writer_turn`). Core, not the ORM: a session
     would only add overhead here."""
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            return apply_payment(conn, org_id, source_id, notice, actor, delivery)
+        values = _pg_values(org_id, source_id, notice, actor, delivery, utcnow())
+        row = _pg_statement(delivery is not None, engine.dialect).run(engine, values)
+        return _pg_result(row)
     with sqlite_writer_turn(engine), engine.begin() as conn:
         return apply_payment(conn, org_id, source_id, notice, actor, delivery)
 
@@ -179,6 +182,18 @@ def _apply_pg(
     delivery: tuple[str, str] | None,
     now: datetime,
 ) -> PaymentResult:
+    values = _pg_values(org_id, source_id, notice, actor, delivery, now)
+    return _pg_result(tuple(conn.execute(sql.APPLY_PG[delivery is not None], values).one()))
+
+
+def _pg_values(
+    org_id: int,
+    source_id: int,
+    notice: PaymentNotice,
+    actor: str,
+    delivery: tuple[str, str] | None,
+    now: datetime,
+) -> dict[str, Any]:
     values = {
         **sql.APPLY_PG_CONSTANTS,
         "org": org_id,
@@ -192,12 +207,24 @@ def _apply_pg(
     }
     if delivery:
         values |= delivery_row(org_id, *delivery)
-    row = conn.execute(sql.APPLY_PG[delivery is not None], values).one()
-    if not row.fresh:
+    return values
+
+
+@lru_cache(maxsize=8)
+def _pg_statement(with_delivery: bool, dialect: Dialect) -> AutocommitStatement:
+    return AutocommitStatement(sql.APPLY_PG[with_delivery], dialect)
+
+
+def _pg_result(row: tuple[Any, ...] | None) -> PaymentResult:
+    """APPLY_PG's one row: fresh, id, status, amount_open, in_flight, cancelled."""
+    if row is None:
+        raise RuntimeError("the payment statement returned no row")
+    fresh, receivable_id, status, amount_open, in_flight, cancelled = row
+    if not fresh:
         return PaymentResult(found=False, duplicate=True)
-    if row.id is None:
+    if receivable_id is None:
         return PaymentResult(found=False)
-    return PaymentResult(True, row.id, row.status, row.amount_open, row.cancelled, row.in_flight)
+    return PaymentResult(True, receivable_id, status, amount_open, cancelled, in_flight)
 
 
 def _unknown_summary(notice: PaymentNotice) -> str:
