@@ -179,8 +179,8 @@ def load(url: str, count: int, key: str, port: int) -> None:
                     for i in ids
                 ],
             )
-    with factory() as session:  # as the planner does after writing this many rows
-        analyze_after_bulk(session, count, "reminders")
+    with factory() as session:  # as the import and the planner do after writing this many rows
+        analyze_after_bulk(session, count, "customers", "receivables", "reminders")
     engine.dispose()
 
 

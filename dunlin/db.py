@@ -20,6 +20,7 @@ from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String, create_en
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 # Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
@@ -75,6 +76,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def same_org(org_column: Any, org_id: int) -> ColumnElement[bool]:
+    """The tenant condition for a lookup by a list of primary keys, written so that it filters
+    the rows found by key and is never the way to find them.
+
+    With `org_id = ?` both databases may walk an index that starts with org_id, every row of the
+    org, instead of fetching the few keys asked for: SQLite always did so without statistics,
+    PostgreSQL on statistics taken before a bulk load. At 100,000 reminders that was 10–15 ms a
+    statement, several statements for every chunk of a send. An expression over the column
+    cannot use an index; `+ 0` is the form SQLite's documentation gives for it ("Manual control
+    of query plans"), and PostgreSQL treats it the same."""
+    return (org_column + 0) == org_id
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

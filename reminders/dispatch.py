@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.alerts import alert
 from dunlin.bulk import insert_ignoring_conflicts
-from dunlin.db import utcnow
+from dunlin.db import same_org, utcnow
 from dunlin.events import event_row, record_event
 from dunlin.models import Event, Org
 from dunlin.orgs import get_org
@@ -72,7 +72,7 @@ def sweep_expired_leases(
         session.execute(
             update(Reminder)
             .where(
-                Reminder.org_id == org_id,
+                same_org(Reminder.org_id, org_id),
                 Reminder.id.in_(untouched),
                 Reminder.status == "sending",
             )
@@ -92,7 +92,7 @@ def sweep_expired_leases(
         session.execute(
             update(Reminder)
             .where(
-                Reminder.org_id == org_id,
+                same_org(Reminder.org_id, org_id),
                 Reminder.id.in_(doubtful),
                 Reminder.status == "sending",
             )
@@ -160,7 +160,7 @@ def claim(
         update(Reminder)
         .where(
             Reminder.id.in_(list(ids)),
-            Reminder.org_id == org_id,
+            same_org(Reminder.org_id, org_id),
             Reminder.status.in_(CLAIMABLE),
             Reminder.scheduled_at <= now,
         )

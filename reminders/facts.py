@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dunlin.db import same_org
 from reminders.decide import CustomerFact, InvoiceFact
 from reminders.models import REMINDER_STATUSES, Reminder, Task
 from reminders.policy import THANK_YOU_STEP
@@ -180,7 +181,7 @@ def load_customers(session: Session, org_id: int, ids: list[int]) -> dict[int, C
     for start in range(0, len(unique), 1000):
         rows = session.connection().execute(
             select(*CUSTOMER_COLUMNS).where(
-                Customer.org_id == org_id, Customer.id.in_(unique[start : start + 1000])
+                same_org(Customer.org_id, org_id), Customer.id.in_(unique[start : start + 1000])
             )
         )
         for row in rows.all():

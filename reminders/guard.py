@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dunlin.db import same_org
 from dunlin.models import Org
 from reminders.models import Reminder, Task
 from reminders.policy import THANK_YOU_STEP
@@ -46,7 +47,7 @@ def check_many(
         c.id: c
         for c in session.scalars(
             select(Customer).where(
-                Customer.org_id == org.id,
+                same_org(Customer.org_id, org.id),
                 Customer.id.in_({r.customer_id for r in reminders}),
             )
         )
@@ -66,7 +67,7 @@ def check_many(
         i.id: i
         for i in session.scalars(
             select(Receivable).where(
-                Receivable.org_id == org.id,
+                same_org(Receivable.org_id, org.id),
                 Receivable.id.in_(wanted),
                 Receivable.status == "open",
                 Receivable.do_not_remind.is_(False),
@@ -90,7 +91,7 @@ def _paid(session: Session, org: Org, ids: set[int]) -> dict[int, Receivable]:
     if not ids:
         return {}
     query = select(Receivable).where(
-        Receivable.org_id == org.id, Receivable.id.in_(ids), Receivable.status == "paid"
+        same_org(Receivable.org_id, org.id), Receivable.id.in_(ids), Receivable.status == "paid"
     )
     return {i.id: i for i in session.scalars(query)}
 

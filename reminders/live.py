@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import NotSupported, SourceError
 from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
+from dunlin.db import same_org
 from dunlin.models import Org
 from mappings import load_mapping
 from reminders.dispatch import CLAIMABLE, record_transitions
@@ -52,7 +53,7 @@ class LiveBalances:
         with self.factory() as session:
             rows = session.execute(
                 select(Reminder.id, Reminder.receivable_ids).where(
-                    Reminder.org_id == self.org.id,
+                    same_org(Reminder.org_id, self.org.id),
                     Reminder.id.in_(list(reminder_ids)),
                     Reminder.status.in_(CLAIMABLE),
                     Reminder.scheduled_at <= now,
@@ -62,7 +63,7 @@ class LiveBalances:
             wanted = {i for row in rows for i in row.receivable_ids}
             invoices = session.execute(
                 select(Receivable.id, Receivable.source_id, Receivable.external_id).where(
-                    Receivable.org_id == self.org.id, Receivable.id.in_(wanted)
+                    same_org(Receivable.org_id, self.org.id), Receivable.id.in_(wanted)
                 )
             ).all()
             by_source: dict[int, list[str]] = defaultdict(list)
@@ -126,7 +127,7 @@ class LiveBalances:
             changed = session.scalars(
                 update(Reminder)
                 .where(
-                    Reminder.org_id == self.org.id,
+                    same_org(Reminder.org_id, self.org.id),
                     Reminder.id.in_(held),
                     Reminder.status.in_(CLAIMABLE),
                 )

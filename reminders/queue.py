@@ -21,6 +21,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dunlin.db import same_org
 from dunlin.models import Org
 from dunlin.orgs import get_org
 from reminders.dispatch import due_rows, record_transitions, sweep_expired_leases
@@ -132,7 +133,9 @@ def _mark_queued(
         session.scalars(
             update(Reminder)
             .where(
-                Reminder.org_id == org.id, Reminder.id.in_(list(ids)), Reminder.status == "planned"
+                same_org(Reminder.org_id, org.id),
+                Reminder.id.in_(list(ids)),
+                Reminder.status == "planned",
             )
             .values(status="queued", job_id=job_id, queued_at=now, updated_at=now)
             .returning(Reminder.id)
