@@ -1,7 +1,9 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it accepts.
 
-Options make it slow (to kill a worker mid-batch), refuse chosen recipients with a given reply,
-speak STARTTLS with a throwaway certificate, and require AUTH. `python -m tests.fakes.smtp
+It offers PIPELINING (RFC 2920) as Postfix, Exim and Exchange do; aiosmtpd reads commands in
+order from its stream, so pipelined ones are answered in order. Options make it slow (to kill a
+worker mid-batch), refuse chosen senders or recipients with a given reply, leave PIPELINING
+out, speak STARTTLS with a throwaway certificate, and require AUTH. `python -m tests.fakes.smtp
 --port 8025` runs one for bench/dispatch or by hand.
 """
 
@@ -77,6 +79,8 @@ class Received:
 class RecordingHandler:
     delay: float = 0.0
     refuse: dict[str, str] = field(default_factory=dict)  # recipient → SMTP reply
+    refuse_senders: dict[str, str] = field(default_factory=dict)  # MAIL FROM → SMTP reply
+    pipelining: bool = True
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     count_only: bool = False
@@ -89,7 +93,18 @@ class RecordingHandler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:  # noqa: N802
         session.host_name = hostname
+        if self.pipelining:  # before the last line, which is the one without a dash
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:  # noqa: N802
+        if address in self.refuse_senders:
+            return self.refuse_senders[address]
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -144,6 +159,7 @@ class SmtpSink:
         handler: RecordingHandler | None = None,
         *,
         tls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
         auth: tuple[str, str] | None = None,
         port: int | None = None,
     ) -> None:
@@ -151,7 +167,9 @@ class SmtpSink:
         self.port = port or free_port()
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}  # as Postfix and Exchange do
         if tls is not None:
-            kwargs["tls_context"] = tls
+            kwargs["tls_context"] = tls  # STARTTLS
+        if implicit_tls is not None:
+            kwargs["ssl_context"] = implicit_tls  # TLS from the first byte (port 465 style)
         if auth is not None:
             kwargs["authenticator"] = _authenticator(*auth)
             kwargs["auth_required"] = True
@@ -174,8 +192,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="A counting SMTP sink on loopback.")
     parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--no-pipelining", action="store_true", help="leave PIPELINING out")
     args = parser.parse_args()
-    handler = RecordingHandler(count_only=True)
+    handler = RecordingHandler(count_only=True, pipelining=not args.no_pipelining)
 
     def report(*_: object) -> None:
         with handler.lock:

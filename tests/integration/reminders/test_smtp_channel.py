@@ -143,6 +143,7 @@ def test_plain_http_unsubscribe_gets_no_one_click_header():
     assert handler.received[0].message["List-Unsubscribe-Post"] is None
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
@@ -150,8 +151,8 @@ def test_plain_http_unsubscribe_gets_no_one_click_header():
         ("452 4.2.2 mailbox full", Outcome.RETRY_LATER),
     ],
 )
-def test_refused_recipient_is_classified_and_the_connection_goes_on(reply, expected):
-    handler = RecordingHandler(refuse={"gone@x.cn": reply})
+def test_refused_recipient_is_classified_and_the_connection_goes_on(reply, expected, pipelining):
+    handler = RecordingHandler(refuse={"gone@x.cn": reply}, pipelining=pipelining)
     with SmtpSink(handler) as sink:
         mailer = channel(sink.port)
         refused = mailer.send(message("gone@x.cn"))
@@ -168,8 +169,9 @@ def test_server_down_is_retry_later():
     assert mailer.send(message("c@x.cn")).outcome is Outcome.RETRY_LATER
 
 
-def test_connection_is_renewed_after_the_cap_and_after_a_drop():
-    handler = RecordingHandler()
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_connection_is_renewed_after_the_cap_and_after_a_drop(pipelining):
+    handler = RecordingHandler(pipelining=pipelining)
     with SmtpSink(handler) as sink:
         mailer = channel(sink.port, max_per_connection=2)
         for i in range(5):
@@ -178,3 +180,75 @@ def test_connection_is_renewed_after_the_cap_and_after_a_drop():
         assert mailer.send(message("late@x.cn", key="r9:s:email")).outcome is Outcome.SENT
         mailer.close()
     assert len(handler.recipients()) == 6
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("451 4.3.0 try again later", Outcome.RETRY_LATER),
+        ("550 5.7.1 not yours", Outcome.CHANNEL_BROKEN),
+    ],
+)
+def test_refused_sender_is_classified_and_the_connection_goes_on(reply, expected, pipelining):
+    handler = RecordingHandler(refuse_senders={"ar@acme.example": reply}, pipelining=pipelining)
+    with SmtpSink(handler) as sink:
+        mailer = channel(sink.port)
+        refused = mailer.send(message("c@x.cn"))
+        handler.refuse_senders.clear()
+        after = mailer.send(message("d@x.cn", key="r2:s:email"))
+        mailer.close()
+    assert refused.outcome is expected and reply.split()[0] in refused.detail
+    assert after.outcome is Outcome.SENT and handler.recipients() == ["d@x.cn"]
+
+
+@pytest.mark.parametrize(("pipelining", "writes"), [(True, 2), (False, 4)])
+def test_pipelining_when_offered_two_writes_a_message_and_the_body_intact(
+    monkeypatch, pipelining, writes
+):
+    import smtplib
+
+    sent: list[bytes | str] = []
+    real_send = smtplib.SMTP.send
+    monkeypatch.setattr(
+        smtplib.SMTP, "send", lambda self, s: (sent.append(s), real_send(self, s))[1]
+    )
+    handler = RecordingHandler(pipelining=pipelining)
+    with SmtpSink(handler) as sink:
+        mailer = channel(sink.port)
+        mailer._connection()  # greet first: count only the message's own writes
+        sent.clear()
+        result = mailer.send(message("c@x.cn"))
+        mailer.close()
+    assert result.outcome is Outcome.SENT
+    assert len([s for s in sent if not str(s).startswith(("quit", "QUIT"))]) == writes
+    assert handler.received[0].message["Subject"] == message("c@x.cn").subject
+
+
+def test_a_body_line_that_starts_with_a_dot_arrives_as_written():
+    """The parts are base64, so only a raw message can show the body's dot-stuffing."""
+    import smtplib
+
+    from reminders.channels.smtp import _send_body
+
+    handler = RecordingHandler()
+    raw = b"Subject: dots\r\n\r\nfirst\r\n.second\r\n..third\r\n.\r\nlast"
+    with SmtpSink(handler) as sink, smtplib.SMTP("127.0.0.1", sink.port) as conn:
+        conn.ehlo()
+        conn.mail("ar@acme.example")
+        conn.rcpt("c@x.cn")
+        conn.putcmd("data")
+        assert conn.getreply()[0] == 354
+        assert _send_body(conn, raw)[0] == 250
+    body = handler.received[0].message.get_content()
+    assert body.splitlines() == ["first", ".second", "..third", ".", "last"]
+
+
+def test_implicit_tls_without_a_login_greets_before_mail(tmp_path):
+    handler = RecordingHandler()
+    with SmtpSink(handler, implicit_tls=self_signed(tmp_path)) as sink:
+        mailer = channel(sink.port, security="ssl", verify_tls=False)
+        result = mailer.send(message("c@x.cn"))
+        mailer.close()
+    assert result.outcome is Outcome.SENT, result.detail
+    assert handler.recipients() == ["c@x.cn"]
