@@ -176,18 +176,10 @@ def claim(
             job_id=job_id,
             updated_at=now,
         )
-        .returning(Reminder.id)
+        .returning(Reminder)  # the claimed rows themselves: no second round trip to load them
+        .execution_options(populate_existing=True)
     ).all()
-    if not claimed:
-        return []
-    return list(
-        session.scalars(
-            select(Reminder)
-            .where(Reminder.id.in_(claimed))
-            .order_by(Reminder.id)
-            .execution_options(populate_existing=True)
-        )
-    )
+    return sorted(claimed, key=lambda row: row.id)  # RETURNING promises no order
 
 
 @dataclass
