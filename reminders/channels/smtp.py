@@ -255,11 +255,9 @@ class SmtpChannel:
         self, conn: smtplib.SMTP, recipient: str, options: list[str]
     ) -> SendResult | None:
         """MAIL, then RCPT, each awaited. None when both were accepted; else the refusal."""
-        code, reply = conn.mail(self._envelope_sender(), options)
-        refused = _envelope_refusal(code, reply, 250, b"")
+        refused = _mail_refusal(*conn.mail(self._envelope_sender(), options))
         if refused is None:
-            code, reply = conn.rcpt(recipient)
-            refused = _envelope_refusal(250, b"", code, reply)
+            refused = _rcpt_refusal(*conn.rcpt(recipient))
         if refused is not None:
             conn.rset()
         return refused
@@ -272,7 +270,7 @@ class SmtpChannel:
         mail_code, mail_reply = conn.getreply()
         rcpt_code, rcpt_reply = conn.getreply()
         data_code, data_reply = conn.getreply()
-        refused = _envelope_refusal(mail_code, mail_reply, rcpt_code, rcpt_reply)
+        refused = _mail_refusal(mail_code, mail_reply) or _rcpt_refusal(rcpt_code, rcpt_reply)
         if refused is None and data_code == 354:
             return None
         if data_code == 354:  # a server that took DATA without a recipient: end it empty
@@ -299,18 +297,18 @@ class SmtpChannel:
         self._drop()
 
 
-def _envelope_refusal(
-    mail_code: int, mail_reply: bytes, rcpt_code: int, rcpt_reply: bytes
-) -> SendResult | None:
-    """How a refused MAIL FROM or RCPT TO is classified; None when both were accepted."""
-    if mail_code != 250:
-        outcome = Outcome.RETRY_LATER if 400 <= mail_code < 500 else Outcome.CHANNEL_BROKEN
-        return SendResult(outcome, detail=f"MAIL FROM refused: {mail_code} {mail_reply.decode()}")
-    if rcpt_code not in (250, 251):
-        return SendResult(
-            _reply_outcome(rcpt_code), detail=f"RCPT refused: {rcpt_code} {rcpt_reply.decode()}"
-        )
-    return None
+def _mail_refusal(code: int, reply: bytes) -> SendResult | None:
+    """A refused MAIL FROM is about us, not the recipient: try later, or the channel is broken."""
+    if code == 250:
+        return None
+    outcome = Outcome.RETRY_LATER if 400 <= code < 500 else Outcome.CHANNEL_BROKEN
+    return SendResult(outcome, detail=f"MAIL FROM refused: {code} {reply.decode()}")
+
+
+def _rcpt_refusal(code: int, reply: bytes) -> SendResult | None:
+    if code in (250, 251):
+        return None
+    return SendResult(_reply_outcome(code), detail=f"RCPT refused: {code} {reply.decode()}")
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
