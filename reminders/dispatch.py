@@ -43,6 +43,10 @@ LEASE = timedelta(minutes=5)
 # sends). 50 rather than 20: the chunk's ten or so round trips to the store are spread over
 # more messages, +15% on PostgreSQL and +6% on SQLite in bench/dispatch (docs/performance.md).
 CHUNK = 50
+# Rows entered in the attempt log (`before_send`) per write, ahead of their sends: one Redis
+# round trip per message was ~10% of a worker's time in bench/dispatch. A crash can leave up to
+# this many rows minus one `uncertain` although their send never began (never a resend).
+ATTEMPT_GROUP = 10
 MAX_INLINE_WAIT = 2.0  # seconds a provider's token bucket may make us wait before deferring
 CLAIMABLE = ("planned", "queued")
 TRANSITION_ACTOR = "dispatcher"  # who the audit trail names for ledger transitions
@@ -210,7 +214,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         chunk: int = CHUNK,
         on_chunk: Callable[[], None] | None = None,
-        before_send: Callable[[int], None] | None = None,
+        before_send: Callable[[Sequence[int]], None] | None = None,
         job_id: str | None = None,
         links: Callable[[Reminder], dict[str, str | None]] | None = None,
         live: Callable[[Sequence[int], datetime], set[int]] | None = None,
@@ -255,7 +259,12 @@ class Dispatcher:
             pending, done = self._prepare(session, rows, now)
             record_transitions(session, self.org.id, [(r.id, "sending", r.channel) for r in rows])
             record_transitions(session, self.org.id, done)
-        results = [(p, self._send(p)) for p in pending]
+        results = []
+        for index, item in enumerate(pending):
+            if self.before_send and index % ATTEMPT_GROUP == 0:
+                # from here on, a crash leaves these rows `uncertain`, never resent
+                self.before_send([p.row_id for p in pending[index : index + ATTEMPT_GROUP]])
+            results.append((item, self._send(item)))
         with self.factory() as session, session.begin():
             self._record(session, results)
 
@@ -316,8 +325,6 @@ class Dispatcher:
         wait = self._gate(channel, message)
         if wait:
             return deferral(wait, pending.attempts, now, f"rate limit: retry in {wait:.0f}s")
-        if self.before_send:
-            self.before_send(pending.row_id)  # from here on, a crash leaves it `uncertain`
         try:
             result = channel.send(message)
         except Exception as exc:  # unclassified: the provider may have accepted it

@@ -8,6 +8,7 @@ sweeper can tell a live job from one whose worker was killed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from rq import get_current_job
@@ -45,9 +46,9 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
     if job is not None and redis is not None:
         start_attempt_log(redis, job.id)
 
-    def attempted(reminder_id: int) -> None:
+    def attempted(reminder_ids: Sequence[int]) -> None:
         if job is not None and redis is not None:
-            redis.sadd(attempts_key(job.id), str(reminder_id))
+            redis.sadd(attempts_key(job.id), *map(str, reminder_ids))
 
     factory: sessionmaker[Session] = app.factory
     with factory() as session:

@@ -12,11 +12,12 @@ from dunlin.models import Event
 from dunlin.orgs import get_org
 from reminders.channel_store import enable_channel, save_channel
 from reminders.channels.base import Outcome, SendResult
-from reminders.dispatch import send_due
+from reminders.dispatch import ATTEMPT_GROUP, Dispatcher, send_due
 from reminders.models import ChannelConfig, Reminder
 from reminders.planner import plan
 from sync.importer import import_file
 from tests.integration.helpers import row, write_sheet
+from tests.integration.reminders.conftest import due_reminders
 
 TODAY = date(2026, 12, 1)
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
@@ -120,3 +121,40 @@ def test_queueing_and_sweeping_one_org_never_touch_another(app, tmp_path, redis)
     assert (report.uncertain, report.requeued) == (0, 0)
     assert rows(app)[0].status == "sending"
     assert sweep(app.factory, redis, "acme", NOON).uncertain == 1
+
+
+def test_the_attempt_log_lists_every_row_before_its_send_a_few_rows_ahead(app, tmp_path):
+    ids = due_reminders(app, tmp_path, 23)
+    trail: list[tuple[str, tuple[int, ...]]] = []
+
+    class Tracing(Answering):
+        def send(self, message):
+            trail.append(("send", (message.metadata["reminder_id"],)))
+            return super().send(message)
+
+    with app.factory() as session:
+        org = get_org(session, "acme")
+        session.expunge(org)
+    dispatcher = Dispatcher(
+        app.factory,
+        org,
+        lambda _name: Tracing("email", Outcome.SENT),
+        before_send=lambda group: trail.append(("log", tuple(group))),
+    )
+    assert dispatcher.deliver(sorted(ids)).counts["sent"] == 23
+    logged: list[int] = []
+    for kind, members in trail:
+        if kind == "log":
+            assert len(members) <= ATTEMPT_GROUP and not set(members) & set(logged)
+            logged.extend(members)
+        else:  # a send only ever follows its row's entry in the log
+            assert members[0] in logged
+    sends = [members[0] for kind, members in trail if kind == "send"]
+    assert sorted(sends) == sorted(ids) and sorted(logged) == sorted(ids)
+    writes = sum(1 for kind, _ in trail if kind == "log")
+    assert writes == -(-23 // ATTEMPT_GROUP)  # one write per group, not one per message
+    # never more than a group ahead: the rows logged but not yet sent stay below ATTEMPT_GROUP
+    ahead = 0
+    for kind, members in trail:
+        ahead += len(members) if kind == "log" else -1
+        assert 0 <= ahead <= ATTEMPT_GROUP

@@ -18,7 +18,7 @@ from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.orgs import get_org
 from reminders.channel_store import save_channel
-from reminders.dispatch import CHUNK, LEASE
+from reminders.dispatch import ATTEMPT_GROUP, CHUNK, LEASE
 from reminders.models import Reminder
 from reminders.queue import enqueue_due, queue_name, sweep
 from sync.models import Receivable
@@ -74,8 +74,9 @@ def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(app, tmp_path, re
     sent = sum(1 for s in final.values() if s == "sent")
     uncertain = sum(1 for s in final.values() if s == "uncertain")
     # In doubt are only the rows whose send had begun in the chunk the worker died in (sent
-    # but not yet recorded, or on the wire); rows it had claimed but not tried went back.
-    assert 0 < uncertain <= min(killed_at + 1, CHUNK)
+    # but not yet recorded, or on the wire) and the rest of their attempt-log group; rows it
+    # had claimed beyond that went back.
+    assert 0 < uncertain <= min(killed_at + ATTEMPT_GROUP, CHUNK)
     assert sent + uncertain == 60 and sent <= len(sink_count) <= sent + uncertain
 
 
