@@ -10,6 +10,7 @@ message instead of four.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import re
@@ -22,6 +23,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 from typing import Any
 
 from reminders.channels.base import Outcome, OutgoingMessage, SendResult
@@ -37,38 +39,110 @@ def build_message(
     reply_to: str | None = None,
     unsubscribe: str | None = None,
     unsubscribe_mailto: str | None = None,
+    message_id: str | None = None,
 ) -> Message:
     """multipart/alternative (text, then HTML), UTF-8, CRLF line ends.
 
     Built with the stdlib's `email.mime` classes (compat32 policy): the newer EmailMessage
     parses every header into a structured object and cost 0.8 ms a message, five times this;
-    non-ASCII display names and subjects are RFC 2047 encoded explicitly instead."""
-    digest = hashlib.sha256(message.key.encode()).hexdigest()[:24]
+    non-ASCII display names and subjects are RFC 2047 encoded explicitly instead. The SMTP
+    channel sends `message_bytes`, which writes the same bytes without building this."""
+    message_id = message_id or new_message_id(message.key, domain)
+    email = MIMEMultipart("alternative", boundary=_boundary(message.key), policy=_CRLF)
+    for name, value in _headers(
+        message, sender, message_id, reply_to, unsubscribe, unsubscribe_mailto
+    ):
+        email[name] = value
+    email.attach(MIMEText(message.text, "plain", "utf-8", policy=_CRLF))
+    email.attach(MIMEText(message.html, "html", "utf-8", policy=_CRLF))
+    return email
+
+
+def message_bytes(
+    message: OutgoingMessage,
+    sender: str,
+    message_id: str,
+    reply_to: str | None = None,
+    unsubscribe: str | None = None,
+    unsubscribe_mailto: str | None = None,
+) -> bytes:
+    """`build_message(...).as_bytes()` without the Message: the two parts' headers are fixed,
+    their bodies plain base64, and every header goes through the same policy's fold. Building
+    and flattening the Message took 0.6 ms, a fifth of a worker's CPU per reminder. A property
+    test holds the two byte for byte (tests/unit/reminders/channels/test_smtp_bytes.py)."""
+    boundary = _boundary(message.key).encode("ascii")
+    head = [
+        ("Content-Type", f'multipart/alternative; boundary="{boundary.decode()}"'),
+        ("MIME-Version", "1.0"),
+        *_headers(message, sender, message_id, reply_to, unsubscribe, unsubscribe_mailto),
+    ]
+    delimiter = b"\r\n--" + boundary
+    return b"".join(
+        [
+            *(_CRLF.fold_binary(name, value) for name, value in head),
+            b"\r\n--" + boundary + b"\r\n",
+            _text_part("plain", message.text),
+            delimiter + b"\r\n",
+            _text_part("html", message.html),
+            delimiter + b"--\r\n",
+        ]
+    )
+
+
+def new_message_id(key: str, domain: str) -> str:
+    """Unique per attempt; short, so that the header fits one line unfolded."""
+    return f"<{_digest(key)}.{secrets.token_hex(4)}@{domain}>"
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _boundary(key: str) -> str:
     # "_" is outside the base64 alphabet the parts are encoded in, so this boundary cannot
-    # occur in them and the generator need not search the bodies for a free one. Short, as is
-    # the Message-ID (unique per attempt), so that both headers fit one line unfolded.
-    email = MIMEMultipart("alternative", boundary=f"=_dunlin_{digest[:16]}", policy=_CRLF)
-    email["From"] = _address(sender)
-    email["To"] = _address(message.recipient)
-    email["Subject"] = _words(message.subject)
-    email["Date"] = format_datetime(message.created_at)
-    email["Message-ID"] = f"<{digest}.{secrets.token_hex(4)}@{domain}>"
-    email["Content-Language"] = message.locale.replace("_", "-")
-    email["Auto-Submitted"] = "auto-generated"
+    # occur in them and the generator need not search the bodies for a free one.
+    return f"=_dunlin_{_digest(key)[:16]}"
+
+
+def _headers(
+    message: OutgoingMessage,
+    sender: str,
+    message_id: str,
+    reply_to: str | None,
+    unsubscribe: str | None,
+    unsubscribe_mailto: str | None,
+) -> list[tuple[str, str | Header]]:
+    """The top-level headers after Content-Type and MIME-Version, in the order written."""
+    headers: list[tuple[str, str | Header]] = [
+        ("From", _address(sender)),
+        ("To", _address(message.recipient)),
+        ("Subject", _words(message.subject)),
+        ("Date", format_datetime(message.created_at)),
+        ("Message-ID", message_id),
+        ("Content-Language", message.locale.replace("_", "-")),
+        ("Auto-Submitted", "auto-generated"),
+    ]
     if reply_to:
-        email["Reply-To"] = _address(reply_to)
+        headers.append(("Reply-To", _address(reply_to)))
     targets = []
     if unsubscribe:
         targets.append(f"<{unsubscribe}>")
     if unsubscribe_mailto:
         targets.append(f"<mailto:{unsubscribe_mailto}>")
     if targets:
-        email["List-Unsubscribe"] = _one_line(", ".join(targets))
+        headers.append(("List-Unsubscribe", _one_line(", ".join(targets))))
         if unsubscribe and unsubscribe.startswith("https://"):  # RFC 8058 needs HTTPS
-            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.attach(MIMEText(message.text, "plain", "utf-8", policy=_CRLF))
-    email.attach(MIMEText(message.html, "html", "utf-8", policy=_CRLF))
-    return email
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return headers
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    """What compat32 writes for MIMEText(text, subtype, "utf-8"): base64 in 76-column lines."""
+    body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii") + body
 
 
 SHORT_HEADER = 76  # a header line up to this long is written without folding
@@ -117,6 +191,7 @@ def _words(text: str) -> str | Header:
     return text if text.isascii() else Header(text, "utf-8")
 
 
+@lru_cache(maxsize=1024)  # the sender is the same on every message of a channel
 def _address(value: str) -> str:
     """`Name <addr>` with a non-ASCII name encoded; the address itself is never encoded."""
     value = _one_line(value)
@@ -199,15 +274,10 @@ class SmtpChannel:
         unsubscribe = message.variables.get("unsubscribe_url") or (
             self.unsubscribe_url.format(key=message.key) if self.unsubscribe_url else None
         )
-        email = build_message(
-            message,
-            self.sender,
-            self.domain,
-            self.reply_to,
-            unsubscribe,
-            self.unsubscribe_mailto,
+        message_id = new_message_id(message.key, self.domain)
+        data = message_bytes(
+            message, self.sender, message_id, self.reply_to, unsubscribe, self.unsubscribe_mailto
         )
-        message_id = email["Message-ID"]
         for attempt in (1, 2):
             try:
                 conn = self._connection()
@@ -217,7 +287,7 @@ class SmtpChannel:
                 self._drop()
                 return SendResult(Outcome.RETRY_LATER, detail=f"smtp connect failed: {exc}")
             try:
-                return self._dialogue(conn, email, message, message_id)
+                return self._dialogue(conn, data, message, message_id)
             except smtplib.SMTPServerDisconnected as exc:  # before DATA: nothing was accepted
                 self._drop()
                 if attempt == 2:
@@ -225,9 +295,8 @@ class SmtpChannel:
         raise AssertionError("unreachable")
 
     def _dialogue(
-        self, conn: smtplib.SMTP, email: Message, message: OutgoingMessage, message_id: str
+        self, conn: smtplib.SMTP, data: bytes, message: OutgoingMessage, message_id: str
     ) -> SendResult:
-        data = email.as_bytes()
         options = ["SMTPUTF8", "BODY=8BITMIME"] if not message.recipient.isascii() else []
         # Non-ASCII recipients (rare) go step by step: smtplib's mail() owns the SMTPUTF8 rules.
         pipelined = not options and conn.has_extn("pipelining")
