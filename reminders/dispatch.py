@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.alerts import alert
-from dunlin.bulk import insert_ignoring_conflicts
+from dunlin.bulk import insert_ignoring_conflicts, insert_rows
 from dunlin.db import same_org, utcnow
 from dunlin.events import event_row, record_event
 from dunlin.models import Event, Org
@@ -139,8 +139,9 @@ def record_transitions(
     """One audit event per ledger transition, inserted in one statement."""
     if changes:
         now = utcnow()
-        session.execute(
-            insert(Event),
+        insert_rows(
+            session,
+            Event.__table__,
             [transition_row(org_id, now, i, status, detail) for i, status, detail in changes],
         )
 

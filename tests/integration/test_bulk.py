@@ -1,15 +1,25 @@
 """Bulk inserts that skip existing keys report how many rows were really inserted, on both
 stores and on both paths (executemany below COPY_THRESHOLD, COPY staging above it): planning
-counts its new ledger rows and tasks with it."""
+counts its new ledger rows and tasks with it. Plain bulk inserts (audit events) store what an
+INSERT would, on both paths."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
+from sqlalchemy import select
 
 from dunlin.app import App
-from dunlin.bulk import COPY_THRESHOLD, insert_ignoring_conflicts
+from dunlin.bulk import (
+    COPY_INSERT_THRESHOLD,
+    COPY_THRESHOLD,
+    insert_ignoring_conflicts,
+    insert_rows,
+)
 from dunlin.db import transaction
-from dunlin.models import InboundDelivery
+from dunlin.events import event_row
+from dunlin.models import Event, InboundDelivery
 from dunlin.orgs import get_org
 
 KEY = ("org_id", "endpoint", "delivery_id")
@@ -29,3 +39,42 @@ def test_only_the_rows_really_inserted_are_counted(app: App, size: int) -> None:
 
     with app.factory() as s:
         assert s.query(InboundDelivery).count() == size
+
+
+@pytest.mark.parametrize("size", [3, COPY_INSERT_THRESHOLD + 40])
+def test_plain_bulk_inserts_store_what_an_insert_stores(app: App, size: int) -> None:
+    beijing = timezone(timedelta(hours=8))
+    at = datetime(2026, 3, 5, 9, 30, tzinfo=beijing)
+    with transaction(app.factory) as s:
+        org_id = get_org(s, "acme").id
+        rows = [
+            event_row(
+                org_id,
+                "reminder.sent",
+                f"第 {i} 条 'quoted'\ttab\\back",
+                at=at,
+                actor="dispatcher",
+                subject=("reminder", i) if i % 2 else None,
+                data={"n": i, "名": ["a", None]} if i % 3 else None,
+            )
+            for i in range(size)
+        ]
+        insert_rows(s, Event.__table__, rows)
+    with app.factory() as s:
+        stored = s.scalars(select(Event).order_by(Event.id)).all()
+    assert len(stored) == size
+    for i, event in enumerate(stored):
+        assert event.at == at and event.at.tzinfo == UTC  # stored as UTC, read back aware
+        assert event.summary == f"第 {i} 条 'quoted'\ttab\\back"
+        assert (event.subject_type, event.subject_id) == (
+            ("reminder", i) if i % 2 else (None, None)
+        )
+        assert event.data == ({"n": i, "名": ["a", None]} if i % 3 else {})
+
+
+@pytest.mark.parametrize("size", [3, COPY_INSERT_THRESHOLD + 40])
+def test_a_naive_datetime_is_refused_on_both_paths(app: App, size: int) -> None:
+    with pytest.raises(Exception, match="naive datetime"), transaction(app.factory) as s:
+        org_id = get_org(s, "acme").id
+        naive = datetime(2026, 3, 5, 9, 30)
+        insert_rows(s, Event.__table__, [event_row(org_id, "k", "", at=naive)] * size)
