@@ -238,6 +238,7 @@ class SmtpChannel:
             self.rate_per_second = float(settings["rate_per_second"])
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
+        self._quoted_sender = smtplib.quoteaddr(self._envelope_sender())  # parsed once
 
     def _tls(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -334,8 +335,8 @@ class SmtpChannel:
     def _pipelined_envelope(self, conn: smtplib.SMTP, recipient: str) -> SendResult | None:
         """MAIL, RCPT and DATA in one write (RFC 2920), their three replies read in order.
         None when the server is waiting for the body (354); else the refusal, after RSET."""
-        sender, rcpt = smtplib.quoteaddr(self._envelope_sender()), smtplib.quoteaddr(recipient)
-        conn.send(f"MAIL FROM:{sender}\r\nRCPT TO:{rcpt}\r\nDATA\r\n")
+        rcpt = smtplib.quoteaddr(recipient)
+        conn.send(f"MAIL FROM:{self._quoted_sender}\r\nRCPT TO:{rcpt}\r\nDATA\r\n")
         mail_code, mail_reply = conn.getreply()
         rcpt_code, rcpt_reply = conn.getreply()
         data_code, data_reply = conn.getreply()
