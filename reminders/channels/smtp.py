@@ -17,6 +17,7 @@ import re
 import secrets
 import smtplib
 import ssl
+from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -30,6 +31,18 @@ from reminders.channels.base import Outcome, OutgoingMessage, SendResult
 from reminders.channels.http import ChannelContext, require
 
 MAX_PER_CONNECTION = 100
+
+
+def _utf8_base64() -> Charset:
+    """UTF-8 with base64 encoded words, fixed here: the stdlib looks the encoding up in a
+    process-wide registry, which Apprise (imported by the alerts) switches to
+    quoted-printable, so headers would change encoding once an alert had been sent."""
+    utf8 = Charset("utf-8")
+    utf8.header_encoding = utf8.body_encoding = BASE64
+    return utf8
+
+
+UTF8 = _utf8_base64()
 
 
 def build_message(
@@ -188,7 +201,7 @@ def _one_line(text: str) -> str:
 def _words(text: str) -> str | Header:
     """A header text as is when ASCII, else RFC 2047 encoded words."""
     text = _one_line(text)
-    return text if text.isascii() else Header(text, "utf-8")
+    return text if text.isascii() else Header(text, UTF8)
 
 
 @lru_cache(maxsize=1024)  # the sender is the same on every message of a channel
@@ -200,7 +213,7 @@ def _address(value: str) -> str:
         # An internationalised address (sent with SMTPUTF8) goes out as raw UTF-8: the
         # stdlib writes surrogate-escaped bytes in a header verbatim, and never encodes them.
         return value.encode("utf-8").decode("ascii", "surrogateescape")
-    return formataddr((name, address), charset="utf-8")
+    return formataddr((name, address), charset=UTF8)
 
 
 def _reply_outcome(code: int) -> Outcome:
