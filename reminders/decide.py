@@ -8,7 +8,7 @@ planner and `dunlin explain` both call `decide`.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -260,29 +260,23 @@ def _remindable(invoice: InvoiceLike) -> bool:
     return invoice.status == "open" and not invoice.do_not_remind and invoice.amount_open > 0
 
 
-def could_change(
-    policy: Policy,
-    invoices: Sequence[InvoiceLike],
-    today: date,
-    done: Done,
-    calendar: WorkCalendar,
-    *,
-    in_pace_order: bool = False,
-) -> bool:
-    """Could `decide` plan anything new today for this group, whoever the customer is?
+def pace_setter(invoices: Iterable[InvoiceLike]) -> InvoiceLike | None:
+    """The group's oldest remindable invoice by (due date, id): the one that sets the pace
+    (the planner's database query picks the same one, see facts.pace_setters)."""
+    return min((i for i in invoices if _remindable(i)), key=_PACE_ORDER, default=None)
 
-    A conservative filter that needs no customer facts: False only when, for every track, the
-    pace-setter has no due occurrence that is not yet planned (or was planned today) — which is
-    exactly when `decide` skips whatever the customer's tier, tags, pauses or channels.
-    `invoices` may be InvoiceFacts or database rows with the same attribute names.
-    `in_pace_order`: they come sorted by (due date, id), as the planner streams them, so the
-    first remindable one is the pace-setter and the rest need not be looked at (this check
-    runs for every group of every org each day).
+
+def could_change(
+    policy: Policy, target: InvoiceLike | None, today: date, done: Done, calendar: WorkCalendar
+) -> bool:
+    """Could `decide` plan anything new today for the group whose pace-setter is `target`,
+    whoever the customer is?
+
+    A conservative filter that needs neither customer facts nor the group's other invoices:
+    False only when, for every track, the pace-setter has no due occurrence that is not yet
+    planned (or was planned today) — which is exactly when `decide` skips whatever the
+    customer's tier, tags, pauses or channels. It runs for every group of every org each day.
     """
-    if in_pace_order:
-        target = next((i for i in invoices if _remindable(i)), None)
-    else:
-        target = min((i for i in invoices if _remindable(i)), key=_PACE_ORDER, default=None)
     if target is None:
         return False
     target_done = done.get(target.id, {})

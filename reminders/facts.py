@@ -5,16 +5,16 @@ Reads go through Core on the session's connection: column rows need none of the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Numeric, cast, func, select
 from sqlalchemy.orm import Session
 
-from dunlin.db import same_org
+from dunlin.db import among_ids, same_org
 from reminders.decide import CustomerFact, InvoiceFact
 from reminders.models import REMINDER_STATUSES, Reminder, Task
 from reminders.policy import THANK_YOU_STEP
@@ -95,25 +95,40 @@ def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
     )
 
 
-def done_steps(session: Session, org_id: int) -> dict[int, dict[str, date]]:
-    """Occurrences already planned per pace-setting receivable, with the day they were planned
-    (ledger rows and task-only steps)."""
-    open_ids = select(Receivable.id).where(Receivable.org_id == org_id, Receivable.status == "open")
+LOOKUP_CHUNK = 1000  # ids per IN (...) lookup: well inside every driver's parameter limit
+
+
+def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    size = LOOKUP_CHUNK
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def done_steps(session: Session, org_id: int, targets: Sequence[int]) -> dict[int, dict[str, date]]:
+    """Occurrences already planned for these pace-setting receivables, with the day each was
+    planned (ledger rows and task-only steps). Looked up by id through the target indexes, so
+    the cost follows the targets asked about, not the ledger's history."""
     done: dict[int, dict[str, date]] = {}
-    ledger = session.connection().execute(
-        select(Reminder.target_receivable_id, Reminder.step, Reminder.planned_on).where(
-            Reminder.org_id == org_id, Reminder.target_receivable_id.in_(open_ids)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    for ids in chunks(targets):
+        ledger = conn.execute(
+            select(Reminder.target_receivable_id, Reminder.step, Reminder.planned_on).where(
+                same_org(Reminder.org_id, org_id),
+                among_ids(Reminder.target_receivable_id, ids, dialect),
+            )
         )
-    )
-    for target, step, planned_on in ledger.all():
-        done.setdefault(target, {})[step] = planned_on or date.min
-    tasks = session.connection().execute(
-        select(Task.receivable_id, Task.step, Task.planned_on).where(
-            Task.org_id == org_id, Task.receivable_id.in_(open_ids), Task.step.is_not(None)
+        for target, step, planned_on in ledger.all():
+            done.setdefault(target, {})[step] = planned_on or date.min
+        tasks = conn.execute(
+            select(Task.receivable_id, Task.step, Task.planned_on).where(
+                same_org(Task.org_id, org_id),
+                among_ids(Task.receivable_id, ids, dialect),
+                Task.step.is_not(None),
+            )
         )
-    )
-    for target, step, planned_on in tasks.all():
-        done.setdefault(target, {}).setdefault(step, planned_on or date.min)
+        for target, step, planned_on in tasks.all():
+            done.setdefault(target, {}).setdefault(step, planned_on or date.min)
     return done
 
 
@@ -124,37 +139,47 @@ CAPPED_STATUSES = tuple(
 
 
 def cap_usage(
-    session: Session, org_id: int, since: datetime
+    session: Session, org_id: int, since: datetime, customers: Sequence[int] | None = None
 ) -> Iterator[tuple[int, int, str, datetime]]:
-    """(customer, target, step, scheduled_at) of messages that count against frequency caps."""
-    rows = session.connection().execute(
-        select(
-            Reminder.customer_id,
-            Reminder.target_receivable_id,
-            Reminder.step,
-            Reminder.scheduled_at,
-        )
-        .where(
-            Reminder.org_id == org_id,
-            Reminder.status.in_(CAPPED_STATUSES),
-            Reminder.scheduled_at >= since,
-            Reminder.step != THANK_YOU_STEP,  # thanks are not reminders
-        )
-        .distinct()
+    """(customer, target, step, scheduled_at) of messages that count against frequency caps,
+    for the given customers (None: all of the org's)."""
+    query = select(
+        Reminder.customer_id,
+        Reminder.target_receivable_id,
+        Reminder.step,
+        Reminder.scheduled_at,
+    ).where(
+        Reminder.status.in_(CAPPED_STATUSES),
+        Reminder.scheduled_at >= since,
+        Reminder.step != THANK_YOU_STEP,  # thanks are not reminders
     )
-    yield from rows.tuples().all()
+    conn = session.connection()
+    dialect = conn.dialect.name
+    if customers is None:
+        yield from conn.execute(query.where(Reminder.org_id == org_id).distinct()).tuples().all()
+        return
+    for ids in chunks(customers):  # found by customer, the org only checked
+        by_customer = query.where(
+            same_org(Reminder.org_id, org_id), among_ids(Reminder.customer_id, ids, dialect)
+        )
+        yield from conn.execute(by_customer.distinct()).tuples()
+
+
+def _open_receivables(org_id: int) -> list[Any]:
+    return [Receivable.org_id == org_id, Receivable.status == "open"]
 
 
 def stream_groups(
-    session: Session, org_id: int, customer_id: int | None = None
+    session: Session, org_id: int, customers: Sequence[int] | None = None
 ) -> Iterator[tuple[int, str, list[Any]]]:
-    """(customer id, currency, rows of INVOICE_COLUMNS) for every group (or one customer's),
-    from one streamed SELECT of the receivables alone — the planner's first pass, before it
-    knows which customers it needs. Rows carry InvoiceFact's attribute names."""
-    where = [Receivable.org_id == org_id, Receivable.status == "open"]
-    if customer_id is not None:
-        where.append(Receivable.customer_id == customer_id)
-    rows = session.connection().execute(
+    """(customer id, currency, rows of INVOICE_COLUMNS) for every group of the given customers
+    (None: all of the org's), from one streamed SELECT of the receivables alone, each group in
+    pace order (due date, id). Rows carry InvoiceFact's attribute names."""
+    conn = session.connection()
+    where = _open_receivables(org_id)
+    if customers is not None:  # a chunk of the planner's candidates, or one customer
+        where.append(among_ids(Receivable.customer_id, customers, conn.dialect.name))
+    rows = conn.execute(
         select(*INVOICE_COLUMNS)
         .where(*where)
         .order_by(Receivable.customer_id, Receivable.currency, Receivable.due_on, Receivable.id)
@@ -162,6 +187,33 @@ def stream_groups(
     )
     for (customer_id, currency), group in groupby(rows, key=lambda r: (r[0], r[3])):
         yield customer_id, currency, list(group)
+
+
+def pace_setters(session: Session, org_id: int) -> Iterator[Any]:
+    """Each customer × currency group's pace-setter — its first remindable receivable in pace
+    order — as a row of INVOICE_COLUMNS, in (customer, currency) order. The database picks it,
+    so the planner's first pass gets one row per group instead of every receivable."""
+    remindable = [
+        *_open_receivables(org_id),
+        Receivable.do_not_remind.is_(False),
+        cast(Receivable.amount_open, Numeric) > 0,  # Money is text on SQLite
+    ]
+    group = (Receivable.customer_id, Receivable.currency)
+    if session.get_bind().dialect.name == "postgresql":
+        query = (
+            select(*INVOICE_COLUMNS)
+            .where(*remindable)
+            .distinct(*group)
+            .order_by(*group, Receivable.due_on, Receivable.id)
+        )
+    else:
+        # SQLite's documented bare-column rule: with a single min(), the other columns come
+        # from the row holding the minimum. ISO dates and zero-padded ids sort as (due, id).
+        pace_key = func.min(func.printf("%s%019d", Receivable.due_on, Receivable.id))
+        query = (
+            select(*INVOICE_COLUMNS, pace_key).where(*remindable).group_by(*group).order_by(*group)
+        )
+    yield from session.connection().execute(query.execution_options(yield_per=5000))
 
 
 def invoice_facts(rows: Iterable[Any]) -> list[InvoiceFact]:
@@ -177,11 +229,12 @@ def load_customers(session: Session, org_id: int, ids: list[int]) -> dict[int, C
         .all()
     )
     found: dict[int, CustomerInfo] = {}
-    unique = sorted(set(ids))
-    for start in range(0, len(unique), 1000):
-        rows = session.connection().execute(
+    conn = session.connection()
+    for chunk in chunks(sorted(set(ids))):
+        rows = conn.execute(
             select(*CUSTOMER_COLUMNS).where(
-                same_org(Customer.org_id, org_id), Customer.id.in_(unique[start : start + 1000])
+                same_org(Customer.org_id, org_id),
+                among_ids(Customer.id, chunk, conn.dialect.name),
             )
         )
         for row in rows.all():

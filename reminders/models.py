@@ -118,7 +118,8 @@ class Task(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads a composite key
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"))
+    # Indexed: the planner looks up the steps done for each pace-setter, tasks included.
+    receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)

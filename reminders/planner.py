@@ -24,13 +24,23 @@ from dunlin.events import record_event
 from dunlin.models import Org
 from dunlin.orgs import get_org
 from reminders.customer_actions import check_broken_promises
-from reminders.decide import Decision, Done, InvoiceFact, Skip, could_change, decide
+from reminders.decide import (
+    Decision,
+    Done,
+    InvoiceFact,
+    Skip,
+    could_change,
+    decide,
+    pace_setter,
+)
 from reminders.facts import (
+    LOOKUP_CHUNK,
     CustomerInfo,
     cap_usage,
     done_steps,
     invoice_facts,
     load_customers,
+    pace_setters,
     stream_groups,
 )
 from reminders.models import Reminder, Task
@@ -149,25 +159,12 @@ def plan(
             CapLedger(policy.caps.to_caps()),
             not_before or start_of_day(today, org.timezone),
         )
-        done = done_steps(session, org.id)
-        _seed_caps(session, org, scheduler.caps, today)
         writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
-        decide_one = partial(_decide_one, policy, org, today, done, scheduler, report, writer, keep)
-        candidates: list[tuple[int, list[InvoiceFact]]] = []
-        for customer_id, _currency, invoices in stream_groups(session, org.id):
-            # First pass, receivables only: most groups have nothing new today and never need
-            # their customer loaded. `could_change` is exact about that (see decide.py).
-            # stream_groups sorts each group by (due date, id): pace order.
-            if not could_change(
-                policy, invoices, today, done, scheduler.calendar, in_pace_order=True
-            ):
-                report.skipped["nothing new today"] += 1
-                continue
-            candidates.append((customer_id, invoice_facts(invoices)))
-            if len(candidates) >= CANDIDATE_CHUNK:
-                _decide_chunk(session, org.id, candidates, decide_one)
-                candidates = []
-        _decide_chunk(session, org.id, candidates, decide_one)
+        candidates = _candidates(session, org.id, policy, today, scheduler.calendar, report)
+        _seed_caps(session, org, scheduler.caps, today, sorted({c for c, _ in candidates}))
+        decide_one = partial(_decide_one, policy, org, today, scheduler, report, writer, keep)
+        for start in range(0, len(candidates), CANDIDATE_CHUNK):
+            _decide_chunk(session, org.id, candidates[start : start + CANDIDATE_CHUNK], decide_one)
         writer.flush()
         if policy.thank_you is not None:
 
@@ -199,30 +196,75 @@ def plan(
 
 
 CANDIDATE_CHUNK = 2000
+Candidate = tuple[int, str]  # (customer id, currency): a group
+
+
+def _candidates(
+    session: Session,
+    org_id: int,
+    policy: Policy,
+    today: date,
+    calendar: WorkCalendar,
+    report: PlanReport,
+) -> list[Candidate]:
+    """The first pass, one row per group: most groups have nothing new today and never need
+    their invoices, customer or anything else loaded. `could_change` is exact about that (see
+    decide.py), and needs only the group's pace-setter and what was done for it."""
+    found: list[Candidate] = []
+    pending: list[Any] = []
+
+    def check() -> None:
+        done = done_steps(session, org_id, [row.id for row in pending])
+        for row in pending:
+            if could_change(policy, row, today, done, calendar):
+                found.append((row.customer_id, row.currency))
+            else:
+                report.skipped["nothing new today"] += 1
+        pending.clear()
+
+    for row in pace_setters(session, org_id):
+        pending.append(row)
+        if len(pending) >= LOOKUP_CHUNK:
+            check()
+    check()
+    return found
 
 
 def _decide_chunk(
     session: Session,
     org_id: int,
-    candidates: list[tuple[int, list[InvoiceFact]]],
-    decide_one: Callable[[CustomerInfo, list[InvoiceFact]], None],
+    candidates: list[Candidate],
+    decide_one: Callable[[CustomerInfo, list[InvoiceFact], Done], None],
 ) -> None:
-    customers = load_customers(session, org_id, [customer_id for customer_id, _ in candidates])
-    for customer_id, invoices in candidates:
-        decide_one(customers[customer_id], invoices)
+    """Decide a chunk of candidate groups on their full, current facts: every open invoice of
+    the group (read now, in pace order), the customer, and what was done for the pace-setter."""
+    wanted = set(candidates)
+    customer_ids = sorted({customer_id for customer_id, _ in candidates})
+    groups = [
+        (customer_id, invoice_facts(rows))
+        for customer_id, currency, rows in stream_groups(session, org_id, customer_ids)
+        if (customer_id, currency) in wanted
+    ]
+    # The pace-setter is taken again from what was just read: a payment since the first pass
+    # may have moved it on.
+    targets = [pace_setter(invoices) for _, invoices in groups]
+    done = done_steps(session, org_id, [t.id for t in targets if t is not None])
+    customers = load_customers(session, org_id, customer_ids)
+    for customer_id, invoices in groups:
+        decide_one(customers[customer_id], invoices, done)
 
 
 def _decide_one(
     policy: Policy,
     org: Org,
     today: date,
-    done: Done,
     scheduler: Scheduler,
     report: PlanReport,
     writer: _LedgerWriter,
     keep: int | None,
     customer: CustomerInfo,
     invoices: list[InvoiceFact],
+    done: Done,
 ) -> None:
     """Decide, schedule and cap one group; what is planned goes to the writer."""
     tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
@@ -286,11 +328,20 @@ class _LedgerWriter:
         self.pending = []
 
 
-def _seed_caps(session: Session, org: Org, ledger: CapLedger, today: date) -> None:
-    """Count what is already planned or sent this week and ahead, per customer local day."""
+# Above this many candidate customers, one scan of the week's ledger costs less than
+# looking them up (and cannot go wrong on a planner's stale row estimates).
+CAP_LOOKUP_LIMIT = 5000
+
+
+def _seed_caps(
+    session: Session, org: Org, ledger: CapLedger, today: date, customers: list[int]
+) -> None:
+    """Count what is already planned or sent this week and ahead, per customer local day, for
+    the customers that may get a message today."""
     since = start_of_day(today - timedelta(days=7), org.timezone)
     zone = ZoneInfo(org.timezone)
-    for customer_id, _target, _step, scheduled_at in cap_usage(session, org.id, since):
+    which = customers if len(customers) <= CAP_LOOKUP_LIMIT else None
+    for customer_id, _target, _step, scheduled_at in cap_usage(session, org.id, since, which):
         ledger.counts[(customer_id, scheduled_at.astimezone(zone).date())] += 1
 
 

@@ -312,11 +312,11 @@ def explain_command(state, customer: str, as_of: datetime | None, policy_file: P
         if not found:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
         policy = _file_policy(app, state.org, policy_file) or active_policy(session, org.id).policy
-        done = done_steps(session, org.id)
         calendar = calendar_for(policy.calendar)
         customers = load_customers(session, org.id, [c.id for c in found])
         for c in found:
-            groups = list(stream_groups(session, org.id, customer_id=c.id))
+            groups = list(stream_groups(session, org.id, [c.id]))
+            done = done_steps(session, org.id, [r.id for _, _, rows in groups for r in rows])
             if not groups:
                 console.print(t(f"{c.name}: nothing open.", f"{c.name}：没有未结清的应收。"))
             info = customers.get(c.id)

@@ -15,6 +15,7 @@ from reminders.decide import (
     choose_deliveries,
     could_change,
     decide,
+    pace_setter,
     timeline,
 )
 from reminders.policy import Match, Policy, Repeat, Step, TaskSpec, Track, default_policy
@@ -336,21 +337,5 @@ def test_replanning_the_same_day_is_a_no_op(customer, invoices, done):
 def test_the_planners_prefilter_never_hides_a_decision(customer, invoices, done, policy, today):
     """The planner skips groups for which `could_change` is False without loading the customer;
     that is only sound if `decide` would skip them for any customer."""
-    if not could_change(policy, invoices, today, done, CN):
+    if not could_change(policy, pace_setter(invoices), today, done, CN):
         assert isinstance(decide(policy, customer, invoices, today, done, CN), Skip)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    invoices=invoices_st,
-    done=done_st,
-    policy=st.sampled_from([POLICY, THREE_TRACKS]),
-    today=st.dates(TODAY - timedelta(days=30), TODAY + timedelta(days=30)),
-)
-def test_the_prefilters_pace_order_shortcut_agrees(invoices, done, policy, today):
-    """The planner streams each group in (due date, id) order and lets `could_change` stop at
-    the first remindable invoice; that must answer as the full scan does."""
-    ordered = sorted(invoices, key=lambda i: (i.due_on, i.id))
-    assert could_change(policy, ordered, today, done, CN, in_pace_order=True) == could_change(
-        policy, invoices, today, done, CN
-    )
