@@ -5,13 +5,15 @@ Reads go through Core on the session's connection: column rows need none of the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Numeric, cast, func, select
+from sqlalchemy import Numeric, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from dunlin.db import among_ids, same_org
@@ -43,6 +45,22 @@ class CustomerInfo:
     salesperson_name: str | None
 
 
+def _as_text(column: Any) -> Any:
+    """A JSON list column read as its text: customers share a handful of values ('[]',
+    '["vip"]'), so each distinct text is decoded once (`_json_list`), not once per customer."""
+    return cast(column, Text).label(column.key)
+
+
+@lru_cache(maxsize=4096)
+def _json_list(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text) or ()) if text else ()
+
+
+@lru_cache(maxsize=4096)
+def _json_set(text: str | None) -> frozenset[str]:
+    return frozenset(_json_list(text))
+
+
 CUSTOMER_COLUMNS = (
     Customer.id,
     Customer.external_id,
@@ -52,11 +70,10 @@ CUSTOMER_COLUMNS = (
     Customer.timezone,
     Customer.salesperson_ref,
     Customer.salesperson_name,
-    Customer.channel_preferences,
-    Customer.opted_out_channels,
+    *(_as_text(c) for c in (Customer.channel_preferences, Customer.opted_out_channels)),
     Customer.do_not_remind,
     Customer.paused_until,
-    Customer.tags,
+    _as_text(Customer.tags),
     Customer.source_id,
     *(getattr(Customer, column) for column in CONTACT_COLUMNS.values()),
 )
@@ -83,11 +100,11 @@ def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
         id=c.id,
         tier=c.tier,
         contacts=contacts,
-        channel_preferences=tuple(c.channel_preferences or ()),
-        opted_out=frozenset(c.opted_out_channels or ()),
+        channel_preferences=_json_list(c.channel_preferences),
+        opted_out=_json_set(c.opted_out_channels),
         do_not_remind=c.do_not_remind,
         paused_until=c.paused_until,
-        tags=frozenset(c.tags or ()),
+        tags=_json_set(c.tags),
         source=source,
     )
     return CustomerInfo(

@@ -160,11 +160,12 @@ def plan(
             not_before or start_of_day(today, org.timezone),
         )
         writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
-        candidates = _candidates(session, org.id, policy, today, scheduler.calendar, report)
-        _seed_caps(session, org, scheduler.caps, today, sorted({c for c, _ in candidates}))
+        candidates, done = _candidates(session, org.id, policy, today, scheduler.calendar, report)
+        _seed_caps(session, org, scheduler.caps, today, sorted({c for c, _, _ in candidates}))
         decide_one = partial(_decide_one, policy, org, today, scheduler, report, writer, keep)
         for start in range(0, len(candidates), CANDIDATE_CHUNK):
-            _decide_chunk(session, org.id, candidates[start : start + CANDIDATE_CHUNK], decide_one)
+            chunk = candidates[start : start + CANDIDATE_CHUNK]
+            _decide_chunk(session, org.id, chunk, done, decide_one)
         writer.flush()
         if policy.thank_you is not None:
 
@@ -196,7 +197,7 @@ def plan(
 
 
 CANDIDATE_CHUNK = 2000
-Candidate = tuple[int, str]  # (customer id, currency): a group
+Candidate = tuple[int, str, int]  # a group: (customer id, currency, its pace-setter's id)
 
 
 def _candidates(
@@ -206,18 +207,22 @@ def _candidates(
     today: date,
     calendar: WorkCalendar,
     report: PlanReport,
-) -> list[Candidate]:
+) -> tuple[list[Candidate], dict[int, dict[str, date]]]:
     """The first pass, one row per group: most groups have nothing new today and never need
     their invoices, customer or anything else loaded. `could_change` is exact about that (see
-    decide.py), and needs only the group's pace-setter and what was done for it."""
+    decide.py), and needs only the group's pace-setter and what was done for it. Returns the
+    candidate groups and what was done for their pace-setters."""
     found: list[Candidate] = []
+    found_done: dict[int, dict[str, date]] = {}
     pending: list[Any] = []
 
     def check() -> None:
         done = done_steps(session, org_id, [row.id for row in pending])
         for row in pending:
             if could_change(policy, row, today, done, calendar):
-                found.append((row.customer_id, row.currency))
+                found.append((row.customer_id, row.currency, row.id))
+                if row.id in done:
+                    found_done[row.id] = done[row.id]
             else:
                 report.skipped["nothing new today"] += 1
         pending.clear()
@@ -227,30 +232,38 @@ def _candidates(
         if len(pending) >= LOOKUP_CHUNK:
             check()
     check()
-    return found
+    return found, found_done
 
 
 def _decide_chunk(
     session: Session,
     org_id: int,
     candidates: list[Candidate],
+    done: dict[int, dict[str, date]],
     decide_one: Callable[[CustomerInfo, list[InvoiceFact], Done], None],
 ) -> None:
     """Decide a chunk of candidate groups on their full, current facts: every open invoice of
     the group (read now, in pace order), the customer, and what was done for the pace-setter."""
-    wanted = set(candidates)
-    customer_ids = sorted({customer_id for customer_id, _ in candidates})
+    paces = {(customer_id, currency): pace for customer_id, currency, pace in candidates}
+    customer_ids = sorted({customer_id for customer_id, _, _ in candidates})
     groups = [
-        (customer_id, invoice_facts(rows))
+        (customer_id, currency, invoice_facts(rows))
         for customer_id, currency, rows in stream_groups(session, org_id, customer_ids)
-        if (customer_id, currency) in wanted
+        if (customer_id, currency) in paces
     ]
-    # The pace-setter is taken again from what was just read: a payment since the first pass
-    # may have moved it on.
-    targets = [pace_setter(invoices) for _, invoices in groups]
-    done = done_steps(session, org_id, [t.id for t in targets if t is not None])
+    # A payment since the first pass may have moved a group's pace on to another invoice:
+    # what was done for that one is looked up now. (Only then: the ledger grows during the
+    # run, and lookups on a table whose statistics predate the run can be planned badly.)
+    moved = [
+        target.id
+        for customer_id, currency, invoices in groups
+        if (target := pace_setter(invoices)) is not None
+        and target.id != paces[(customer_id, currency)]
+    ]
+    if moved:
+        done.update(done_steps(session, org_id, moved))
     customers = load_customers(session, org_id, customer_ids)
-    for customer_id, invoices in groups:
+    for customer_id, _currency, invoices in groups:
         decide_one(customers[customer_id], invoices, done)
 
 
@@ -311,16 +324,17 @@ class _LedgerWriter:
             self.flush()
 
     def flush(self) -> None:
+        now = utcnow()  # one value for the chunk: the bulk insert converts it once
         rows = [
             r
             for p in self.pending
-            for r in _reminder_rows(self.org, self.report.policy, self.today, p)
+            for r in _reminder_rows(self.org, self.report.policy, self.today, p, now)
         ]
         self.report.reminders_inserted += insert_ignoring_conflicts(
             self.session, Reminder.__table__, rows, key=("org_id", "idempotency_key")
         )
         tasks = [
-            t for p in self.pending for t in _task_rows(self.org, self.today, p, self.calendar)
+            t for p in self.pending for t in _task_rows(self.org, self.today, p, self.calendar, now)
         ]
         self.report.tasks_inserted += insert_ignoring_conflicts(
             self.session, Task.__table__, tasks, key=("org_id", "idempotency_key")
@@ -345,9 +359,11 @@ def _seed_caps(
         ledger.counts[(customer_id, scheduled_at.astimezone(zone).date())] += 1
 
 
-def _reminder_rows(org: Org, policy_label: str, today: date, p: Planned) -> list[dict[str, Any]]:
+def _reminder_rows(
+    org: Org, policy_label: str, today: date, p: Planned, now: datetime
+) -> list[dict[str, Any]]:
     d = p.decision
-    now = utcnow()
+    fallbacks = [[list(pair) for pair in group] for group in d.fallbacks] if d.fallbacks else ()
     return [
         {
             "org_id": org.id,
@@ -369,7 +385,7 @@ def _reminder_rows(org: Org, policy_label: str, today: date, p: Planned) -> list
             "planned_on": today,
             "scheduled_at": p.scheduled_at,
             "attempts": 0,
-            "fallbacks": [[list(pair) for pair in group] for group in d.fallbacks],
+            "fallbacks": fallbacks,  # mostly none: one shared () the insert converts once
             "created_at": now,
             "updated_at": now,
         }
@@ -386,7 +402,9 @@ def resolve_assignee(assignee: str, customer: CustomerInfo) -> str | None:
     return assignee
 
 
-def _task_rows(org: Org, today: date, p: Planned, calendar: WorkCalendar) -> list[dict[str, Any]]:
+def _task_rows(
+    org: Org, today: date, p: Planned, calendar: WorkCalendar, now: datetime
+) -> list[dict[str, Any]]:
     d = p.decision
     base = {
         "org_id": org.id,
@@ -395,7 +413,7 @@ def _task_rows(org: Org, today: date, p: Planned, calendar: WorkCalendar) -> lis
         "step": d.occurrence.name,
         "planned_on": today,
         "status": "open",
-        "created_at": utcnow(),
+        "created_at": now,
     }
     data = {
         "track": d.track.name,

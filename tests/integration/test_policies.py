@@ -14,7 +14,7 @@ from reminders.models import Reminder, Task
 from reminders.planner import plan
 from reminders.policy_store import active_policy, save_version, versions
 from sync.importer import import_file
-from sync.models import Customer
+from sync.models import Customer, Receivable
 from tests.integration.helpers import row, write_sheet
 from tests.integration.test_cycle import Recorder, _reminders
 
@@ -173,3 +173,37 @@ def test_caps_hold_when_a_customers_groups_fall_in_different_chunks(customers, m
     assert report.skipped["frequency cap reached"] == 1
     r1 = [r for r in _reminders(customers) if r.recipient == "r1@x.cn"]
     assert [(r.step, r.currency) for r in r1] == [("nudge", "CNY")]
+
+
+def test_a_payment_between_the_passes_is_decided_on_what_was_done_for_the_new_pace(
+    app, tmp_path, monkeypatch
+):
+    """The first pass picks INV-A as the group's pace-setter; INV-A is paid before the group
+    is decided, so INV-B sets the pace again. What was done for INV-B (its nudge yesterday)
+    must be looked up then: without it the planner would think the nudge never happened and
+    plan it a second time."""
+    import reminders.planner as planner
+
+    sheet = [
+        row("V1", "INV-V", "2026-11-30", "10", Tags="vip"),
+        row("P1", "INV-B", "2026-11-30", "10"),
+    ]
+    import_file(app.factory, "acme", write_sheet(tmp_path / "b.csv", sheet), "spreadsheet")
+    _load(app)
+    plan(app.factory, "acme", TODAY)  # INV-B: nudge today; "again" two days after it
+    sheet.append(row("P1", "INV-A", "2026-11-20", "10"))
+    import_file(app.factory, "acme", write_sheet(tmp_path / "ab.csv", sheet), "spreadsheet")
+
+    first_pass = planner._candidates
+
+    def then_paid(session, *args, **kwargs):
+        found = first_pass(session, *args, **kwargs)
+        session.execute(
+            update(Receivable).where(Receivable.number == "INV-A").values(status="paid")
+        )
+        return found
+
+    monkeypatch.setattr(planner, "_candidates", then_paid)
+    report = plan(app.factory, "acme", TODAY + timedelta(days=1))
+    assert report.planned_count == 0
+    assert [r.step for r in _reminders(app) if r.recipient == "p1@x.cn"] == ["nudge"]
