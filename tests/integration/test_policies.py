@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from dunlin.db import transaction
 from dunlin.orgs import get_org
 from dunlin.yamlsource import ConfigFileError
+from reminders import planner
 from reminders.dispatch import send_due
 from reminders.models import Reminder, Task
 from reminders.planner import plan
@@ -121,7 +122,10 @@ def test_vetoed_reminder_is_cancelled_at_send_time(customers):
     assert report.counts["sent"] == 2
 
 
-def test_relative_step_and_weekly_cap_over_several_days(customers):
+@pytest.mark.parametrize("lookup_limit", [0, planner.LOOKUP_LIMIT], ids=["scan", "lookups"])
+def test_relative_step_and_weekly_cap_over_several_days(customers, monkeypatch, lookup_limit):
+    """(Run both ways the planner reads its candidates: one scan of the org, lookups by id.)"""
+    monkeypatch.setattr(planner, "LOOKUP_LIMIT", lookup_limit)
     _load(customers)
     for offset in range(6):
         plan(customers.factory, "acme", TODAY + timedelta(days=offset))
@@ -162,12 +166,14 @@ def test_dry_run_with_a_file_policy_writes_nothing(customers):
         assert s.scalars(select(Task)).all() == []
 
 
-def test_caps_hold_when_a_customers_groups_fall_in_different_chunks(customers, monkeypatch):
+@pytest.mark.parametrize("lookup_limit", [0, planner.LOOKUP_LIMIT], ids=["scan", "lookups"])
+def test_caps_hold_when_a_customers_groups_fall_in_different_chunks(
+    customers, monkeypatch, lookup_limit
+):
     """Candidates are decided in chunks; a customer split across chunks (R1's CNY and USD
     groups) is still held to one reminder a day."""
-    import reminders.planner as planner
-
     monkeypatch.setattr(planner, "CANDIDATE_CHUNK", 1)
+    monkeypatch.setattr(planner, "LOOKUP_LIMIT", lookup_limit)
     _load(customers)
     report = plan(customers.factory, "acme", TODAY)
     assert report.skipped["frequency cap reached"] == 1
@@ -182,8 +188,6 @@ def test_a_payment_between_the_passes_is_decided_on_what_was_done_for_the_new_pa
     is decided, so INV-B sets the pace again. What was done for INV-B (its nudge yesterday)
     must be looked up then: without it the planner would think the nudge never happened and
     plan it a second time."""
-    import reminders.planner as planner
-
     sheet = [
         row("V1", "INV-V", "2026-11-30", "10", Tags="vip"),
         row("P1", "INV-B", "2026-11-30", "10"),
