@@ -82,7 +82,6 @@ class RecordingHandler:
     refuse_senders: dict[str, str] = field(default_factory=dict)  # MAIL FROM → SMTP reply
     pipelining: bool = True
     received: list[Received] = field(default_factory=list)
-    connections: int = 0
     count_only: bool = False
     count: int = 0
     distinct: set[str] = field(default_factory=set)  # count_only: recipients seen
