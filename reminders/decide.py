@@ -169,10 +169,12 @@ def choose_deliveries(step: Step, customer: CustomerFact) -> tuple[tuple[str, st
 
 def usable_groups(step: Step, customer: CustomerFact) -> tuple[tuple[tuple[str, str], ...], ...]:
     """Every usable channel group in the order `choose_deliveries` ranks them."""
-    groups = step.channel_groups()
+    groups: Iterable[tuple[str, ...]] = step.groups
     if customer.channel_preferences:
         rank = {c: i for i, c in enumerate(customer.channel_preferences)}
-        groups.sort(key=lambda g: min((rank[c] for c in g if c in rank), default=len(rank)))
+        groups = sorted(
+            groups, key=lambda g: min((rank[c] for c in g if c in rank), default=len(rank))
+        )
     out = []
     for group in groups:
         usable = tuple(

@@ -377,7 +377,7 @@ def _seed_caps(
     zone = ZoneInfo(org.timezone)
     which = customers if len(customers) <= LOOKUP_LIMIT else None
     for customer_id, _target, _step, scheduled_at in cap_usage(session, org.id, since, which):
-        ledger.counts[(customer_id, scheduled_at.astimezone(zone).date())] += 1
+        ledger.count(customer_id, scheduled_at.astimezone(zone).date())
 
 
 def _reminder_rows(

@@ -124,8 +124,14 @@ class Step(_Sends):
             raise ValueError("a step needs channels, a task, or both")
         return self
 
+    @cached_property
+    def groups(self) -> tuple[tuple[str, ...], ...]:
+        """The channel groups in fallback order, each one channel or several in parallel
+        (built once: the planner asks for every decision)."""
+        return tuple((c,) if isinstance(c, str) else tuple(c) for c in self.channels)
+
     def channel_groups(self) -> list[tuple[str, ...]]:
-        return [(c,) if isinstance(c, str) else tuple(c) for c in self.channels]
+        return list(self.groups)
 
 
 class Match(_Strict):

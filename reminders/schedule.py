@@ -163,18 +163,19 @@ class CapLedger:
 
     caps: Caps
     counts: Counter[tuple[int, date]] = field(default_factory=Counter)
+    weeks: Counter[tuple[int, date]] = field(default_factory=Counter)  # by the week's Monday
 
-    @staticmethod
-    def week_of(day: date) -> list[date]:
-        monday = day - timedelta(days=day.weekday())
-        return [monday + timedelta(days=i) for i in range(7)]
+    def count(self, customer_id: int, day: date) -> None:
+        """Count one reminder on a customer's local day (one planned now, or already there)."""
+        self.counts[(customer_id, day)] += 1
+        self.weeks[(customer_id, day - timedelta(days=day.weekday()))] += 1
 
     def allows(self, customer_id: int, day: date) -> bool:
         if self.caps.per_day is not None and self.counts[(customer_id, day)] >= self.caps.per_day:
             return False
         if self.caps.per_week is not None:
-            used = sum(self.counts[(customer_id, d)] for d in self.week_of(day))
-            if used >= self.caps.per_week:
+            monday = day - timedelta(days=day.weekday())
+            if self.weeks[(customer_id, monday)] >= self.caps.per_week:
                 return False
         return True
 
@@ -182,5 +183,5 @@ class CapLedger:
         """Count one reminder if the caps allow it; says whether it was allowed."""
         if not self.allows(customer_id, day):
             return False
-        self.counts[(customer_id, day)] += 1
+        self.count(customer_id, day)
         return True
