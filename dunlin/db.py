@@ -109,7 +109,8 @@ def among_ids(column: Any, ids: Sequence[int], dialect: str) -> ColumnElement[bo
     """`column IN ids` as one parameter: an array on PostgreSQL (`= ANY`), a JSON list read by
     `json_each` on SQLite. A thousand-parameter IN list cost SQLAlchemy and psycopg more to
     render and parse than the database took to answer, and each length was a new statement;
-    both forms here are found through the column's index the same way."""
+    both forms here are found through the column's index the same way. (`json_each` is one of
+    SQLite's JSON functions, built in since 3.38 and in nearly every earlier build.)"""
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
     values = func.json_each(bindparam(None, json.dumps(list(ids)))).table_valued("value")
