@@ -1,6 +1,7 @@
-"""Sending looks rows up by lists of primary keys; each of those lookups must find them by key,
-not walk every row of the org through an index that starts with org_id (what SQLite did for
-every chunk without statistics, 10-15 ms a statement at 100,000 reminders).
+"""Sending and planning look rows up by lists of ids; each of those lookups must find them
+through an index on the ids, not walk every row of the org through an index that starts with
+org_id (what SQLite did for every chunk without statistics, 10-15 ms a statement at 100,000
+reminders).
 
 The plans are SQLite's, which has no statistics unless someone runs ANALYZE, so its choice
 here is the one it makes in production. PostgreSQL's choice depends on its statistics, which
