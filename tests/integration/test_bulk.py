@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy
 from sqlalchemy import select
 
 from dunlin.app import App
 from dunlin.bulk import (
     COPY_INSERT_THRESHOLD,
     COPY_THRESHOLD,
+    analyze_after_bulk,
     insert_ignoring_conflicts,
     insert_rows,
 )
@@ -78,3 +80,28 @@ def test_a_naive_datetime_is_refused_on_both_paths(app: App, size: int) -> None:
         org_id = get_org(s, "acme").id
         naive = datetime(2026, 3, 5, 9, 30)
         insert_rows(s, Event.__table__, [event_row(org_id, "k", "", at=naive)] * size)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # statistics are PostgreSQL's
+def test_statistics_are_refreshed_only_after_a_write_that_changes_a_tenth(app: App) -> None:
+    table = InboundDelivery.__table__
+    with transaction(app.factory) as s:
+        org_id = get_org(s, "acme").id
+        rows = [{"org_id": org_id, "endpoint": "e", "delivery_id": f"d{i}"} for i in range(20_000)]
+        insert_ignoring_conflicts(s, table, rows, KEY)
+    analyzed: list[str] = []
+
+    def capture(_conn, _cursor, statement, *_args):
+        if statement.startswith("ANALYZE"):
+            analyzed.append(statement)
+
+    sqlalchemy.event.listen(app.engine, "before_cursor_execute", capture)
+    try:
+        with app.factory() as s:
+            analyze_after_bulk(s, 20_000, table.name)  # loaded since its last ANALYZE
+            analyze_after_bulk(s, 1_500, table.name)  # 7.5% of what it now knows: kept
+            analyze_after_bulk(s, 2_500, table.name)  # 12.5%
+            analyze_after_bulk(s, 500, table.name)  # below ANALYZE_AFTER_ROWS
+    finally:
+        sqlalchemy.event.remove(app.engine, "before_cursor_execute", capture)
+    assert analyzed == [f"ANALYZE {table.name}"] * 2
