@@ -155,8 +155,15 @@ class SourceSync:
 
     def _sync_entity(self, entity: str, full: bool) -> None:
         stats = self.report.entities.setdefault(entity, EntityReport())
-        if entity == "receivables":
-            with self.factory() as session:  # one read instead of one per page
+        with self.factory() as session:
+            stored = dict(self._stored_cursor(session, entity).position or {})
+            session.commit()
+        self._customer_ids = {}
+        if entity == "receivables" and (full or not stored):
+            # Every customer of the source will be needed: one read instead of one per page.
+            # An incremental run looks up only the customers its pages name (_write_page):
+            # reading all 20,000 was a quarter of a 1% delta.
+            with self.factory() as session:
                 self._customer_ids = dict(
                     session.execute(
                         select(Customer.external_id, Customer.id).where(
@@ -166,9 +173,6 @@ class SourceSync:
                     .tuples()
                     .all()
                 )
-        with self.factory() as session:
-            stored = dict(self._stored_cursor(session, entity).position or {})
-            session.commit()
         position = self._retry(lambda: self.connector.begin(entity, stored, full=full))
         # The next page is fetched while this one is written: the source's time and ours
         # overlap. A failed fetch surfaces only after the pages before it are committed.
