@@ -115,8 +115,9 @@ def customer_info(c: Any, source: str | None = None) -> CustomerInfo:
 LOOKUP_CHUNK = 1000  # ids per IN (...) lookup: well inside every driver's parameter limit
 
 
-def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    size = LOOKUP_CHUNK
+def chunks(ids: Sequence[int], size: int | None = None) -> Iterator[Sequence[int]]:
+    """`ids` in slices of `size` (default: LOOKUP_CHUNK, read when called)."""
+    size = size or LOOKUP_CHUNK
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 

@@ -37,6 +37,7 @@ from reminders.facts import (
     LOOKUP_CHUNK,
     CustomerInfo,
     cap_usage,
+    chunks,
     done_steps,
     invoice_facts,
     load_customers,
@@ -160,12 +161,11 @@ def plan(
             not_before or start_of_day(today, org.timezone),
         )
         writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
-        candidates, done = _candidates(session, org.id, policy, today, scheduler.calendar, report)
-        _seed_caps(session, org, scheduler.caps, today, sorted({c for c, _, _ in candidates}))
+        paces, done = _candidates(session, org.id, policy, today, scheduler.calendar, report)
+        _seed_caps(session, org, scheduler.caps, today, sorted({c for c, _ in paces}))
         decide_one = partial(_decide_one, policy, org, today, scheduler, report, writer, keep)
-        paces = {(customer_id, currency): pace for customer_id, currency, pace in candidates}
         batch: list[Group] = []
-        for group in _groups_of(session, org.id, candidates):
+        for group in _groups_of(session, org.id, paces):
             batch.append(group)
             if len(batch) >= CANDIDATE_CHUNK:
                 _decide_chunk(session, org.id, batch, paces, done, decide_one)
@@ -202,7 +202,8 @@ def plan(
 
 
 CANDIDATE_CHUNK = 2000
-Candidate = tuple[int, str, int]  # a group: (customer id, currency, its pace-setter's id)
+# The candidate groups, (customer id, currency), in that order, each with its pace-setter's id.
+Paces = dict[tuple[int, str], int]
 
 
 def _candidates(
@@ -212,12 +213,12 @@ def _candidates(
     today: date,
     calendar: WorkCalendar,
     report: PlanReport,
-) -> tuple[list[Candidate], dict[int, dict[str, date]]]:
+) -> tuple[Paces, dict[int, dict[str, date]]]:
     """The first pass, one row per group: most groups have nothing new today and never need
     their invoices, customer or anything else loaded. `could_change` is exact about that (see
     decide.py), and needs only the group's pace-setter and what was done for it. Returns the
     candidate groups and what was done for their pace-setters."""
-    found: list[Candidate] = []
+    found: Paces = {}
     found_done: dict[int, dict[str, date]] = {}
     pending: list[Any] = []
 
@@ -225,7 +226,7 @@ def _candidates(
         done = done_steps(session, org_id, [row.id for row in pending])
         for row in pending:
             if could_change(policy, row, today, done, calendar):
-                found.append((row.customer_id, row.currency, row.id))
+                found[(row.customer_id, row.currency)] = row.id
                 if row.id in done:
                     found_done[row.id] = done[row.id]
             else:
@@ -248,20 +249,16 @@ LOOKUP_LIMIT = 5000
 Group = tuple[int, str, list[InvoiceFact]]  # (customer id, currency, its open invoices)
 
 
-def _groups_of(session: Session, org_id: int, candidates: list[Candidate]) -> Iterator[Group]:
+def _groups_of(session: Session, org_id: int, paces: Paces) -> Iterator[Group]:
     """The candidate groups with every open invoice, read now, in pace order."""
-    wanted = {(customer_id, currency) for customer_id, currency, _ in candidates}
-    if len(candidates) > LOOKUP_LIMIT:
+    if len(paces) > LOOKUP_LIMIT:
         streams: Iterable[Iterator[tuple[int, str, list[Any]]]] = [stream_groups(session, org_id)]
     else:
-        ids = sorted({customer_id for customer_id, _ in wanted})
-        streams = (
-            stream_groups(session, org_id, ids[start : start + CANDIDATE_CHUNK])
-            for start in range(0, len(ids), CANDIDATE_CHUNK)
-        )
+        ids = sorted({customer_id for customer_id, _ in paces})
+        streams = (stream_groups(session, org_id, chunk) for chunk in chunks(ids, CANDIDATE_CHUNK))
     for stream in streams:
         for customer_id, currency, rows in stream:
-            if (customer_id, currency) in wanted:
+            if (customer_id, currency) in paces:
                 yield customer_id, currency, invoice_facts(rows)
 
 
@@ -269,7 +266,7 @@ def _decide_chunk(
     session: Session,
     org_id: int,
     groups: list[Group],
-    paces: dict[tuple[int, str], int],
+    paces: Paces,
     done: dict[int, dict[str, date]],
     decide_one: Callable[[CustomerInfo, list[InvoiceFact], Done], None],
 ) -> None:
