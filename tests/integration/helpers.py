@@ -68,7 +68,13 @@ def write_sheet(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def planned_reminder(
-    session: Session, invoice: Receivable, recipient: str, scheduled_at: datetime
+    session: Session,
+    invoice: Receivable,
+    recipient: str,
+    scheduled_at: datetime,
+    *,
+    step: str = "d7",
+    planned_on: date | None = None,
 ) -> Reminder:
     """A planned e-mail reminder for the invoice (flushed: it has its id)."""
     reminder = Reminder(
@@ -76,10 +82,10 @@ def planned_reminder(
         customer_id=invoice.customer_id,
         target_receivable_id=invoice.id,
         receivable_ids=[invoice.id],
-        idempotency_key=f"r{invoice.id}:d7:email",
+        idempotency_key=f"r{invoice.id}:{step}:email",
         policy="default",
         track="default",
-        step="d7",
+        step=step,
         channel="email",
         template="reminder",
         recipient=recipient,
@@ -87,7 +93,7 @@ def planned_reminder(
         amount_open=invoice.amount_open,
         status="planned",
         scheduled_at=scheduled_at,
-        planned_on=date.today(),
+        planned_on=planned_on or date.today(),
     )
     session.add(reminder)
     session.flush()

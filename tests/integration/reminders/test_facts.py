@@ -16,11 +16,13 @@ from dunlin.db import transaction, utcnow
 from dunlin.orgs import get_org
 from reminders.decide import pace_setter
 from reminders.facts import LOOKUP_CHUNK, done_steps, invoice_facts, pace_setters, stream_groups
-from reminders.models import Reminder, Task
+from reminders.models import Task
 from sync.models import Customer, Receivable
 from sync.sources import ensure_source
+from tests.integration.helpers import planned_reminder
 
 DAY = date(2026, 12, 1)
+DAY_ = timedelta(days=1)
 # Amounts whose text order differs from their numeric order (Money is text on SQLite).
 AMOUNTS = ("0", "0.00", "0.0001", "-5.00", "9.99", "10.00", "100", "1e2", "0.50")
 
@@ -70,51 +72,48 @@ def test_pace_setters_are_each_groups_first_remindable_invoice(app: App) -> None
     assert got == expected
 
 
-@pytest.mark.parametrize("chunk", [3, LOOKUP_CHUNK])
-def test_done_steps_answers_for_the_targets_asked_about_only(app: App, monkeypatch, chunk) -> None:
-    import reminders.facts as facts
-
-    monkeypatch.setattr(facts, "LOOKUP_CHUNK", chunk)
-    org_id = _fill(app, "acme", seed=3)
+def _done_for(app: App, org_id: int) -> list[Receivable]:
+    """A sent nudge (planned 0-2 days before DAY) and a task-only call step for every
+    pace-setter of the org; returns the pace-setters."""
     with transaction(app.factory) as s:
-        pace = [r for r in pace_setters(s, org_id)]
-        asked, other = pace[::2], pace[1::2]
-        for n, r in enumerate(pace):
-            s.add(
-                Reminder(
-                    org_id=org_id,
-                    customer_id=r.customer_id,
-                    target_receivable_id=r.id,
-                    idempotency_key=f"r{r.id}:nudge:email",
-                    policy="p",
-                    track="t",
-                    step="nudge",
-                    channel="email",
-                    template="reminder",
-                    recipient="c@example.com",
-                    currency=r.currency,
-                    amount_open=r.amount_open,
-                    status="sent",
-                    planned_on=DAY - timedelta(days=n % 3),
-                    scheduled_at=utcnow(),
-                )
+        pace = [s.get(Receivable, r.id) for r in pace_setters(s, org_id)]
+        for n, invoice in enumerate(pace):
+            planned_reminder(
+                s, invoice, "c@example.com", utcnow(), step="nudge", planned_on=DAY - n % 3 * DAY_
             )
             s.add(
                 Task(
                     org_id=org_id,
-                    customer_id=r.customer_id,
-                    receivable_id=r.id,
-                    idempotency_key=f"task:r{r.id}:call",
+                    customer_id=invoice.customer_id,
+                    receivable_id=invoice.id,
+                    idempotency_key=f"task:r{invoice.id}:call",
                     summary="call",
                     due_on=DAY,
                     step="call",
                     planned_on=DAY,
                 )
             )
+        s.flush()
+        s.expunge_all()  # the pace-setters stay readable after the commit
+    return pace
+
+
+@pytest.mark.parametrize("chunk", [3, LOOKUP_CHUNK])
+def test_done_steps_answers_for_the_targets_asked_about_only(app: App, monkeypatch, chunk) -> None:
+    import reminders.facts as facts
+
+    monkeypatch.setattr(facts, "LOOKUP_CHUNK", chunk)
+    org_id = _fill(app, "acme", seed=3)
+    other_org = _fill(app, "other", seed=4)
+    pace = _done_for(app, org_id)
+    theirs = _done_for(app, other_org)
+    asked, other = pace[::2], pace[1::2]
     with app.factory() as s:
         done = done_steps(s, org_id, [r.id for r in asked])
+        # Another org's receivable ids, asked about as this org's: nothing comes back.
+        assert done_steps(s, org_id, [r.id for r in theirs]) == {}
     assert set(done) == {r.id for r in asked}
     assert not set(done) & {r.id for r in other}
     for n, r in enumerate(pace):
         if r.id in done:
-            assert done[r.id] == {"nudge": DAY - timedelta(days=n % 3), "call": DAY}
+            assert done[r.id] == {"nudge": DAY - n % 3 * DAY_, "call": DAY}
