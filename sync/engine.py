@@ -11,9 +11,10 @@ external id; their page still commits.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -115,6 +116,7 @@ class SourceSync:
         self.on_progress = on_progress
         self.report = SyncReport(source.name)
         self._customer_ids: dict[str, int] = {}  # external id → row id, filled per source
+        self._sample_lock = threading.Lock()
         self.transformers = {
             entity: RecordTransformer(self.mapping, entity, default_currency)
             for entity in self.mapping.sections()
@@ -174,40 +176,66 @@ class SourceSync:
                     .all()
                 )
         position = self._retry(lambda: self.connector.begin(entity, stored, full=full))
-        # The next page is fetched while this one is written: the source's time and ours
-        # overlap. A failed fetch surfaces only after the pages before it are committed.
-        # Small pages are written WRITE_BATCH records at a time: fewer transactions, and the
-        # cursor still commits together with the records it covers.
+        # Three things overlap: the next page is fetched (a thread) while this batch is
+        # transformed (here) and the batch before it is written (another thread, its own
+        # transaction). Fetching and writing mostly wait on the source and the database, so
+        # their time hides behind the transform. Batches are written in order, one at a time,
+        # each with the cursor of its last page: a crash resumes after the last committed one.
+        # A failed fetch surfaces only after the pages before it are committed. Small pages
+        # are written WRITE_BATCH records at a time: fewer transactions.
         pending: list[Page] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as reader:
-            upcoming = reader.submit(self._read, entity, position, full)
-            while True:
-                try:
-                    page = upcoming.result()
-                except SourceError:
-                    self._commit_pages(entity, pending, stats)  # keep what was read before
-                    raise
-                if not page.done:
-                    upcoming = reader.submit(self._read, entity, page.cursor, full)
-                pending.append(page)
-                if page.done or sum(len(p.records) for p in pending) >= WRITE_BATCH:
-                    self._commit_pages(entity, pending, stats)
-                    pending = []
-                if page.done:
-                    return
+        in_flight: Future[tuple[int, int, int]] | None = None
 
-    def _commit_pages(self, entity: str, pages: list[Page], stats: EntityReport) -> None:
-        if not pages:
-            return
-        records = [record for page in pages for record in page.records]
-        with self.factory.begin() as session:
-            written, skipped = self._write_page(session, entity, records)
-            self._stored_cursor(session, entity).position = pages[-1].cursor
-        stats.pages += len(pages)
+        def hand_over(pages: list[Page]) -> None:
+            nonlocal in_flight
+            rows, skipped = self._transformed(entity, [r for p in pages for r in p.records])
+            if in_flight is not None:
+                written, in_flight = in_flight, None
+                self._account(entity, stats, written.result())  # a failed write stops here
+            in_flight = writer.submit(self._store, entity, rows, skipped, pages)
+
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as reader,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer") as writer,
+        ):
+            try:
+                upcoming = reader.submit(self._read, entity, position, full)
+                while True:
+                    try:
+                        page = upcoming.result()
+                    except SourceError:
+                        if pending:
+                            hand_over(pending)  # keep what was read before
+                        raise
+                    if not page.done:
+                        upcoming = reader.submit(self._read, entity, page.cursor, full)
+                    pending.append(page)
+                    if page.done or sum(len(p.records) for p in pending) >= WRITE_BATCH:
+                        hand_over(pending)
+                        pending = []
+                    if page.done:
+                        return
+            finally:
+                if in_flight is not None:
+                    self._account(entity, stats, in_flight.result())
+
+    def _account(self, entity: str, stats: EntityReport, result: tuple[int, int, int]) -> None:
+        """A committed batch: written, skipped, pages."""
+        written, skipped, pages = result
+        stats.pages += pages
         stats.records += written
         stats.skipped += skipped
         if self.on_progress:
             self.on_progress(entity, written + skipped)
+
+    def _store(
+        self, entity: str, rows: dict[str, dict[str, Any]], skipped: int, pages: list[Page]
+    ) -> tuple[int, int, int]:
+        """One batch and the cursor of its last page in one transaction (the writer thread)."""
+        with self.factory.begin() as session:
+            written, skipped = self._write_rows(session, entity, rows, skipped)
+            self._stored_cursor(session, entity).position = pages[-1].cursor
+        return written, skipped, len(pages)
 
     def _read(self, entity: str, position: dict[str, Any], full: bool) -> Page:
         return self._retry(partial(self.connector.read_page, entity, position, full=full))
@@ -215,8 +243,14 @@ class SourceSync:
     def _write_page(
         self, session: Session, entity: str, records: list[dict[str, Any]]
     ) -> tuple[int, int]:
+        rows, skipped = self._transformed(entity, records)
+        return self._write_rows(session, entity, rows, skipped)
+
+    def _transformed(
+        self, entity: str, records: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], int]:
+        """Records through the mapping, by external id (the last wins), and how many failed."""
         transformer = self.transformers[entity]
-        now = utcnow()
         rows: dict[str, dict[str, Any]] = {}
         skipped = 0
         for record in records:
@@ -226,6 +260,13 @@ class SourceSync:
                 self._skip(entity, record, "; ".join(f"{e.field}: {e.message}" for e in errors))
                 continue
             rows[values["external_id"]] = values
+        return rows, skipped
+
+    def _write_rows(
+        self, session: Session, entity: str, rows: dict[str, dict[str, Any]], skipped: int
+    ) -> tuple[int, int]:
+        transformer = self.transformers[entity]
+        now = utcnow()
         if entity == "customers":
             fields = transformer.fields
             upsert_customers(
@@ -270,8 +311,9 @@ class SourceSync:
     ) -> None:
         ext_id = ext_id or str(record.get("id", record.get("_id", record.get("FID", "?"))))
         log.warning("sync %s: skipped %s %s: %s", self.report.source, entity, ext_id, reason)
-        if len(self.report.skipped_sample) < SKIPPED_SAMPLE:
-            self.report.skipped_sample.append(f"{entity} {ext_id}: {reason}")
+        with self._sample_lock:  # the transform and the writer thread both skip records
+            if len(self.report.skipped_sample) < SKIPPED_SAMPLE:
+                self.report.skipped_sample.append(f"{entity} {ext_id}: {reason}")
 
     def _keys(self, now: Any) -> dict[str, Any]:
         """Columns every synced row carries besides the mapped fields."""
