@@ -233,3 +233,20 @@ def test_credentials_never_reach_the_logs(app, box, odoo, caplog):
         logging.getLogger("probe").warning("connecting with password secret")
     assert "secret" not in caplog.text.replace("password ***", "")
     assert "password ***" in caplog.text
+
+
+def test_an_unknown_payment_state_stays_open_through_the_reconcile(app, box, odoo):
+    """An Odoo version or module may add payment states; the mapping keeps unknown ones open,
+    and the reconcile's listing of open invoices must agree, or each reconcile would close
+    the invoice (and stop its reminders) and the next sync reopen it."""
+    unusual = next(
+        m
+        for m in odoo.db.tables["account.move"].values()
+        if m["state"] == "posted" and m["payment_state"] == "not_paid" and m["amount_residual"]
+    )
+    unusual["payment_state"] = "awaiting_clearance"  # not one Odoo 16–19 ships
+    add_odoo_source(app, box, odoo)
+    (report,) = sync_sources(app.factory, box, "acme", full=True, sleep=NO_SLEEP)
+    assert report.status == "ok"
+    assert report.reconciled == 0
+    assert _receivable(app, unusual["id"]).status == "open"
