@@ -463,8 +463,8 @@ def _record_outcome(factory: sessionmaker[Session], source: Source, report: Sync
             alert(
                 f"source {source.name} failing",
                 f"数据源 {source.name} 同步失败",
-                f"{report.detail} — cursors are unchanged; the next sync resumes where the last "
-                "one stopped / 游标未移动，下次同步从中断处继续",
+                f"{report.detail} — nothing past the last committed page was recorded; the next "
+                "sync resumes there / 仅保存到最后提交的一页，下次同步从那里继续",
             )
         row.status, row.status_detail = report.status, report.detail
         if report.status == "ok":

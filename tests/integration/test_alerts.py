@@ -76,4 +76,4 @@ def test_a_failing_source_alerts_once_per_outage(app, box, odoo, sink):  # noqa:
     stop_alerts()
     (posted,) = sink
     assert posted["title"] == "Dunlin: source odoo failing"
-    assert "cursors are unchanged" in posted["message"]
+    assert "the next sync resumes there" in posted["message"]
