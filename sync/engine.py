@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import ENTITIES, Connector, Page, SourceError, SourceUnavailable
+from connectors.base import (
+    ENTITIES,
+    Connector,
+    NotSupported,
+    Page,
+    SourceError,
+    SourceUnavailable,
+)
 from connectors.registry import open_connector
 from dunlin.alerts import alert
 from dunlin.bulk import analyze_after_bulk
@@ -52,6 +59,7 @@ T = TypeVar("T")
 SKIPPED_SAMPLE = 20
 WRITE_BATCH = 2000
 RECONCILE = "receivables:reconcile"
+READ_CHUNK = 200  # ids per read by id: well inside a domain or a FilterString
 
 
 @dataclass
@@ -332,12 +340,30 @@ class SourceSync:
         lists is closed like the reconcile closes it. Cursors do not move; no retries (the
         caller decides what an unreachable source means)."""
         records = self.connector.read_records(entity, external_ids)
-        transformer = self.transformers[entity]
-        listed = {str(transformer.transform(r)[0].get("external_id")) for r in records}
         with self.factory.begin() as session:
-            self._write_page(session, entity, records)
-            if entity == "receivables":
-                self._close(session, [i for i in external_ids if i not in listed])
+            self._write_current(session, entity, external_ids, records)
+
+    def _write_current(
+        self,
+        session: Session,
+        entity: str,
+        external_ids: list[str],
+        records: list[dict[str, Any]],
+    ) -> int:
+        """The named records as the source has them now (`records`, read by id); those it no
+        longer has are closed. Returns how many of them are no longer open."""
+        transformer = self.transformers[entity]
+        listed, settled = set(), 0
+        for record in records:
+            values, errors = transformer.transform(record)
+            listed.add(str(values.get("external_id")))
+            settled += not errors and values.get("status", "open") != "open"
+        self._write_page(session, entity, records)
+        if entity != "receivables":
+            return 0
+        missing = [i for i in external_ids if i not in listed]
+        self._close(session, missing)
+        return len(missing) + settled
 
     def _close(self, session: Session, external_ids: list[str]) -> None:
         """Open receivables the source no longer lists become cancelled, and their reminders
@@ -371,10 +397,13 @@ class SourceSync:
         return utcnow() - last >= timedelta(hours=self.reading.reconcile_every_hours)
 
     def _reconcile(self) -> None:
-        """Open receivables the source no longer lists as open (deleted, cancelled without a
-        write_date change) are closed here; a listing failure leaves everything as it was."""
+        """Open receivables the source no longer lists as open are read again by id and
+        written as they are now: paid by a write-off that left the modified date alone, say,
+        or back to open (the record outranks the listing). Only those the source no longer
+        has, or any a source that cannot read by id stopped listing, become cancelled. A
+        failure to list or to read leaves everything as it was."""
         remote = set(self._retry(lambda: list(self.connector.list_open_ids("receivables"))))
-        with self.factory.begin() as session:
+        with self.factory() as session:
             local = session.scalars(
                 select(Receivable.external_id).where(
                     Receivable.org_id == self.org_id,
@@ -382,16 +411,34 @@ class SourceSync:
                     Receivable.status == "open",
                 )
             ).all()
-            gone = [ext_id for ext_id in local if ext_id not in remote]
-            self._close(session, gone)
+        gone = [ext_id for ext_id in local if ext_id not in remote]
+        current = self._read_by_id("receivables", gone)  # before the write transaction
+        with self.factory.begin() as session:
+            if current is None:
+                self._close(session, gone)
+                closed = len(gone)
+            else:
+                closed = self._write_current(session, "receivables", gone, current)
             # and a sweep: any settled invoice of this source still holding planned reminders
             self.report.reminders_cancelled += cancel_for_settled(
                 session, self.org_id, self.source_id
             )
             cursor = self._stored_cursor(session, RECONCILE)
-            cursor.position = {"open": len(remote), "closed": len(gone)}
+            cursor.position = {"open": len(remote), "closed": closed}
             cursor.updated_at = utcnow()
-        self.report.reconciled = len(gone)
+        self.report.reconciled = closed
+
+    def _read_by_id(self, entity: str, external_ids: list[str]) -> list[dict[str, Any]] | None:
+        """The named records as the source has them now, READ_CHUNK at a time with retries;
+        None if the source cannot be asked by id."""
+        records: list[dict[str, Any]] = []
+        try:
+            for start in range(0, len(external_ids), READ_CHUNK):
+                chunk = external_ids[start : start + READ_CHUNK]
+                records += self._retry(partial(self.connector.read_records, entity, chunk))
+        except NotSupported:
+            return None
+        return records
 
 
 def sync_sources(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from dunlin.crypto import SecretBox
-from dunlin.db import transaction
+from dunlin.db import transaction, utcnow
 from dunlin.orgs import get_org
+from sync.engine import RECONCILE
+from sync.models import SyncCursor
 from sync.sources import add_source
 from tests.fakes.k3cloud import FakeK3Cloud
 from tests.fakes.k3cloud import served as served_k3
@@ -111,4 +115,14 @@ def add_rest_source(app, box, name, mapping, settings, credentials, org="acme"):
             mapping,
             {"rate_limit": 0, **settings},
             credentials,
+        )
+
+
+def reconcile_due(app) -> None:
+    """Make the next sync reconcile, as it would a day after the last reconcile."""
+    with transaction(app.factory) as session:
+        session.execute(
+            update(SyncCursor)
+            .where(SyncCursor.entity == RECONCILE)
+            .values(updated_at=utcnow() - timedelta(days=2))
         )

@@ -13,7 +13,7 @@ from connectors.kingdee import KingdeeConnector
 from mappings import load_mapping, resolve
 from sync.engine import sync_sources
 from sync.models import Customer, Receivable, Source
-from tests.integration.sync.conftest import add_k3_source
+from tests.integration.sync.conftest import add_k3_source, reconcile_due
 
 NO_SLEEP = lambda _s: None  # noqa: E731
 
@@ -61,6 +61,27 @@ def test_write_off_seen_by_the_next_incremental_sync(app, box, k3cloud):
     # Only what changed since the cursor (plus the newest bill, inside the overlap window).
     assert report.entities["receivables"].records == 2 < len(k3cloud.forms["AR_receivable"])
     assert _receivables(app)[bill["FBillNo"]].status == "paid"
+
+
+def test_a_write_off_that_left_the_modified_date_is_paid_at_the_reconcile(app, box, k3cloud):
+    """reference/kingdee.md: a write-off may not touch FModifyDate (GUESS). The incremental
+    sync cannot see it; the reconcile sees the bill leave the open listing, reads it by id
+    and records it paid (not cancelled)."""
+    add_k3_source(app, box, k3cloud)
+    sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    bill_id, bill = next(
+        (i, b) for i, b in k3cloud.forms["AR_receivable"].items() if b["FWRITTENOFFSTATUS"] == "A"
+    )
+    for line, plan in enumerate(bill["_plan"]):
+        k3cloud.write_off(bill_id, line, plan["FPAYAMOUNTFOR"], modified=bill["FModifyDate"])
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.entities["receivables"].records < len(k3cloud.forms["AR_receivable"])
+    assert _receivables(app)[bill["FBillNo"]].status == "open"  # not seen yet
+    reconcile_due(app)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "ok" and report.reconciled == 1
+    assert _receivables(app)[bill["FBillNo"]].status == "paid"
+    assert _receivables(app)[bill["FBillNo"]].amount_open == Decimal("0")
 
 
 @pytest.mark.parametrize("auth", ["app_secret", "sign", "password"])

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from dunlin.orgs import get_org
 from sync.engine import sync_sources
 from sync.models import Customer, Receivable, Source, SyncCursor
-from tests.integration.sync.conftest import add_odoo_source
+from tests.integration.sync.conftest import add_odoo_source, reconcile_due
 
 NO_SLEEP = lambda _s: None  # noqa: E731 - backoff is exercised, not waited for
 
@@ -250,3 +250,39 @@ def test_an_unknown_payment_state_stays_open_through_the_reconcile(app, box, odo
     assert report.status == "ok"
     assert report.reconciled == 0
     assert _receivable(app, unusual["id"]).status == "open"
+
+
+def test_the_reconcile_reads_again_an_invoice_paid_without_a_newer_write_date(app, box, odoo):
+    """An invoice that left the open listing is read by id: paid is recorded as paid (its
+    reminders stop, a thank-you can follow), not as cancelled; only one the source no longer
+    has is cancelled."""
+    from datetime import date
+
+    from reminders.models import Reminder
+    from reminders.planner import plan
+
+    add_odoo_source(app, box, odoo)
+    sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    plan(app.factory, "acme", date(2026, 12, 1))
+    with app.factory() as s:
+        reminder = s.scalar(select(Reminder).where(Reminder.status == "planned"))
+        paid = int(s.get(Receivable, reminder.target_receivable_id).external_id)
+    deleted = next(
+        m["id"]
+        for m in odoo.db.tables["account.move"].values()
+        if m["state"] == "posted" and m["payment_state"] == "not_paid" and m["id"] != paid
+    )
+    stamp = odoo.db.tables["account.move"][paid]["write_date"]  # no newer write_date
+    odoo.db.update(
+        "account.move", [paid], {"payment_state": "paid", "amount_residual": 0.0}, write_date=stamp
+    )
+    odoo.db.delete("account.move", [deleted])
+    reconcile_due(app)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "ok"
+    assert report.reconciled == 2
+    assert _receivable(app, paid).status == "paid"
+    assert _receivable(app, paid).amount_open == Decimal("0")
+    assert _receivable(app, deleted).status == "cancelled"
+    with app.factory() as s:
+        assert s.get(Reminder, reminder.id).status == "cancelled"

@@ -16,7 +16,7 @@ from mappings import load_mapping, parse_mapping, resolve
 from sync.engine import sync_sources
 from sync.models import Customer, Receivable
 from tests.fakes.jiandaoyun import API_KEY, APP_ID, ENTRIES, FakeJiandaoyun, served
-from tests.integration.sync.conftest import add_rest_source
+from tests.integration.sync.conftest import add_rest_source, reconcile_due
 
 SETTINGS = {
     "app_id": APP_ID,
@@ -50,6 +50,21 @@ def test_sync_pages_with_the_data_id_cursor_in_the_body(app, box, jdy):
         customer = s.scalar(select(Customer).where(Customer.external_id == "C00001"))
         assert customer.mobile == "+8613900000001" and customer.salesperson_name == "张伟"
         assert customer.tier in ("A", "B", "C")
+
+
+def test_the_reconcile_cancels_a_record_deleted_where_records_cannot_be_read_by_id(app, box, jdy):
+    _add(app, box, jdy)
+    sync_sources(app.factory, box, "acme", sleep=lambda _s: None)
+    gone = jdy.forms[ENTRIES["invoices"]].pop(7)
+    reconcile_due(app)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=lambda _s: None)
+    assert report.status == "ok" and report.reconciled == 1
+    with app.factory() as s:
+        deleted = s.scalar(select(Receivable).where(Receivable.external_id == gone["_id"]))
+        assert deleted.status == "cancelled"
+        assert s.scalar(select(func.count()).where(Receivable.status == "cancelled")) == (
+            1 + sum(r["_widget_2007"] == "作废" for r in jdy.forms[ENTRIES["invoices"]])
+        )
 
 
 def test_incremental_sync_filters_on_update_time(app, box, jdy):
