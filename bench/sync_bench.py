@@ -66,7 +66,7 @@ from dunlin.db import make_engine, make_sessionmaker, transaction
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org
 from dunlin.settings import Settings
-from sync.engine import sync_sources
+from sync.run import sync_sources
 from sync.sources import add_source
 db_url, odoo_url, page = sys.argv[1], sys.argv[2], int(sys.argv[3])
 engine = make_engine(db_url); upgrade(engine); factory = make_sessionmaker(engine)

@@ -27,8 +27,9 @@ from rq import Queue
 from dunlin.app import App, worker_app
 from dunlin.crypto import SecretBox
 from dunlin.models import Org
-from sync.engine import SyncReport, sync_one
+from sync.engine import SyncReport
 from sync.models import Source
+from sync.run import sync_one
 
 log = logging.getLogger(__name__)
 SYNC_QUEUE = "dunlin-sync"

@@ -17,8 +17,8 @@ from dunlin.events import record_event
 from dunlin.i18n import t
 from dunlin.orgs import get_org
 from mappings import load_mapping
-from sync.engine import sync_sources
 from sync.models import Source
+from sync.run import sync_sources
 from sync.sources import (
     add_source,
     credentials_of,

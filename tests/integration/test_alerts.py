@@ -13,7 +13,7 @@ from dunlin.alerts import alert, install_alerts, stop_alerts
 from dunlin.log import redacting_filter
 from reminders.channels.base import Outcome
 from reminders.dispatch import send_due
-from sync.engine import sync_sources
+from sync.run import sync_sources
 from tests.integration.reminders.test_dispatch import NOON, Answering, load
 from tests.integration.sync.conftest import add_odoo_source, box, odoo  # noqa: F401
 

@@ -11,8 +11,8 @@ from dunlin.errors import DunlinError
 from dunlin.events import record_event
 from dunlin.models import Org
 from mappings import MappingError, load_mapping, parse_mapping, shipped_names
-from sync.engine import sync_one
 from sync.models import Source
+from sync.run import sync_one
 from sync.sources import (
     add_source,
     credentials_of,

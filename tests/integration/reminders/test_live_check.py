@@ -15,8 +15,8 @@ from reminders.dispatch import send_due
 from reminders.live import live_balances
 from reminders.models import Reminder
 from reminders.policy_store import save_version
-from sync.engine import sync_sources
 from sync.models import Receivable, Source, SyncCursor
+from sync.run import sync_sources
 from tests.integration.helpers import planned_reminder
 from tests.integration.reminders.test_dispatch import Answering
 from tests.integration.sync.conftest import add_odoo_source, box, odoo  # noqa: F401

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from sync.engine import sync_sources
 from sync.models import Receivable
+from sync.run import sync_sources
 from tests.fakes.kingdee_jdy import CLIENT_ID, CLIENT_SECRET, INSTANCE, FakeKingdeeJdy, served
 from tests.integration.sync.conftest import add_rest_source
 

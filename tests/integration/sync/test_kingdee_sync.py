@@ -11,8 +11,8 @@ from sqlalchemy import select
 from connectors.base import SourceAuthError, TaskRequest
 from connectors.kingdee import KingdeeConnector
 from mappings import load_mapping, resolve
-from sync.engine import sync_sources
 from sync.models import Customer, Receivable, Source
+from sync.run import sync_sources
 from tests.integration.sync.conftest import add_k3_source, reconcile_due
 
 NO_SLEEP = lambda _s: None  # noqa: E731

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from dunlin.orgs import get_org
-from sync.engine import sync_sources
 from sync.models import Customer, Receivable, Source, SyncCursor
+from sync.run import sync_sources
 from tests.integration.sync.conftest import add_odoo_source, reconcile_due
 
 NO_SLEEP = lambda _s: None  # noqa: E731 - backoff is exercised, not waited for

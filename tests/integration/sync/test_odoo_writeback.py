@@ -11,8 +11,8 @@ from reminders.channels.outbox import OutboxChannel
 from reminders.dispatch import send_due
 from reminders.models import Reminder, Task
 from reminders.planner import plan
-from sync.engine import sync_sources
 from sync.models import Writeback
+from sync.run import sync_sources
 from sync.writeback import write_back
 from tests.integration.sync.conftest import add_odoo_source
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 import sync.engine
+import sync.run
 from connectors.base import SourceUnavailable
-from sync.engine import sync_sources
 from sync.models import Receivable, SyncCursor
+from sync.run import sync_sources
 from tests.integration.sync.conftest import add_odoo_source
 
 PAGE = 10  # the fake holds 120 invoices: 12 pages, written two pages a batch
@@ -45,14 +46,14 @@ class Scripted:
 @pytest.fixture
 def scripted(monkeypatch):
     made: list[Scripted] = []
-    real_open = sync.engine.open_connector
+    real_open = sync.run.open_connector
 
     def install(fail_from: int | None = None) -> list[Scripted]:
         def open_scripted(*args, **kwargs):
             made.append(Scripted(real_open(*args, **kwargs), fail_from))
             return made[-1]
 
-        monkeypatch.setattr(sync.engine, "open_connector", open_scripted)
+        monkeypatch.setattr(sync.run, "open_connector", open_scripted)
         return made
 
     monkeypatch.setattr(sync.engine, "WRITE_BATCH", 2 * PAGE)

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from connectors.base import SourceAuthError, TaskRequest
 from connectors.rest import RestConnector, fill
 from mappings import load_mapping, parse_mapping, resolve
-from sync.engine import sync_sources
 from sync.models import Customer, Receivable
+from sync.run import sync_sources
 from tests.fakes.jiandaoyun import API_KEY, APP_ID, ENTRIES, FakeJiandaoyun, served
 from tests.integration.sync.conftest import add_rest_source, reconcile_due
 

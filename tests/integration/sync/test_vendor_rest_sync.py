@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from sync.engine import sync_sources
 from sync.models import Receivable
+from sync.run import sync_sources
 from tests.fakes import fxiaoke, yonsuite
 from tests.integration.sync.conftest import add_rest_source
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from sync.engine import sync_sources
 from sync.models import Customer, Receivable, SyncCursor
+from sync.run import sync_sources
 from tests.fakes.xbongbong import CORPID, CUSTOMER_FORM, TOKEN, FakeXbongbong, served
 from tests.integration.sync.conftest import add_rest_source
 

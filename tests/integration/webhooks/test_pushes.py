@@ -16,8 +16,8 @@ from sqlalchemy import select
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from reminders.models import Reminder
-from sync.engine import sync_sources
 from sync.models import Receivable, Source
+from sync.run import sync_sources
 from sync.sources import credentials_of, update_source
 from sync.trigger import SYNC_QUEUE
 from tests.fakes import xbongbong, yonsuite
