@@ -26,6 +26,9 @@ class Reading(_Strict):
     retries: int = Field(default=3, ge=0, le=10)
     overlap_minutes: int = Field(default=15, ge=0)
     reconcile_every_hours: int = Field(default=24, ge=1)
+    # Re-read every open receivable by id at each reconcile, for sources where a payment may
+    # leave the modified date alone (K3Cloud write-offs, a GUESS): open amounts stay current.
+    reconcile_rereads_open: bool = False
 
 
 # ---- Odoo -------------------------------------------------------------------------------------

@@ -84,6 +84,28 @@ def test_a_write_off_that_left_the_modified_date_is_paid_at_the_reconcile(app, b
     assert _receivables(app)[bill["FBillNo"]].amount_open == Decimal("0")
 
 
+def test_a_partial_write_off_that_left_the_modified_date_is_seen_at_the_reconcile(
+    app, box, k3cloud
+):
+    """The shipped mapping re-reads every open bill at the reconcile (reconcile_rereads_open):
+    a bill still open, partly written off without a new FModifyDate, gets its amount."""
+    add_k3_source(app, box, k3cloud)
+    sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    bill_id, bill = next(
+        (i, b)
+        for i, b in k3cloud.forms["AR_receivable"].items()
+        if b["FWRITTENOFFSTATUS"] == "A" and len(b["_plan"]) > 1
+    )
+    before = _receivables(app)[bill["FBillNo"]].amount_open
+    k3cloud.write_off(bill_id, 0, 100.0, modified=bill["FModifyDate"])
+    reconcile_due(app)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "ok" and report.reconciled == 0
+    after = _receivables(app)[bill["FBillNo"]]
+    assert after.status == "open"
+    assert after.amount_open == before - Decimal("100")
+
+
 @pytest.mark.parametrize("auth", ["app_secret", "sign", "password"])
 def test_session_logins_relogin_once_when_the_session_is_lost(app, box, k3cloud, auth):
     add_k3_source(app, box, k3cloud, auth=auth, page_size=3)
