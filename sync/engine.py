@@ -137,7 +137,7 @@ class SourceSync:
         with self.factory() as session:
             analyze_after_bulk(session, self.report.records, "customers", "receivables")
         if entities is None and (full or self._reconcile_due()):
-            self._reconcile()
+            self._reconcile(after_full=full)
         return self.report
 
     # ---- paging ------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ class SourceSync:
             return True
         return utcnow() - last >= timedelta(hours=self.reading.reconcile_every_hours)
 
-    def _reconcile(self) -> None:
+    def _reconcile(self, *, after_full: bool = False) -> None:
         """Open receivables the source no longer lists as open are read again by id and
         written as they are now: paid by a write-off that left the modified date alone, say,
         or back to open (the record outranks the listing). Only those the source no longer
@@ -412,8 +412,10 @@ class SourceSync:
             ).all()
         gone = [ext_id for ext_id in local if ext_id not in remote]
         # Where a payment may leave the modified date alone, every open one is read again
-        # (the mapping's reconcile_rereads_open), so partly paid amounts are current too.
-        recheck = list(local) if self.reading.reconcile_rereads_open else gone
+        # (the mapping's reconcile_rereads_open), so partly paid amounts are current too;
+        # not after a full sync, which has just read them all.
+        rereads = self.reading.reconcile_rereads_open and not after_full
+        recheck = list(local) if rereads else gone
         closed, readable = 0, True
         for start in range(0, len(recheck), READ_CHUNK):
             chunk = recheck[start : start + READ_CHUNK]

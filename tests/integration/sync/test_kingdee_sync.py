@@ -106,6 +106,28 @@ def test_a_partial_write_off_that_left_the_modified_date_is_seen_at_the_reconcil
     assert after.amount_open == before - Decimal("100")
 
 
+def test_a_full_sync_does_not_read_the_open_bills_again_by_id(app, box, k3cloud, monkeypatch):
+    add_k3_source(app, box, k3cloud)
+    sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    asked = []
+    real = KingdeeConnector.read_records
+
+    def counted(self, entity, external_ids):
+        asked.extend(external_ids)
+        return real(self, entity, external_ids)
+
+    monkeypatch.setattr(KingdeeConnector, "read_records", counted)
+    (report,) = sync_sources(app.factory, box, "acme", full=True, sleep=NO_SLEEP)
+    assert report.status == "ok" and report.reconciled == 0
+    assert asked == []  # it has just read every bill
+    reconcile_due(app)
+    sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    still_open = [
+        b for b in k3cloud.forms["AR_receivable"].values() if b["FWRITTENOFFSTATUS"] != "C"
+    ]
+    assert len(asked) == len(still_open) > 0  # the daily reconcile reads each open bill
+
+
 @pytest.mark.parametrize("auth", ["app_secret", "sign", "password"])
 def test_session_logins_relogin_once_when_the_session_is_lost(app, box, k3cloud, auth):
     add_k3_source(app, box, k3cloud, auth=auth, page_size=3)
