@@ -250,14 +250,17 @@ class SourceSync:
         return self._write_rows(session, entity, rows, skipped)
 
     def _transformed(
-        self, entity: str, records: list[dict[str, Any]]
+        self, entity: str, records: list[dict[str, Any]], seen: set[str] | None = None
     ) -> tuple[dict[str, dict[str, Any]], int]:
-        """Records through the mapping, by external id (the last wins), and how many failed."""
+        """Records through the mapping, by external id (the last wins), and how many failed;
+        `seen` collects the external id of every record, valid or not."""
         transformer = self.transformers[entity]
         rows: dict[str, dict[str, Any]] = {}
         skipped = 0
         for record in records:
             values, errors = transformer.transform(record)
+            if seen is not None:
+                seen.add(str(values.get("external_id")))
             if errors:
                 skipped += 1
                 self._skip(entity, record, "; ".join(f"{e.field}: {e.message}" for e in errors))
@@ -347,18 +350,14 @@ class SourceSync:
     ) -> int:
         """The named records as the source has them now (`records`, read by id); those it no
         longer has are closed. Returns how many of them are no longer open."""
-        transformer = self.transformers[entity]
-        listed, settled = set(), 0
-        for record in records:
-            values, errors = transformer.transform(record)
-            listed.add(str(values.get("external_id")))
-            settled += not errors and values.get("status", "open") != "open"
-        self._write_page(session, entity, records)
+        listed: set[str] = set()
+        rows, skipped = self._transformed(entity, records, seen=listed)
+        self._write_rows(session, entity, rows, skipped)
         if entity != "receivables":
             return 0
         missing = [i for i in external_ids if i not in listed]
         self._close(session, missing)
-        return len(missing) + settled
+        return len(missing) + sum(r.get("status", "open") != "open" for r in rows.values())
 
     def _close(self, session: Session, external_ids: list[str]) -> None:
         """Open receivables the source no longer lists become cancelled, and their reminders
