@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.alerts import alert
@@ -49,6 +50,8 @@ CHUNK = 50
 ATTEMPT_GROUP = 10
 MAX_INLINE_WAIT = 2.0  # seconds a provider's token bucket may make us wait before deferring
 CLAIMABLE = ("planned", "queued")
+# Seconds between tries to record a chunk's outcomes while the store is away (~30 s in all).
+RECORD_RETRY = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 TRANSITION_ACTOR = "dispatcher"  # who the audit trail names for ledger transitions
 
 
@@ -187,6 +190,34 @@ def claim(
     return sorted(claimed, key=lambda row: row.id)  # RETURNING promises no order
 
 
+def release(session: Session, org_id: int, ids: Sequence[int], job_id: str | None) -> None:
+    """Claimed rows whose send never began go back to `planned` (only while still `sending`
+    under this run: a sweeper may have settled them already)."""
+    if not ids:
+        return
+    back = list(
+        session.scalars(
+            update(Reminder)
+            .where(
+                same_org(Reminder.org_id, org_id),
+                Reminder.id.in_(list(ids)),
+                Reminder.status == "sending",
+                Reminder.job_id == job_id if job_id is not None else Reminder.job_id.is_(None),
+            )
+            .values(
+                status="planned",
+                lease_until=None,
+                attempts=Reminder.attempts - 1,
+                job_id=None,
+                updated_at=utcnow(),
+            )
+            .returning(Reminder.id)
+        )
+    )
+    why = "released: the attempt log could not vouch for the send"
+    record_transitions(session, org_id, [(i, "planned", why) for i in sorted(back)])
+
+
 @dataclass
 class _Pending:
     row: Reminder  # as claimed; detached after the claiming transaction, read-only
@@ -260,14 +291,42 @@ class Dispatcher:
             pending, done = self._prepare(session, rows, now)
             record_transitions(session, self.org.id, [(r.id, "sending", r.channel) for r in rows])
             record_transitions(session, self.org.id, done)
-        results = []
+        results: list[tuple[_Pending, Next]] = []
+        unsent: list[_Pending] = []
+        stop: Exception | None = None
         for index, item in enumerate(pending):
             if self.before_send and index % ATTEMPT_GROUP == 0:
-                # from here on, a crash leaves these rows `uncertain`, never resent
-                self.before_send([p.row_id for p in pending[index : index + ATTEMPT_GROUP]])
+                try:
+                    # from here on, a crash leaves these rows `uncertain`, never resent
+                    self.before_send([p.row_id for p in pending[index : index + ATTEMPT_GROUP]])
+                except Exception as exc:  # the log cannot vouch for them: send none of them
+                    log.warning(
+                        "attempt log refused (%s): releasing %d row(s)", exc, len(pending) - index
+                    )
+                    stop, unsent = exc, pending[index:]
+                    break
             results.append((item, self._send(item)))
-        with self.factory() as session, session.begin():
-            self._record(session, results)
+        self._settle(results, unsent)
+        if stop is not None:
+            raise stop
+
+    def _settle(self, results: list[tuple[_Pending, Next]], unsent: list[_Pending]) -> None:
+        """Record the chunk's outcomes and release the rows whose send never began. The sends
+        have happened, so a store that is briefly away (a restart) is waited for rather than
+        leaving them to the sweeper as `uncertain`."""
+        for pause in (*RECORD_RETRY, None):
+            saved = Counter(self.report.counts), set(self.report.broken_channels)
+            try:
+                with self.factory() as session, session.begin():
+                    self._record(session, results)
+                    release(session, self.org.id, [p.row_id for p in unsent], self.job_id)
+                return
+            except OperationalError:
+                self.report.counts, self.report.broken_channels = saved
+                if pause is None:
+                    raise
+                log.warning("store unavailable while recording; retrying in %ss", pause)
+                time.sleep(pause)
 
     def _prepare(
         self, session: Session, rows: list[Reminder], now: datetime

@@ -8,6 +8,7 @@ sweeper can tell a live job from one whose worker was killed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from functools import cache
 
@@ -22,7 +23,7 @@ from reminders.channels.registry import ChannelSet
 from reminders.channels.tokens import RedisTokenCache
 from reminders.dispatch import Dispatcher
 from reminders.live import live_balances
-from reminders.queue import alive_key, attempts_key, start_attempt_log
+from reminders.queue import alive_key, log_attempts, start_attempt_log
 from reminders.ratelimit import RedisLimiter
 from reminders.render import Renderer
 
@@ -43,12 +44,14 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
             redis.set(alive_key(job.id), "1", ex=ttl)
 
     beat()
-    if job is not None and redis is not None:
-        start_attempt_log(redis, job.id)
+    # Each run of the job has its own attempt log, named on the rows it claims: a second run
+    # of the same job (an RQ retry) must not vouch for rows the first one may have sent.
+    run = f"{job.id}#{uuid.uuid4().hex[:8]}" if job is not None else None
+    marker = start_attempt_log(redis, run) if run is not None and redis is not None else ""
 
     def attempted(reminder_ids: Sequence[int]) -> None:
-        if job is not None and redis is not None:
-            redis.sadd(attempts_key(job.id), *map(str, reminder_ids))
+        if run is not None and redis is not None:
+            log_attempts(redis, run, marker, reminder_ids)
 
     factory: sessionmaker[Session] = app.factory
     with factory() as session:
@@ -70,7 +73,7 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         limiter=RedisLimiter(redis) if redis is not None else None,
         on_chunk=beat,
         before_send=attempted,
-        job_id=job.id if job is not None else None,
+        job_id=run,
         links=app.links,
         live=checker.check if checker is not None else None,
     )

@@ -48,28 +48,82 @@ def attempts_key(job_id: str) -> str:
     return ATTEMPTS_PREFIX + job_id
 
 
-def start_attempt_log(redis: Redis, job_id: str) -> None:
-    """The log exists (with a sentinel) before any send, so its absence means "unknown"."""
+class AttemptLogLost(RuntimeError):
+    """The job's attempt log is gone or sealed: no send may start that it cannot vouch for."""
+
+
+# The worker's write: enter ids in the log only while it still holds this run's start marker
+# and no sweeper has sealed it. A flushed or restarted Redis has no marker, so a bare SADD can
+# never recreate a log that would later "prove" earlier sends never happened.
+_LOG_ATTEMPTS = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return -1 end
+if redis.call('SISMEMBER', KEYS[1], 'sealed') == 1 then return -2 end
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
+
+# The sweeper's read: seal each log (no attempt may be added after this) and return what it
+# held at that instant, so a row absent from it provably never began its send.
+_SEAL_LOGS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('SADD', key, 'sealed')
+    out[i] = redis.call('SMEMBERS', key)
+  else
+    out[i] = {}
+  end
+end
+return out
+"""
+
+
+def server_run_id(redis: Redis) -> str:
+    """The Redis process's run id: it changes on every restart and differs on a promoted
+    replica, so a log written on another server instance (which may lack its last writes)
+    is never trusted."""
+    return str(redis.info("server")["run_id"])
+
+
+def start_marker(run_id: str) -> str:
+    return f"start:{run_id}"
+
+
+def start_attempt_log(redis: Redis, job_id: str) -> str:
+    """Create the log with this server's start marker before any send; returns the marker
+    that every later write must find (its absence means the log was lost)."""
+    marker = start_marker(server_run_id(redis))
     pipe = redis.pipeline()
-    pipe.sadd(attempts_key(job_id), "start")
+    pipe.sadd(attempts_key(job_id), marker)
     pipe.expire(attempts_key(job_id), ATTEMPTS_TTL)
     pipe.execute()
+    return marker
+
+
+def log_attempts(redis: Redis, job_id: str, marker: str, reminder_ids: Sequence[int]) -> None:
+    """Enter rows in the log ahead of their sends; raises AttemptLogLost when the log no
+    longer holds `marker` (Redis flushed or restarted) or a sweeper sealed it."""
+    if not reminder_ids:
+        return
+    answer = redis.eval(_LOG_ATTEMPTS, 1, attempts_key(job_id), marker, *map(str, reminder_ids))
+    if answer != 1:
+        why = "sealed by the sweeper" if answer == -2 else "lost (Redis flushed or restarted)"
+        raise AttemptLogLost(f"attempt log of {job_id} {why}")
 
 
 def never_attempted(redis: Redis, rows: Sequence[tuple[int, str | None]]) -> set[int]:
-    """Rows whose job's attempt log survives and does not list them: their send never began.
-    A row without a job, or whose log is gone (Redis flushed), stays in doubt."""
+    """Rows whose send provably never began: their claiming run's log is intact (its start
+    marker names the Redis server answering now) and, sealed at this instant, does not list
+    them. A row without a run, or whose log is gone or from another server, stays in doubt."""
     jobs = sorted({job for _, job in rows if job})
     if not jobs:
         return set()
-    pipe = redis.pipeline()
-    for job in jobs:
-        pipe.smembers(attempts_key(job))
-    logs = dict(zip(jobs, pipe.execute(), strict=True))
+    marker = start_marker(server_run_id(redis)).encode()
+    logs = dict(zip(jobs, redis.eval(_SEAL_LOGS, len(jobs), *map(attempts_key, jobs)), strict=True))
     out = set()
     for reminder_id, job in rows:
-        log = logs.get(job) if job else None
-        if log and str(reminder_id).encode() not in log:
+        log = set(logs.get(job) or ()) if job else set()
+        if marker in log and str(reminder_id).encode() not in log:
             out.add(reminder_id)
     return out
 

@@ -158,3 +158,37 @@ def test_the_attempt_log_lists_every_row_before_its_send_a_few_rows_ahead(app, t
     for kind, members in trail:
         ahead += len(members) if kind == "log" else -1
         assert 0 <= ahead <= ATTEMPT_GROUP
+
+
+def test_a_refused_attempt_log_stops_the_sends_and_releases_the_rest(app, tmp_path):
+    """When the log cannot vouch (Redis flushed, or the sweeper sealed it), the rows not yet
+    begun go back to `planned` with their attempt undone; the ones sent are recorded."""
+    ids = due_reminders(app, tmp_path, 25)
+    channel = Answering("email", Outcome.SENT)
+    writes = []
+
+    def before_send(group):
+        writes.append(group)
+        if len(writes) == 2:
+            raise RuntimeError("attempt log lost")
+
+    with app.factory() as session:
+        org = get_org(session, "acme")
+        session.expunge(org)
+    dispatcher = Dispatcher(
+        app.factory, org, lambda _n: channel, before_send=before_send, job_id="job-9#x"
+    )
+    try:
+        dispatcher.deliver(sorted(ids))
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the refusal must stop the job")
+    by_status = {}
+    for reminder in rows(app):
+        by_status.setdefault(reminder.status, []).append(reminder)
+    assert len(channel.sent) == ATTEMPT_GROUP
+    assert len(by_status["sent"]) == ATTEMPT_GROUP
+    released = by_status["planned"]
+    assert len(released) == 25 - ATTEMPT_GROUP
+    assert all(r.attempts == 0 and r.job_id is None and r.lease_until is None for r in released)

@@ -7,6 +7,7 @@ Each checks the ledger's promise: every due reminder is sent exactly once or is 
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -80,9 +81,7 @@ def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(app, tmp_path, re
     assert sent + uncertain == 60 and sent <= len(sink_count) <= sent + uncertain
 
 
-def test_flushall_mid_run_then_sweeper_sends_every_reminder_exactly_once(
-    app, tmp_path, redis, worker
-):
+def test_flush_mid_run_then_sweeper_sends_every_reminder_exactly_once(app, tmp_path, redis, worker):
     due_reminders(app, tmp_path, 80)
     handler = RecordingHandler(delay=0.01)
     with SmtpSink(handler) as sink:
@@ -90,13 +89,42 @@ def test_flushall_mid_run_then_sweeper_sends_every_reminder_exactly_once(
         assert enqueue_due(app.factory, redis, "acme", now(), batch=20) == 80
         proc = worker("--burst")
         wait_for(lambda: handler.count >= 5, what="the first sends")
-        redis.flushall()
+        redis.flushdb()  # this test's own database only, never every db of the server
         proc.wait(timeout=120)
         drain(app, redis, worker)
         sink_count = Counter(handler.recipients())
     final = statuses(app)
     assert set(final.values()) == {"sent"}, Counter(final.values())
     assert len(sink_count) == 80 and max(sink_count.values()) == 1
+
+
+def test_flush_then_kill_9_mid_job_resends_nothing(app, tmp_path, redis, worker):
+    """Redis loses the attempt log mid-job, then the worker dies before recording: the sends
+    made before the flush must end `sent` or `uncertain`, never go out a second time. (Before
+    the fix, the next attempt write recreated the log without its start marker and the
+    sweeper trusted it: rows sent earlier in the chunk were requeued and sent twice.)"""
+    ids = due_reminders(app, tmp_path, 60)
+    handler = RecordingHandler(delay=0.03)
+    with SmtpSink(handler) as sink:
+        use_smtp(app, sink.port)
+        assert enqueue_due(app.factory, redis, "acme", now(), batch=60) == 60
+        proc = worker()
+        wait_for(lambda: handler.count >= 4, what="the worker to start sending")
+        redis.flushdb()
+        deadline = time.monotonic() + 2
+        while handler.count < ATTEMPT_GROUP + 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        report = sweep(app.factory, redis, "acme", now() + LEASE + timedelta(minutes=1))
+        assert report.uncertain <= ATTEMPT_GROUP
+        drain(app, redis, worker)
+        sink_count = Counter(handler.recipients())
+    final = statuses(app)
+    assert set(final) == set(ids)
+    assert set(final.values()) <= {"sent", "uncertain"}, Counter(final.values())
+    assert max(sink_count.values()) == 1, "a recipient got the same reminder twice"
+    assert len(sink_count) >= sum(1 for s in final.values() if s == "sent")
 
 
 def test_payment_while_queued_is_not_sent_and_the_row_is_cancelled(app, tmp_path, redis, worker):
