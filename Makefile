@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format install clean
+.PHONY: demo test soak bench lint format install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Hundreds of seeded fault schedules (worker kill -9, Redis flush/restart, PostgreSQL
+# restart, provider timeouts) through the dispatch path; `make test` runs three.
+SOAK_SEEDS ?= 200
+soak: $(STAMP)
+	DUNLIN_FAULT_SEEDS=$$(seq -s, 1 $(SOAK_SEEDS)) $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/integration/reminders/test_fault_schedules.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py

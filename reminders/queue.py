@@ -18,9 +18,10 @@ from datetime import datetime
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dunlin.alerts import alert
 from dunlin.db import same_org
 from dunlin.models import Org
 from dunlin.orgs import get_org
@@ -33,6 +34,7 @@ JOB_TIMEOUT = 3600
 ALIVE_PREFIX = "dunlin:alive:"
 ATTEMPTS_PREFIX = "dunlin:attempted:"
 ATTEMPTS_TTL = 7 * 86400
+UNCERTAIN_TOLD_PREFIX = "dunlin:uncertain-told:"
 LIVE_STATES = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
@@ -237,6 +239,7 @@ def sweep(
                 .distinct()
             )
         )
+        tell_uncertain(session, redis, org)
     if not job_ids:
         return report
     lost = sorted(lost_jobs(redis, [j for j in job_ids if j]))
@@ -258,6 +261,26 @@ def sweep(
         record_transitions(session, org.id, [(i, "planned", "requeued: job lost") for i in back])
     report.requeued = len(back)
     return report
+
+
+def tell_uncertain(session: Session, redis: Redis, org: Org) -> None:
+    """Alert whenever the org's set of unresolved `uncertain` rows changes, however they got
+    there (a lease expired, a provider's answer was lost): every such row is named in an alert
+    as long as a sweeper runs. Redis only remembers what was told; losing it re-alerts."""
+    count, newest = session.execute(
+        select(func.count(), func.max(Reminder.id)).where(
+            Reminder.org_id == org.id, Reminder.status == "uncertain"
+        )
+    ).one()
+    told = redis.getset(UNCERTAIN_TOLD_PREFIX + str(org.id), f"{count}:{newest}")
+    if not count or told == f"{count}:{newest}".encode():
+        return
+    alert(
+        f"{count} reminder(s) uncertain in org {org.slug}",
+        f"组织 {org.slug} 有 {count} 条提醒发送结果不确定",
+        "each may or may not have reached the customer: check with the provider, then resolve "
+        "it (dunlin status) / 请向服务商核实后处理（dunlin status）",
+    )
 
 
 def queue_depths(redis: Redis, channels: Sequence[str]) -> dict[str, int]:

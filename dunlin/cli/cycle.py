@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from reminders.policy import Policy, load_policy
 from reminders.policy_store import active_policy, org_tags
 from reminders.schedule import CapLedger, calendar_for
 from sync.models import Customer
+
+log = logging.getLogger(__name__)
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 date_option = click.option(
@@ -265,10 +268,24 @@ def send_command(state, as_of: datetime | None, queue: bool | None, every: int |
     channels not configured)."""
     app = state.app()
     use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import OperationalError
+
     while True:
-        dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
         if not every:
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
             return
+        try:
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+        except (OperationalError, RedisError) as exc:  # a restart of the store or of Redis
+            log.warning("send cycle failed, retrying in %ss: %s", every, type(exc).__name__)
+            console.print(
+                t(
+                    f"[yellow]Store or queue unavailable ({type(exc).__name__}); "
+                    f"retrying in {every}s.[/yellow]",
+                    f"[yellow]数据库或队列暂不可用（{type(exc).__name__}），{every} 秒后重试。[/yellow]",
+                )
+            )
         time.sleep(every)
 
 
