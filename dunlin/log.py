@@ -31,7 +31,7 @@ _PATTERN = re.compile(
 _PATH_START = r"(?:^|(?<=[\s\"'(\[<=,])|(?<=//)[^/\s\"'<>]+)"
 _SECRET_SEGMENT = re.compile(
     rf"({_PATH_START}(?:/[^/\s\"'?#<>]+)*?/(?:hooks/(?:odoo|receipts)/[^/\s\"'?#<>]+|[csu])/)"
-    r"([^/\s\"'?#<>]+)"
+    r"([^/\s\"'?#<>:,;)\]]+)"  # our tokens are base64url, hex or dotted: none has these
 )
 # Query parameters (also form-encoded bodies and `k=v` in messages) that carry a secret.
 _SECRET_PARAM = re.compile(
