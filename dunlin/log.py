@@ -43,6 +43,7 @@ _AUTH_HEADER = re.compile(
     r"[\"']?)([^\r\n\"']+)"
 )
 _BEARER = re.compile(r"(?i)\b((?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})")
+_PATTERN_WORDS = ("pass", "secret", "token", "key")
 _API_TOKEN = re.compile(r"\bdln_[A-Za-z0-9_-]+")
 # itsdangerous: base64url payload . 6-character timestamp . 27-character HMAC-SHA1 signature.
 _SIGNED_TOKEN = re.compile(
@@ -53,15 +54,26 @@ _SIGNED_TOKEN = re.compile(
 def redact(text: str, known_secrets: Iterable[str] = frozenset()) -> str:
     """`text` with every secret this module knows how to see replaced by `***`."""
     for secret in known_secrets:
-        if secret:
+        if secret and secret in text:
             text = text.replace(secret, MASK)
-    text = _SECRET_SEGMENT.sub(rf"\1{MASK}", text)
-    text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
-    text = _AUTH_HEADER.sub(rf"\1{MASK}", text)
-    text = _BEARER.sub(rf"\1{MASK}", text)
-    text = _API_TOKEN.sub(f"dln_{MASK}", text)
-    text = _SIGNED_TOKEN.sub(MASK, text)
-    return _PATTERN.sub(rf"\1{MASK}", text)
+    # Each pattern runs only where a cheap substring test says it can match: this runs on
+    # every access-log line, and the regexes alone cost ~150 µs a line.
+    lower = text.lower()
+    if "/c/" in text or "/s/" in text or "/u/" in text or "/hooks/" in text:
+        text = _SECRET_SEGMENT.sub(rf"\1{MASK}", text)
+    if "=" in text:
+        text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
+    if "authorization" in lower or "cookie" in lower or "x-api-key" in lower:
+        text = _AUTH_HEADER.sub(rf"\1{MASK}", text)
+    if "bearer" in lower or "basic" in lower:
+        text = _BEARER.sub(rf"\1{MASK}", text)
+    if "dln_" in text:
+        text = _API_TOKEN.sub(f"dln_{MASK}", text)
+    if text.count(".") >= 2:
+        text = _SIGNED_TOKEN.sub(MASK, text)
+    if any(word in lower for word in _PATTERN_WORDS):
+        text = _PATTERN.sub(rf"\1{MASK}", text)
+    return text
 
 
 def redact_path(path: str, known_secrets: Iterable[str] = frozenset()) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from dunlin.log import MASK, guard_handlers, redact, redact_path, redacting_filter
+from dunlin.log import MASK, guard_handlers, redact_path, redacting_filter
 
 # Atoms whose whole value is a credential.
 SECRET_ATOMS = frozenset(
@@ -40,8 +40,9 @@ class RedactingLogger(Logger):
         guard_handlers()
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        """Credentials blanked and paths masked like a request's path (any long opaque
+        segment too); the filter on the handler then redacts the whole formatted line."""
         atoms = super().atoms(resp, req, environ, request_time)
-        known = tuple(redacting_filter.known)
         used = getattr(self, "_used", None)
         for key, value in atoms.items():
             lower = key.lower()
@@ -50,7 +51,5 @@ class RedactingLogger(Logger):
             if lower in SECRET_ATOMS:
                 atoms[key] = MASK
             elif lower in PATH_ATOMS or key == "U":
-                atoms[key] = redact_path(value, known)
-            else:
-                atoms[key] = redact(value, known)
+                atoms[key] = redact_path(value, tuple(redacting_filter.known))
         return atoms
