@@ -5,6 +5,8 @@ JSON reason. On PostgreSQL an id beyond BIGINT used to overflow in the query (a 
 from __future__ import annotations
 
 import re
+import time
+from urllib.parse import quote
 
 import pytest
 
@@ -112,3 +114,44 @@ def test_oversized_bodies_unknown_routes_and_methods_answer_json(app, client):
     not_allowed = json_error(client.get(f"/hooks/odoo/{s.source_id}/{s.secret}"), 405)
     assert not_allowed  # and the Allow header survives:
     assert "POST" in client.get(f"/hooks/payments/{s.source_id}").headers["Allow"]
+
+
+# What callers can put where a signature, timestamp or token is expected. "²" and "٣" pass
+# str.isdigit but not int(); 400 digits overflow a float; hmac.compare_digest raises on a
+# non-ASCII str.
+HOSTILE = ["é", "²", "٣", "9" * 400, "9" * 5000, "", " ", "-1", "1.5", "t=1,v1=2", "../x"]
+LATIN1 = [v for v in HOSTILE if all(ord(c) < 256 for c in v)]
+
+
+def test_signature_and_timestamp_fields_take_anything(app, client):
+    s = seed(app)
+    now = str(int(time.time()))
+    for value in LATIN1:
+        for headers, query in (
+            ({"X-JDY-Signature": value, "X-JDY-DeliverId": "d"}, {"timestamp": now}),
+            ({"X-JDY-Signature": "0" * 40}, {"timestamp": value, "nonce": value}),
+        ):
+            response = client.post(
+                f"/hooks/jiandaoyun/{s.source_id}", json={}, headers=headers, query_string=query
+            )
+            json_error(response, 401)
+        for header in (f"t={value},v1=ab", f"t={now},v1={value}", value):
+            response = client.post(
+                f"/hooks/payments/{s.source_id}", json={}, headers={"Dunlin-Signature": header}
+            )
+            json_error(response, 401)
+
+
+def test_path_tokens_take_anything(app, client):
+    s = seed(app)
+    token = LinkSigner(app.settings.require_secret_key()).sign(
+        LinkTarget(s.org_id, s.customer_id, s.reminder_id)
+    )
+    for value in HOSTILE:
+        segment = quote(value, safe="") or "%20"
+        json_error(client.post(f"/hooks/receipts/1/{segment}", json={}), (404, 405))
+        json_error(client.get(f"/hooks/receipts/1/{segment}"), 404)
+        json_error(client.post(f"/hooks/odoo/{s.source_id}/{segment}", json={}), (401, 404))
+        for kind in ("c", "s", "u"):
+            json_error(client.get(f"/{kind}/{segment}"), (404, 405, 410))
+        json_error(client.post(f"/s/{token}/{segment}"), (400, 404))
