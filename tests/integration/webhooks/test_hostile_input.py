@@ -56,6 +56,8 @@ def test_self_service_form_ids_beyond_bigint_are_refused(app, client):
         )
         json_error(response, 422)
     json_error(client.post(f"/s/{token}/dispute", data={"invoice": "1"}), 400)  # no CSRF
+    big = "x" * (app.settings.max_request_bytes + 1)
+    json_error(client.post(f"/s/{token}/dispute", data={"reason": big, "csrf_token": csrf}), 413)
 
 
 @pytest.mark.parametrize("body", [DEEP, DEEP_OBJECT])

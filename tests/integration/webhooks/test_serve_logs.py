@@ -89,7 +89,9 @@ def cycle(app, base: str, wrong: list[str]) -> list[str]:
     def call(method: str, path: str, status: int, **kwargs) -> requests.Response:
         response = http.request(method, base + path, allow_redirects=False, timeout=10, **kwargs)
         if response.status_code != status:
-            wrong.append(f"{method} {path[:40]}: {response.status_code}, wanted {status}")
+            wrong.append(
+                f"{method} {path[:40]}: {response.status_code}, wanted {status} {response.text[:200]}"
+            )
         if response.headers.get("Content-Type", "").startswith("application/json"):
             for secret in (s.secret, link, receipt, api_token):  # nor in an error or API answer
                 assert secret not in response.text, path
@@ -100,6 +102,10 @@ def cycle(app, base: str, wrong: list[str]) -> list[str]:
     call("POST", hook, 400, data="{not json", headers={"Content-Type": "application/json"})
     call("POST", hook, 400, data="[" * 100_000, headers={"Content-Type": "application/json"})
     call("GET", hook, 405)
+    chunks = (b"[" * 65536 for _ in range(40))  # 2.6 MB, chunked: no Content-Length to refuse
+    call("POST", hook, 413, data=chunks, headers={"Content-Type": "application/json"})
+    small = iter([b'{"no_id"', b": 1}"])  # chunked and within the limit: read whole
+    call("POST", hook, 422, data=small, headers={"Content-Type": "application/json"})
     call("POST", f"/hooks/odoo/{s.source_id}/{s.secret}x", 401, json=odoo_body("1", 0, "paid"))
     referer = {"Referer": f"{PUBLIC_URL}/c/{link}", "Cookie": cookie}
     call("GET", f"/c/{link}", 303, headers=referer)
