@@ -179,11 +179,12 @@ def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:
     from zero, as PostgreSQL does) to 4 places; else ValueError, a row error and never a
     database overflow."""
     amount = _parse_amount(value, decimal_separator)
-    if not amount.is_finite() or abs(amount) >= AMOUNT_LIMIT:
-        raise ValueError(f"amount out of range (at most 16 digits before the point): {value!r:.40}")
-    if amount.as_tuple().exponent < -AMOUNT_SCALE:  # type: ignore[operator]
-        amount = amount.quantize(_AMOUNT_QUANTUM, rounding=ROUND_HALF_UP)
-    return amount
+    if amount.is_finite() and abs(amount) < AMOUNT_LIMIT:
+        if amount.as_tuple().exponent < -AMOUNT_SCALE:  # type: ignore[operator]
+            amount = amount.quantize(_AMOUNT_QUANTUM, rounding=ROUND_HALF_UP)
+        if abs(amount) < AMOUNT_LIMIT:  # rounding 9999999999999999.99995 carries over
+            return amount
+    raise ValueError(f"amount out of range (at most 16 digits before the point): {value!r:.40}")
 
 
 def _parse_amount(value: Any, decimal_separator: str) -> Decimal:
