@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -168,7 +168,26 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# What the Money column holds (NUMERIC(20, 4)): 16 digits before the point, 4 after.
+AMOUNT_SCALE = 4
+AMOUNT_LIMIT = Decimal(10) ** (20 - AMOUNT_SCALE)
+_AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_SCALE)
+
+
 def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:
+    """An amount the Money column can store: finite, below 10^16 in size, rounded (half away
+    from zero, as PostgreSQL does) to 4 places; else ValueError, a row error and never a
+    database overflow."""
+    amount = _parse_amount(value, decimal_separator)
+    if amount.is_finite() and abs(amount) < AMOUNT_LIMIT:
+        if amount.as_tuple().exponent < -AMOUNT_SCALE:  # type: ignore[operator]
+            amount = amount.quantize(_AMOUNT_QUANTUM, rounding=ROUND_HALF_UP)
+        if abs(amount) < AMOUNT_LIMIT:  # rounding 9999999999999999.99995 carries over
+            return amount
+    raise ValueError(f"amount out of range (at most 16 digits before the point): {value!r:.40}")
+
+
+def _parse_amount(value: Any, decimal_separator: str) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int):

@@ -7,25 +7,57 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, json, jsonify
 from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from dunlin.alerts import install_alerts
 from dunlin.app import App
 from dunlin.links import flask_secret
+from dunlin.log import guard_handlers, redacting_filter
 from dunlin.settings import Settings, get_settings
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: at most PostgreSQL's BIGINT, so a larger id is a 404 (no
+    route) instead of an overflow in the query."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        from webhooks.edge import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def json_errors(exc: HTTPException) -> Response:
+    """Every HTTP error as `{"error": {code, message}}` (werkzeug's own are HTML pages),
+    keeping its headers (Allow on a 405). Our refusals already are JSON."""
+    response = exc.get_response()
+    if response.mimetype == "application/json":
+        return response
+    code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    body = {"error": {"code": code, "message": exc.description or exc.name}}
+    response.set_data(json.dumps(body, ensure_ascii=False))
+    response.mimetype = "application/json"
+    return response
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     from webhooks import api, customer_links, payments, pushes, receipts, security
 
     flask_app = Flask(__name__)
+    flask_app.url_map.converters["int"] = IdConverter  # before any route is added
+    flask_app.register_error_handler(HTTPException, json_errors)
     settings = settings or get_settings()
     dunlin = App(settings)
     install_alerts(settings.alert_url_list)
     flask_app.extensions["dunlin"] = dunlin
     key = settings.secret_key_material
+    if key:
+        redacting_filter.known.add(key)
     flask_app.config["SECRET_KEY"] = flask_secret(key) if key else secrets.token_bytes(32)
     flask_app.json.ensure_ascii = False  # type: ignore[attr-defined]
     security.install(flask_app, settings)
@@ -47,4 +79,6 @@ def create_app(settings: Settings | None = None) -> Flask:
             return jsonify(status="unhealthy", database=type(exc).__name__), 503
         return jsonify(status="ok", database="ok")
 
+    flask_app.logger  # noqa: B018 - creates Flask's logger (and any handler) to guard now
+    guard_handlers()
     return flask_app

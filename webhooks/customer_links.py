@@ -26,7 +26,7 @@ from reminders.models import Reminder
 from reminders.receipts import Receipt, apply_receipts
 from reminders.render import format_day, format_money
 from sync.models import Customer
-from webhooks.edge import dunlin_app, refuse
+from webhooks.edge import dunlin_app, parse_id, refuse
 
 bp = Blueprint("links", __name__, template_folder="templates")
 TEXT = {
@@ -205,7 +205,7 @@ def _do(
         actions.promise(session, actor, today, by, settings.promise_max_days)
     elif action == "dispute":
         actions.dispute(
-            session, actor, today, int(form.get("invoice", "0")), form.get("reason", "")
+            session, actor, today, parse_id(form.get("invoice", "0")), form.get("reason", "")
         )
     elif action == "channels":
         opted_out = form.getlist("opt_out")

@@ -1,5 +1,6 @@
-"""What every inbound endpoint shares: the store, a JSON refusal that is also logged, and a
-JSON body without NUL characters. Replays are recognised by dunlin.deliveries."""
+"""What every inbound endpoint shares: the store, a JSON refusal that is also logged, a JSON
+body of bounded size and depth without NUL characters, and ids within PostgreSQL's BIGINT.
+Replays are recognised by dunlin.deliveries."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import Any, NoReturn
 from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from dunlin import jsonbody
 from dunlin.app import App
 from dunlin.crypto import SecretBox
+from dunlin.log import redact_path
 
 log = logging.getLogger("dunlin.webhooks")
+MAX_ID = 2**63 - 1  # PostgreSQL BIGINT: a larger id cannot exist, and comparing one overflows
 
 
 def dunlin_app() -> App:
@@ -39,11 +43,11 @@ class Refused(HTTPException):
 
 
 def refuse(status: int, code: str, reason: str) -> NoReturn:
-    """Log the refusal (path without query: secrets may sit in it) and raise the 4xx."""
+    """Log the refusal (path without query, its secrets masked) and raise the 4xx."""
     log.warning(
         "refused %s %s: %s %s (%s)",
         request.method,
-        _safe_path(),
+        redact_path(request.path),
         status,
         code,
         reason,
@@ -51,13 +55,16 @@ def refuse(status: int, code: str, reason: str) -> NoReturn:
     raise Refused(status, code, reason)
 
 
-def _safe_path() -> str:
-    """The path with long opaque segments (URL secrets, tokens) masked."""
-    return "/".join(p if len(p) < 20 else p[:4] + "…" for p in request.path.split("/"))
-
-
 def json_body() -> Any:
-    data = request.get_json(silent=True)
+    """The request's JSON body, for every endpoint that takes one: declared as JSON, within
+    MAX_CONTENT_LENGTH (413 before anything is read), at most MAX_JSON_DEPTH deep (checked
+    before parsing), no NaN/Infinity, no NUL characters."""
+    if not request.is_json:
+        refuse(400, "bad_json", "the body is not JSON (Content-Type) / 请求体不是 JSON")
+    try:
+        data = jsonbody.loads(request.get_data(cache=True))
+    except jsonbody.JsonRefused as exc:
+        refuse(400, exc.code, exc.reason)
     if data is None:
         refuse(400, "bad_json", "the body is not JSON / 请求体不是 JSON")
     if has_nul(data):
@@ -74,3 +81,11 @@ def has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_nul(v) for v in value)
     return False
+
+
+def parse_id(text: str | None) -> int:
+    """A row id from a form or query: digits within BIGINT, else ValueError."""
+    value = (text or "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > MAX_ID:
+        raise ValueError(f"not an id: {value[:24]!r}")
+    return int(value)

@@ -32,7 +32,12 @@ from sync.models import Source
 from sync.sources import credentials_of
 from sync.trigger import PushSyncs
 from webhooks.edge import dunlin_app, json_body, log, refuse, secret_box
-from webhooks.signatures import verify_xbongbong, yonsuite_decrypt, yonsuite_event_signature
+from webhooks.signatures import (
+    unix_time,
+    verify_xbongbong,
+    yonsuite_decrypt,
+    yonsuite_event_signature,
+)
 
 bp = Blueprint("pushes", __name__, url_prefix="/hooks")
 # The order the Xbongbong starter re-serializes a payload in before hashing it (fallback when
@@ -129,7 +134,8 @@ def _yonsuite(app_secret: str, app_key: str | None, tolerance: int) -> tuple[dic
     expected = yonsuite_event_signature(app_secret, nonce, encrypt, stamp)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         refuse(401, "bad_signature", "the event signature is wrong / 事件签名错误")
-    if not stamp.isdigit() or abs(time.time() - _seconds(int(stamp))) > tolerance:
+    seconds = unix_time(stamp)
+    if seconds is None or abs(time.time() - _seconds(seconds)) > tolerance:
         refuse(401, "stale", "the event's timestamp is outside the tolerance / 事件时间戳过期")
     try:
         message, sealed_for = yonsuite_decrypt(app_secret, encrypt)

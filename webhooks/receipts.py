@@ -7,7 +7,6 @@ their own signatures. Receipts are idempotent by the ledger's forward-only state
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Any
 
@@ -22,6 +21,8 @@ from webhooks import receipt_parsers as parse
 from webhooks.edge import dunlin_app, json_body, refuse, secret_box
 from webhooks.signatures import (
     open_sealed,
+    same,
+    unix_time,
     verify_timestamped_hmac,
     verify_twilio,
     verify_wx,
@@ -34,7 +35,7 @@ WX_PROVIDERS = ("wechat_template", "wecom_app")
 
 def _config(channel_id: int, token: str) -> tuple[ChannelConfig, dict[str, Any]]:
     key = dunlin_app().settings.require_secret_key()
-    if not hmac.compare_digest(receipt_path_token(key, channel_id), token):
+    if not same(receipt_path_token(key, channel_id), token):
         refuse(404, "unknown_receipt_url", "no such receipt URL / 回执地址无效")
     with dunlin_app().factory() as session:
         config = session.scalar(select(ChannelConfig).where(ChannelConfig.id == channel_id))
@@ -116,7 +117,8 @@ def _wx_fields(secrets: dict[str, Any]) -> dict[str, str]:
     fields = parse.xml_fields(request.get_data())
     token = secrets.get("callback_token", "")
     stamp, nonce = request.args.get("timestamp", ""), request.args.get("nonce", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+    seconds = unix_time(stamp)
+    if seconds is None or abs(time.time() - seconds) > 300:
         refuse(401, "stale", "the timestamp is too old / 时间戳过期")
     if "Encrypt" in fields:
         if not verify_wx(

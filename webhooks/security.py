@@ -82,6 +82,20 @@ def install(app: Flask, settings: Settings) -> None:
             if limiter.provider_wait(f"web:{client}", rate, rate * 5) > 0:
                 refuse(429, "rate_limited", "too many requests, slow down / 请求过于频繁")
 
+    @app.before_request
+    def bound_chunked_body() -> None:
+        """A chunked body has no Content-Length to refuse up front, and werkzeug then stops
+        reading at MAX_CONTENT_LENGTH without an error: a body that reaches the limit
+        would be handled cut short. Read it once here (views reuse the cached bytes) and
+        refuse it instead."""
+        if (
+            request.content_length is None
+            and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        ):
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            if len(request.get_data(cache=True, parse_form_data=False)) >= limit:
+                refuse(413, "too_large", f"the body exceeds {limit} bytes / 请求体过大")
+
     @app.after_request
     def headers(response: Response) -> Response:
         # One pass over the names already set instead of a case-insensitive search per header.

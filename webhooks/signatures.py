@@ -9,6 +9,22 @@ import hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 
+def same(expected: str, given: str) -> bool:
+    """Constant-time equality of a computed signature and one a caller sent. Compares bytes:
+    `hmac.compare_digest` raises TypeError on a str with non-ASCII characters, and headers,
+    paths and query strings can carry any."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def unix_time(text: str) -> int | None:
+    """A timestamp a caller sent (seconds, or milliseconds: at most 13 ASCII digits), or
+    None. `str.isdigit` also accepts "²" and "٣", and a 400-digit number overflows the float
+    it is compared with."""
+    if not text or len(text) > 13 or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def jiandaoyun_signature(nonce: str, raw_body: bytes, secret: str, timestamp: str) -> str:
     """X-JDY-Signature: hex SHA-1 of "nonce:raw_body:secret:timestamp" (the exact body bytes;
     nonce and timestamp from the query string)."""
@@ -28,10 +44,11 @@ def verify_jiandaoyun(
 ) -> bool:
     """Constant-time check, and a stale timestamp is refused (replays are deduplicated on
     X-JDY-DeliverId by the receiver)."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_seconds:
+    stamp = unix_time(timestamp)
+    if stamp is None or abs(now - stamp) > tolerance_seconds:
         return False
     expected = jiandaoyun_signature(nonce, raw_body, secret, timestamp)
-    return hmac.compare_digest(expected, signature.lower())
+    return same(expected, signature.lower())
 
 
 def xbongbong_push_signature(raw_body: bytes, webhook_token: str) -> str:
@@ -41,7 +58,7 @@ def xbongbong_push_signature(raw_body: bytes, webhook_token: str) -> str:
 
 def verify_xbongbong(signature: str, raw_body: bytes, webhook_token: str) -> bool:
     expected = xbongbong_push_signature(raw_body, webhook_token)
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return same(expected, signature.strip().lower())
 
 
 def yonsuite_event_signature(app_secret: str, nonce: str, encrypt: str, timestamp: str) -> str:
@@ -90,7 +107,7 @@ def wx_signature(*parts: str) -> str:
 
 
 def verify_wx(signature: str, *parts: str) -> bool:
-    return hmac.compare_digest(wx_signature(*parts), signature.lower())
+    return same(wx_signature(*parts), signature.lower())
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, list[str]]) -> str:
@@ -106,9 +123,7 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, list[str]]) ->
 def verify_twilio(signature: str, auth_token: str, url: str, params: dict[str, list[str]]) -> bool:
     """Accept the URL with and without the scheme's default port, as Twilio's validator does."""
     candidates = {url, _without_default_port(url), _with_default_port(url)}
-    return any(
-        hmac.compare_digest(twilio_signature(auth_token, u, params), signature) for u in candidates
-    )
+    return any(same(twilio_signature(auth_token, u, params), signature) for u in candidates)
 
 
 def _without_default_port(url: str) -> str:
@@ -135,13 +150,14 @@ def verify_timestamped_hmac(
         key, _, value = item.strip().partition("=")
         fields.setdefault(key, []).append(value)
     stamp = (fields.get("t") or [""])[0]
-    if not stamp.isdigit() or not fields.get("v1"):
+    seconds = unix_time(stamp)
+    if seconds is None or not fields.get("v1"):
         return "the signature header is not t=<unix seconds>,v1=<hex>"
-    if abs(now - int(stamp)) > tolerance_seconds:
+    if abs(now - seconds) > tolerance_seconds:
         return f"the timestamp is more than {tolerance_seconds} s away from our clock"
     signed = stamp.encode() + b"." + body
     for secret in secrets:
         expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-        if any(hmac.compare_digest(expected, given.lower()) for given in fields["v1"]):
+        if any(same(expected, given.lower()) for given in fields["v1"]):
             return None
     return "the signature does not match the body"

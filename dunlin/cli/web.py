@@ -44,6 +44,9 @@ def serve_command(state, host: str, port: int, workers: int, dev: bool) -> None:
         f"{host}:{port}",
         "--access-logfile",
         "-",
+        # Masks URL secrets, link tokens and credentials in the access and error logs.
+        "--logger-class",
+        "webhooks.serving.RedactingLogger",
         "webhooks.wsgi:app",
     ]
     os.execv(sys.executable, args)

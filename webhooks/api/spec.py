@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from webhooks.api.auth import authenticate
-from webhooks.edge import Refused, has_nul, refuse
+from webhooks.edge import Refused, has_nul, json_body, refuse
 
 
 class ApiModel(BaseModel):
@@ -89,7 +89,7 @@ def operation(
             if query is not None:
                 kwargs["query"] = _validate(query, request.args.to_dict(), "query")
             if body is not None:
-                data = request.get_json(silent=True)
+                data = json_body()  # size and depth bounded before parsing
                 if not isinstance(data, dict):
                     refuse(400, "bad_json", "the body must be a JSON object / 请求体须为 JSON 对象")
                 kwargs["body"] = _validate(body, data, "body")

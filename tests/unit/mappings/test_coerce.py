@@ -2,6 +2,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mappings import coerce
 
@@ -90,3 +92,30 @@ def test_small_parsers():
         coerce.parse_timezone("Mars/Olympus")
     with pytest.raises(ValueError):
         coerce.parse_url("javascript:alert(1)")
+
+
+@given(
+    st.decimals(allow_nan=True, allow_infinity=True)
+    | st.floats()
+    | st.integers()
+    | st.text(alphabet="0123456789.,-+eE ¥", max_size=40)
+)
+def test_parse_amount_returns_only_what_the_money_column_holds(value):
+    """NUMERIC(20, 4): finite, under 10^16, at most 4 places; anything else is a ValueError
+    (a row or payload error), never a database overflow or a stored NaN."""
+    try:
+        amount = coerce.parse_amount(value)
+    except ValueError:
+        return
+    assert amount.is_finite()
+    assert abs(amount) < Decimal(10) ** 16
+    assert amount.as_tuple().exponent >= -4
+
+
+def test_parse_amount_rounds_like_postgresql():
+    assert coerce.parse_amount("1.00005") == Decimal("1.0001")
+    assert coerce.parse_amount("-1.00005") == Decimal("-1.0001")
+    assert coerce.parse_amount(Decimal("9999999999999999.9999")) == Decimal("9999999999999999.9999")
+    for too_big in ("10000000000000000", "9999999999999999.99995", "1e999999999"):
+        with pytest.raises(ValueError):
+            coerce.parse_amount(too_big)

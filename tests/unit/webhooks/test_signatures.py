@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from webhooks.signatures import jiandaoyun_signature, verify_jiandaoyun
+from webhooks.signatures import (
+    jiandaoyun_signature,
+    same,
+    unix_time,
+    verify_jiandaoyun,
+    verify_timestamped_hmac,
+    verify_wx,
+)
 
 VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "jiandaoyun.json"
 
@@ -80,3 +90,15 @@ def test_yonsuite_event_signature_and_decryption_worked_example():
         ).digest()
     ).decode()
     assert yonsuite_event_signature(secret, "n1", encrypt, "1714550400000") == expected
+
+
+@given(st.text(max_size=500))
+def test_verifiers_take_any_text_a_caller_sends(text):
+    """No header, query value or path segment makes a verifier raise: a stranger's input
+    must end in a refusal (401/404), never in a TypeError or OverflowError (a 500)."""
+    assert unix_time(text) is None or 0 <= unix_time(text) < 10**13
+    assert not same("0" * 40, text) or text == "0" * 40
+    assert verify_jiandaoyun(text, text, b"{}", "s", text, now=time.time()) is False
+    assert verify_timestamped_hmac(text, b"{}", ["s"], now=time.time()) is not None
+    assert verify_timestamped_hmac(f"t={text},v1={text}", b"{}", ["s"], now=1.0) is not None
+    assert verify_wx(text, "token", text, text) is False
