@@ -172,12 +172,15 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:
-    if isinstance(value, Decimal):
-        return value
+    """A finite Decimal: NaN and infinities (JSON parsers accept them) are not amounts, and
+    would raise on the first comparison instead of being reported."""
+    if isinstance(value, Decimal | float):
+        amount = value if isinstance(value, Decimal) else Decimal(repr(value))  # shortest repr
+        if not amount.is_finite():
+            raise ValueError(f"not an amount: {value!r}")
+        return amount
     if isinstance(value, int):
         return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))  # shortest repr round-trips what the cell showed
     raw = normalise_text(value)
     if _PLAIN_DECIMAL.match(raw):
         return Decimal(raw)
