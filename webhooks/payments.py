@@ -159,20 +159,22 @@ def generic(source_id: int):  # type: ignore[no-untyped-def]
     reopen = payload.get("reopen", False)
     if not isinstance(reopen, bool):
         refuse(422, "bad_payload", "reopen: expected true or false / reopen 应为布尔值")
-    version = _occurred_at(payload.get("occurred_at"))
+    reader = notice_reader(source.mapping)
+    version = _occurred_at(payload.get("occurred_at"), reader.timezone)
     return _apply(source, record, "generic", delivery, version=version, reopen=reopen)
 
 
-def _occurred_at(value: Any) -> datetime | None:
+def _occurred_at(value: Any, timezone: str) -> datetime | None:
     """The generic hook's `occurred_at`: when the source's record was in this state (RFC 3339,
-    or Unix seconds or milliseconds). Orders the notice; wins over the mapping's
+    or Unix seconds or milliseconds; without an offset, in the mapping's timezone, as sync
+    reads the source's datetimes). Orders the notice, before the mapping's
     `source_updated_at` field of the record."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         refuse(422, "bad_payload", "occurred_at: expected a date and time / 应为时间")
     try:
-        return parse_datetime(value)
+        return parse_datetime(value, timezone)
     except ValueError as exc:
         refuse(422, "bad_payload", f"occurred_at: {exc}")
 
