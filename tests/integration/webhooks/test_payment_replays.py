@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dunlin.bulk import COPY_THRESHOLD
 from dunlin.models import Event, InboundDelivery
 from reminders.models import Reminder
 from reminders.planner import plan
@@ -251,7 +252,8 @@ def test_a_notice_without_a_version_may_settle_but_not_raise_the_open_amount(app
     assert invoice(app, s) == ("open", Decimal(280))
 
 
-def test_a_sync_page_older_than_a_webhooks_state_leaves_it_and_a_newer_one_wins(app, client):
+@pytest.mark.parametrize("size", [1, COPY_THRESHOLD + 10])  # executemany; COPY + INSERT…SELECT
+def test_a_sync_page_older_than_a_webhooks_state_leaves_it_and_a_newer_one_wins(app, client, size):
     """The sync path keeps the same order: a page read before the payment arrived (older
     write_date) does not reopen it; the source's newer state, read later, does."""
     s = seed(app)
@@ -259,12 +261,15 @@ def test_a_sync_page_older_than_a_webhooks_state_leaves_it_and_a_newer_one_wins(
     fields = ["external_id", "amount_open", "status", "source_updated_at"]
 
     def page(at: datetime) -> list[dict[str, Any]]:
+        return [row(at, "1234")] + [row(at, f"other-{i}") for i in range(size - 1)]
+
+    def row(at: datetime, external_id: str) -> dict[str, Any]:
         now = datetime.now(UTC)
-        row = {
+        return {
             "org_id": s.org_id,
             "source_id": s.source_id,
             "customer_id": s.customer_id,
-            "external_id": "1234",
+            "external_id": external_id,
             "number": "INV/0",
             "currency": "CNY",
             "amount_total": Decimal(1280),
@@ -276,7 +281,6 @@ def test_a_sync_page_older_than_a_webhooks_state_leaves_it_and_a_newer_one_wins(
             "created_at": now,
             "updated_at": now,
         }
-        return [row]
 
     with app.factory() as session, session.begin():
         upsert_receivables(session, page(datetime(2024, 5, 1, 8, tzinfo=UTC)), fields)
