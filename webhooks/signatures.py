@@ -33,8 +33,8 @@ def verify_jiandaoyun(
     now: float,
     tolerance_seconds: int = 300,
 ) -> bool:
-    """Constant-time check, and a stale timestamp is refused (replays are deduplicated on
-    X-JDY-DeliverId by the receiver)."""
+    """Constant-time check, and a stale timestamp is refused. X-JDY-DeliverId is not signed:
+    the receiver deduplicates on what is (nonce, timestamp, body)."""
     if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_seconds:
         return False
     expected = jiandaoyun_signature(nonce, raw_body, secret, timestamp)
