@@ -122,6 +122,8 @@ def test_the_audit_trail_is_the_same_on_every_store(app, client):
     # the partial payment came first in Odoo too: its write_date is the older one
     client.post(url, json={**odoo_body("1234", 280.0, "partial"), "write_date": "2024-04-30"})
     client.post(url, json=odoo_body("1234", 0.0, "paid"))
+    # and one that arrives late: older than the paid state, it is recorded and changes nothing
+    client.post(url, json={**odoo_body("1234", 280.0, "partial"), "write_date": "2024-04-29"})
     rid, mid = s.receivable_id, s.reminder_id
     expected = [
         (
@@ -140,6 +142,14 @@ def test_the_audit_trail_is_the_same_on_every_store(app, client):
             rid,
             "INV/0: open 280 → paid 0",
             {"status": "paid", "amount_open": "0.0", "cancelled": 1},
+        ),
+        (
+            "payment.ignored",
+            "webhook:odoo",
+            "receivable",
+            rid,
+            "INV/0: notice ignored (stale), kept paid 0",
+            {"reason": "stale", "status": "open", "amount_open": "280.0"},
         ),
     ]
     assert sorted(audit_trail(app, start), key=repr) == sorted(expected, key=repr)
