@@ -77,6 +77,7 @@ def upsert_rows(
     update: Sequence[str],
     overrides: Overrides | None = None,
     returning: Sequence[Column[Any]] = (),
+    only_if: Callable[[Any], Any] | None = None,
 ) -> list[Any] | None:
     """Insert rows; on a key conflict overwrite only the `update` columns.
 
@@ -85,12 +86,16 @@ def upsert_rows(
     Rows must have the same keys, and unique values for `key` within one call.
     `returning`: the written rows' columns as stored, from the same statement, where the
     store gives them (PostgreSQL); None where it cannot (SQLite's DB-API executemany).
+    `only_if(insert)`: a condition on the stored row and `insert.excluded`; a conflicting row
+    for which it is false is left as it is (and not returned).
     """
     if not rows:
         return []
     insert, params = _bulk_insert(session, table, rows)
     stmt = insert.on_conflict_do_update(
-        index_elements=list(key), set_=_set_clause(insert, update, overrides)
+        index_elements=list(key),
+        set_=_set_clause(insert, update, overrides),
+        where=None if only_if is None else only_if(insert),
     )
     if params is not None and session.get_bind().dialect.name == "sqlite":
         _sqlite_executemany(session, stmt, table, params)

@@ -147,7 +147,10 @@ def parse_datetime(value: Any, tz: str = "UTC") -> datetime:
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # inf, nan, year 10000+
+            raise ValueError(f"not a date and time: {value!r}") from exc
     else:
         text = normalise_text(value)
         if text.isdigit() and len(text) in (10, 13):  # epoch seconds / milliseconds as text
@@ -192,8 +195,6 @@ def _parse_amount(value: Any, decimal_separator: str) -> Decimal:
         return value
     if isinstance(value, int):
         return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))  # shortest repr round-trips what the cell showed
     raw = normalise_text(value)
     if _PLAIN_DECIMAL.match(raw):
         return Decimal(raw)

@@ -221,6 +221,7 @@ class RecordTransformer:
         fields = CUSTOMER_FIELDS if entity == "customers" else RECEIVABLE_FIELDS
         self.entity = entity
         self.currency = mapping.settings.currency or default_currency
+        self.timezone = mapping.settings.timezone  # what a naive datetime of the source means
         self._readers = _compile(section.specs(), fields, mapping.settings)
 
     @property

@@ -51,7 +51,14 @@ IN_FLIGHT = (
     .scalar_subquery()
 )
 READ = (
-    select(Receivable.id, Receivable.status, Receivable.amount_open, Receivable.number, IN_FLIGHT)
+    select(
+        Receivable.id,
+        Receivable.status,
+        Receivable.amount_open,
+        Receivable.source_updated_at,
+        Receivable.number,
+        IN_FLIGHT,
+    )
     .where(Receivable.id == TARGET)
     .with_for_update(of=Receivable.__table__)
 )
@@ -59,7 +66,10 @@ MARK = (
     update(Receivable)
     .where(Receivable.id == bindparam("receivable"))
     .values(
-        status=bindparam("status"), amount_open=bindparam("amount"), updated_at=bindparam("now")
+        status=bindparam("status"),
+        amount_open=bindparam("amount"),
+        source_updated_at=bindparam("version"),
+        updated_at=bindparam("now"),
     )
 )
 EVENTS = insert(Event)
@@ -71,14 +81,22 @@ SETTLED = ("paid", "cancelled", "written_off")
 # as its own transaction: one round trip instead of BEGIN, open, settle, COMMIT. Every round
 # trip costs ≈ 0.5 ms on the benchmark VM, and a gunicorn worker waits through each.
 #
-# `settled` is sync.payments.settle written in SQL; tests/integration/sync/test_payment_sql.py
-# checks the two agree for every combination of old status, open amount and notice.
-SETTLE_SQL = """
+# `settled` is sync.payments.judge (and settle) written in SQL:
+# tests/integration/sync/test_payment_sql.py checks the two agree for every combination of old
+# status, open amount, version and notice. Its status, amount_open and version are the
+# receivable's after the notice: the old ones unless the outcome is 'applied'.
+_SETTLED_STATES = ", ".join(f"'{state}'" for state in SETTLED)
+SETTLE_SQL = f"""
 settled AS (
     SELECT target.id, target.number, target.status AS old_status,
-           target.amount_open AS old_amount, decided.status,
-           CASE WHEN decided.status = 'paid' AND CAST(:amount AS numeric) IS NULL THEN 0
-                ELSE amount.value END AS amount_open
+           target.amount_open AS old_amount, judged.outcome,
+           CASE WHEN judged.outcome = 'applied' THEN decided.status
+                ELSE target.status END AS status,
+           CASE WHEN judged.outcome = 'applied' THEN proposed.amount_open
+                ELSE target.amount_open END AS amount_open,
+           CASE WHEN judged.outcome = 'applied'
+                THEN COALESCE(CAST(:version AS timestamptz), target.source_updated_at)
+                ELSE target.source_updated_at END AS version
     FROM target
     CROSS JOIN LATERAL (
         SELECT COALESCE(CAST(:amount AS numeric), target.amount_open) AS value
@@ -92,6 +110,21 @@ settled AS (
                     WHEN told.status = 'open' AND target.status = 'disputed' THEN 'disputed'
                     ELSE told.status END AS status
     ) AS decided
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN decided.status = 'paid' AND CAST(:amount AS numeric) IS NULL THEN 0
+                    ELSE amount.value END AS amount_open
+    ) AS proposed
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN CAST(:version AS timestamptz) < target.source_updated_at THEN 'stale'
+            WHEN target.status IN ({_SETTLED_STATES})
+                 AND decided.status NOT IN ({_SETTLED_STATES})
+                 AND NOT CAST(:reopen AS boolean) THEN 'reopen_refused'
+            WHEN (CAST(:version AS timestamptz) IS NULL OR target.source_updated_at IS NULL)
+                 AND proposed.amount_open > target.amount_open
+                 AND NOT CAST(:reopen AS boolean) THEN 'unordered'
+            ELSE 'applied' END AS outcome
+    ) AS judged
 )"""
 
 
@@ -110,7 +143,6 @@ def _apply_pg(with_delivery: bool) -> Any:
     delivery = f"delivery AS ({RECORD_DELIVERY_SQL}), " if with_delivery else ""
     only_if_fresh = "AND EXISTS (SELECT 1 FROM delivery)" if with_delivery else ""
     fresh = "(SELECT count(*) FROM delivery)" if with_delivery else "1"
-    settled_states = ", ".join(f"'{state}'" for state in SETTLED)
     # What settling stops, from the one definition cancel_for_settled and SQLite use.
     cancellable = and_(*CANCELLABLE).compile(
         dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
@@ -118,7 +150,7 @@ def _apply_pg(with_delivery: bool) -> Any:
     events = "INSERT INTO events (org_id, at, kind, actor, subject_type, subject_id, summary, data)"
     sql = f"""
 WITH {delivery}target AS (
-    SELECT id, status, amount_open, number FROM receivables
+    SELECT id, status, amount_open, source_updated_at, number FROM receivables
     WHERE org_id = :org AND source_id = :source AND external_id = :external_id {only_if_fresh}
     FOR UPDATE
 ), held AS (
@@ -128,13 +160,14 @@ WITH {delivery}target AS (
     FOR UPDATE
 ), {SETTLE_SQL.strip()}, marked AS (
     UPDATE receivables SET status = settled.status, amount_open = settled.amount_open,
-                           updated_at = :now
-    FROM settled WHERE receivables.id = settled.id
+                           source_updated_at = settled.version, updated_at = :now
+    FROM settled WHERE receivables.id = settled.id AND settled.outcome = 'applied'
     RETURNING receivables.id
 ), cancelled AS (
     UPDATE reminders SET status = 'cancelled', error = :cancel_reason, updated_at = :now
-    WHERE org_id = :org AND target_receivable_id = (SELECT id FROM settled WHERE status <> 'open')
-      AND {cancellable}
+    WHERE org_id = :org AND target_receivable_id = (
+        SELECT id FROM settled WHERE status <> 'open' AND outcome = 'applied'
+    ) AND {cancellable}
     RETURNING id
 ), cancel_events AS (
     {events}
@@ -144,14 +177,22 @@ WITH {delivery}target AS (
 ), payment_event AS (
     {events}
     SELECT :org, :now,
-           CASE WHEN status IN ({settled_states}) THEN 'payment.received'
+           CASE WHEN status IN ({_SETTLED_STATES}) THEN 'payment.received'
                 ELSE 'payment.partial' END,
            :actor, 'receivable', id,
            left(number || ': ' || old_status || ' ' || old_amount || ' → ' || status || ' '
                 || amount_open, 500),
            json_build_object('status', status, 'amount_open', CAST(amount_open AS text),
                              'cancelled', (SELECT count(*) FROM cancelled))
-    FROM settled
+    FROM settled WHERE outcome = 'applied'
+), ignored_event AS (
+    {events}
+    SELECT :org, :now, 'payment.ignored', :actor, 'receivable', id,
+           left(number || ': notice ignored (' || outcome || '), kept ' || status || ' '
+                || amount_open, 500),
+           json_build_object('reason', outcome, 'status', NULLIF(CAST(:status AS text), ''),
+                             'amount_open', CAST(CAST(:amount AS numeric) AS text))
+    FROM settled WHERE outcome <> 'applied'
 ), unknown_event AS (
     {events}
     SELECT :org, :now, 'payment.unknown_invoice', :actor, NULL, NULL, :unknown_summary,
@@ -161,12 +202,13 @@ WITH {delivery}target AS (
 )
 SELECT {fresh} AS fresh, settled.id, settled.status, settled.amount_open,
        (SELECT count(*) FROM held WHERE status = 'sending') AS in_flight,
-       (SELECT count(*) FROM cancelled) AS cancelled
+       (SELECT count(*) FROM cancelled) AS cancelled, settled.outcome
 FROM (SELECT 1) AS one LEFT JOIN settled ON true
 """
     statement = text(sql).bindparams(
         bindparam("now", type_=Reminder.__table__.c.updated_at.type),
         bindparam("amount", type_=Receivable.__table__.c.amount_open.type),
+        bindparam("version", type_=Receivable.__table__.c.source_updated_at.type),
     )
     return statement.bindparams(RECEIVED_AT) if with_delivery else statement
 

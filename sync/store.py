@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from dunlin.bulk import upsert_rows
@@ -56,6 +56,13 @@ def upsert_receivables(
             )
         }
 
+    def not_older(insert: Any) -> Any:
+        # State moves forward (invariant 9): a record older than the state held — a page read
+        # before a payment webhook's newer state was committed — leaves the row as it is.
+        # Without a version on either side there is no order, and the read wins as before.
+        stored, read = table.c.source_updated_at, insert.excluded.source_updated_at
+        return or_(stored.is_(None), read.is_(None), read >= stored)
+
     written = upsert_rows(
         session,
         table,
@@ -64,6 +71,7 @@ def upsert_receivables(
         update=[*fields, "customer_id", "updated_at"],
         overrides=keep_disputes,
         returning=(table.c.id, table.c.status),
+        only_if=not_older if "source_updated_at" in fields else None,
     )
     if written is None:
         return None

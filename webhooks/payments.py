@@ -2,11 +2,17 @@
 request (sync.payments.apply_payment).
 
 - Odoo's "Send Webhook Notification" cannot sign and gives up after 1 s: the per-source secret
-  sits in the URL path, and the work done before answering is one short transaction.
-- Jiandaoyun signs with X-JDY-Signature and names each delivery (X-JDY-DeliverId).
-- Anything else (K3Cloud plug-ins, scripts) signs Stripe's way: `Dunlin-Signature:
-  t=<unix>,v1=<hex HMAC-SHA256 of "<t>." + body>`, checked within a tolerance window, and
-  each `Dunlin-Event-Id` is accepted once.
+  sits in the URL path, and the work done before answering is one short transaction. A
+  delivery is its body (which carries write_date).
+- Jiandaoyun signs nonce, body and timestamp with X-JDY-Signature; its X-JDY-DeliverId is not
+  signed, so a delivery is named by what is signed, never by that header.
+- Anything else (K3Cloud plug-ins, scripts) signs `Dunlin-Signature: t=<unix>,v2=<hex
+  HMAC-SHA256 of "<t>.<Dunlin-Event-Id>.<body>">`, checked within a tolerance window: the id is
+  signed, so a captured notice cannot come back under a new one, and each id is accepted once.
+
+Every delivery is recorded in SQL (dunlin.deliveries) in the transaction that applies it, and
+every notice is ordered by the source's own timestamp (sync.payments.judge): a late one is
+acknowledged and changes nothing, and only an explicit `reopen` reopens a settled invoice.
 """
 
 from __future__ import annotations
@@ -15,16 +21,25 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
+from mappings.coerce import parse_datetime
 from sync.models import Source
-from sync.payments import NoticeError, PaymentResult, notice_reader, read_notice, settle_notice
+from sync.payments import (
+    APPLIED,
+    NoticeError,
+    PaymentResult,
+    notice_reader,
+    read_notice,
+    settle_notice,
+)
 from sync.sources import open_webhook_secret
 from webhooks.edge import dunlin_app, json_body, refuse, secret_box
-from webhooks.signatures import verify_jiandaoyun, verify_timestamped_hmac
+from webhooks.signatures import DELIVERY_ID, verify_jiandaoyun, verify_signed_delivery
 
 bp = Blueprint("payments", __name__, url_prefix="/hooks")
 TOLERANCE_SECONDS = 300
@@ -99,21 +114,37 @@ def jiandaoyun(source_id: int):  # type: ignore[no-untyped-def]
     )
     if not ok:
         refuse(401, "bad_signature", "X-JDY-Signature is wrong or stale / 签名错误或已过期")
-    delivery = request.headers.get("X-JDY-DeliverId", "")
-    if not delivery:
+    if not request.headers.get("X-JDY-DeliverId", ""):
         refuse(400, "no_delivery_id", "X-JDY-DeliverId is missing / 缺少 X-JDY-DeliverId")
     payload = json_body()
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, dict):
         refuse(422, "bad_payload", "expected {op, data} / 应为 {op, data}")
-    return _apply(source, data, "jiandaoyun", delivery)
+    # X-JDY-DeliverId is outside the signature: a replay could carry any value. What is signed
+    # names the delivery instead; a resend signed afresh is the same state again (judge).
+    signed = b"\0".join(
+        [
+            request.args.get("nonce", "").encode(),
+            request.args["timestamp"].encode(),
+            request.get_data(),
+        ]
+    )
+    return _apply(source, data, "jiandaoyun", "signed:" + hashlib.sha256(signed).hexdigest())
 
 
 @bp.post("/payments/<int:source_id>")
 def generic(source_id: int):  # type: ignore[no-untyped-def]
     source = _source(source_id)
-    reason = verify_timestamped_hmac(
+    delivery = request.headers.get("Dunlin-Event-Id", "")
+    if not delivery:
+        refuse(400, "no_event_id", "Dunlin-Event-Id is missing / 缺少 Dunlin-Event-Id")
+    if not DELIVERY_ID.fullmatch(delivery):
+        refuse(
+            400, "bad_event_id", "Dunlin-Event-Id: 1-200 of A-Z a-z 0-9 _ : - / 事件 ID 格式错误"
+        )
+    reason = verify_signed_delivery(
         request.headers.get("Dunlin-Signature", ""),
+        delivery,
         request.get_data(),
         [source.secret],
         now=time.time(),
@@ -121,19 +152,44 @@ def generic(source_id: int):  # type: ignore[no-untyped-def]
     )
     if reason:
         refuse(401, "bad_signature", f"Dunlin-Signature: {reason}")
-    delivery = request.headers.get("Dunlin-Event-Id", "")
-    if not delivery:
-        refuse(400, "no_event_id", "Dunlin-Event-Id is missing / 缺少 Dunlin-Event-Id")
     payload = json_body()
     record = payload.get("record") if isinstance(payload, dict) else None
     if not isinstance(record, dict):
         refuse(422, "bad_payload", 'expected {"record": {...}} / 应为 {record: {...}}')
-    return _apply(source, record, "generic", delivery)
+    reopen = payload.get("reopen", False)
+    if not isinstance(reopen, bool):
+        refuse(422, "bad_payload", "reopen: expected true or false / reopen 应为布尔值")
+    reader = notice_reader(source.mapping)
+    version = _occurred_at(payload.get("occurred_at"), reader.timezone)
+    return _apply(source, record, "generic", delivery, version=version, reopen=reopen)
 
 
-def _apply(source: HookSource, record: dict[str, Any], kind: str, delivery: str):  # type: ignore[no-untyped-def]
+def _occurred_at(value: Any, timezone: str) -> datetime | None:
+    """The generic hook's `occurred_at`: when the source's record was in this state (RFC 3339,
+    or Unix seconds or milliseconds; without an offset, in the mapping's timezone, as sync
+    reads the source's datetimes). Orders the notice, before the mapping's
+    `source_updated_at` field of the record."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        refuse(422, "bad_payload", "occurred_at: expected a date and time / 应为时间")
     try:
-        notice = read_notice(notice_reader(source.mapping), record)
+        return parse_datetime(value, timezone)
+    except ValueError as exc:
+        refuse(422, "bad_payload", f"occurred_at: {exc}")
+
+
+def _apply(  # type: ignore[no-untyped-def]
+    source: HookSource,
+    record: dict[str, Any],
+    kind: str,
+    delivery: str,
+    *,
+    version: datetime | None = None,
+    reopen: bool = False,
+):
+    try:
+        notice = read_notice(notice_reader(source.mapping), record, version=version, reopen=reopen)
     except NoticeError as exc:
         refuse(422, "bad_payload", str(exc))
     once = (f"payment:{source.id}", delivery)
@@ -147,6 +203,15 @@ def _apply(source: HookSource, record: dict[str, Any], kind: str, delivery: str)
 def _body(external_id: str, result: PaymentResult) -> dict[str, Any]:
     if not result.found:
         return {"status": "unknown_invoice", "external_id": external_id}
+    if result.outcome != APPLIED:
+        # Acknowledged (a sender must not retry it) and recorded as a payment.ignored event.
+        return {
+            "status": "ignored",
+            "reason": result.outcome,
+            "external_id": external_id,
+            "receivable_status": result.status,
+            "amount_open": str(result.amount_open),
+        }
     return {
         "status": "applied",
         "external_id": external_id,

@@ -1,10 +1,11 @@
-"""The payment statement PostgreSQL runs decides a receivable's new status and open amount in
-SQL (one round trip); SQLite and the rest of Dunlin use `sync.payments.settle`. The two must
-agree for every combination of old state and notice."""
+"""The payment statement PostgreSQL runs decides a receivable's new status, open amount and
+version in SQL (one round trip); SQLite and the rest of Dunlin use `sync.payments.judge`. The
+two must agree for every combination of old state, version and notice."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,17 +16,21 @@ from sqlalchemy.engine import Connection
 
 from dunlin.db import make_engine
 from sync.payment_sql import SETTLE_SQL
-from sync.payments import PaymentNotice, settle
+from sync.payments import PaymentNotice, judge
 
 STATUSES = ["open", "paid", "partial", "disputed", "cancelled", "written_off"]
 # The settlement fragment reads `target`; here it is one made-up row.
 QUERY = text(
     "WITH target AS (SELECT 1 AS id, 'INV/1' AS number, CAST(:old_status AS text) AS status,"
-    " CAST(:old_amount AS numeric) AS amount_open), "
+    " CAST(:old_amount AS numeric) AS amount_open,"
+    " CAST(:old_version AS timestamptz) AS source_updated_at), "
     + SETTLE_SQL.strip()
-    + " SELECT status, amount_open FROM settled"
+    + " SELECT outcome, status, amount_open, version FROM settled"
 )
 amounts = st.decimals(min_value=-1000, max_value=100_000, places=2, allow_nan=False)
+# A few instants close together, so that older, equal and newer all come up often.
+BASE = datetime(2026, 5, 1, 8, tzinfo=UTC)
+versions = st.none() | st.integers(0, 3).map(lambda k: BASE + timedelta(seconds=k))
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +47,23 @@ def pg(pg_database: str) -> Iterator[Connection]:
     old_amount=amounts,
     amount=st.none() | amounts | st.just(Decimal(0)),
     status=st.none() | st.just("") | st.sampled_from(STATUSES),
+    old_version=versions,
+    version=versions,
+    reopen=st.booleans(),
 )
 def test_sql_settlement_agrees_with_python(
-    pg: Connection, old_status: str, old_amount: Decimal, amount: Decimal | None, status: str
+    pg: Connection,
+    old_status: str,
+    old_amount: Decimal,
+    amount: Decimal | None,
+    status: str,
+    old_version: datetime | None,
+    version: datetime | None,
+    reopen: bool,
 ) -> None:
-    notice = PaymentNotice("1", amount, status)
+    notice = PaymentNotice("1", amount, status, version, reopen)
     values = {"old_status": old_status, "old_amount": old_amount, "amount": amount}
+    values |= {"old_version": old_version, "version": version, "reopen": reopen}
     row = pg.execute(QUERY, {**values, "status": status}).one()
-    assert (row.status, row.amount_open) == settle(old_status, old_amount, notice)
+    after = judge(old_status, old_amount, old_version, notice)
+    assert tuple(row) == (after.outcome, after.status, after.amount_open, after.version)

@@ -119,8 +119,11 @@ def test_the_audit_trail_is_the_same_on_every_store(app, client):
     with app.factory() as session:
         start = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) or 0
     url = f"/hooks/odoo/{s.source_id}/{s.secret}"
-    client.post(url, json={**odoo_body("1234", 280.0, "partial"), "write_date": "2024-05-02"})
+    # the partial payment came first in Odoo too: its write_date is the older one
+    client.post(url, json={**odoo_body("1234", 280.0, "partial"), "write_date": "2024-04-30"})
     client.post(url, json=odoo_body("1234", 0.0, "paid"))
+    # and one that arrives late: older than the paid state, it is recorded and changes nothing
+    client.post(url, json={**odoo_body("1234", 280.0, "partial"), "write_date": "2024-04-29"})
     rid, mid = s.receivable_id, s.reminder_id
     expected = [
         (
@@ -139,6 +142,14 @@ def test_the_audit_trail_is_the_same_on_every_store(app, client):
             rid,
             "INV/0: open 280 → paid 0",
             {"status": "paid", "amount_open": "0.0", "cancelled": 1},
+        ),
+        (
+            "payment.ignored",
+            "webhook:odoo",
+            "receivable",
+            rid,
+            "INV/0: notice ignored (stale), kept paid 0",
+            {"reason": "stale", "status": "open", "amount_open": "280.0"},
         ),
     ]
     assert sorted(audit_trail(app, start), key=repr) == sorted(expected, key=repr)
@@ -197,10 +208,12 @@ def test_malformed_payload_names_the_problem(app, client):
 
 
 def generic_headers(secret: str, body: bytes, event_id: str, at: int | None = None) -> dict:
+    """How a sender signs: v2 = HMAC-SHA256(secret, "<t>.<event id>.<body>")."""
     at = at or int(time.time())
-    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    signed = f"{at}.{event_id}.".encode() + body
+    mac = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return {
-        "Dunlin-Signature": f"t={at},v1={mac}",
+        "Dunlin-Signature": f"t={at},v2={mac}",
         "Dunlin-Event-Id": event_id,
         "Content-Type": "application/json",
     }

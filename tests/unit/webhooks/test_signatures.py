@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from webhooks.signatures import (
+    delivery_signature,
     jiandaoyun_signature,
     same,
     unix_time,
     verify_jiandaoyun,
+    verify_signed_delivery,
     verify_timestamped_hmac,
     verify_wx,
 )
@@ -102,3 +105,38 @@ def test_verifiers_take_any_text_a_caller_sends(text):
     assert verify_timestamped_hmac(text, b"{}", ["s"], now=time.time()) is not None
     assert verify_timestamped_hmac(f"t={text},v1={text}", b"{}", ["s"], now=1.0) is not None
     assert verify_wx(text, "token", text, text) is False
+
+
+# -- Dunlin-Signature v2: the delivery id is signed -----------------------------------------
+
+ids = st.from_regex(r"[A-Za-z0-9_:\-]{1,40}", fullmatch=True)
+NOW = 1_800_000_000
+
+
+def v2_header(secret: str, stamp: int, delivery_id: str, body: bytes) -> str:
+    return f"t={stamp},v2={delivery_signature(secret, str(stamp), delivery_id, body)}"
+
+
+@settings(max_examples=200)
+@given(delivery_id=ids, other=ids, body=st.binary(max_size=200), extra=st.binary(max_size=20))
+def test_a_v2_signature_holds_only_for_its_own_id_and_body(delivery_id, other, body, extra):
+    header = v2_header("s3cret", NOW, delivery_id, body)
+    check = partial(verify_signed_delivery, secrets=["old", "s3cret"], now=NOW + 60)
+    assert check(header, delivery_id, body) is None
+    if other != delivery_id:
+        assert check(header, other, body) is not None  # a replay under a new id
+    # bytes moved between the id and the body do not keep the signature either
+    if extra and (shifted := body + extra) != body:
+        assert check(header, delivery_id, shifted) is not None
+
+
+def test_v2_refusals_say_why():
+    body = b'{"record": {}}'
+    good = v2_header("k", NOW, "evt-1", body)
+    assert "v2" in (verify_signed_delivery("t=1,v1=ab", "evt-1", body, ["k"], now=NOW) or "")
+    assert "timestamp" in (verify_signed_delivery(good, "evt-1", body, ["k"], now=NOW + 301) or "")
+    assert "event id" in (verify_signed_delivery(good, "evt-1", body, ["x"], now=NOW) or "")
+    assert verify_signed_delivery(good, "evt.1", body, ["k"], now=NOW) is not None
+    # a header that is not ASCII is a refusal, not an exception
+    assert verify_signed_delivery(good + "é", "evt-1", body, ["k"], now=NOW) is not None
+    assert not verify_jiandaoyun("é" * 40, "n", body, "k", str(NOW), now=NOW)
