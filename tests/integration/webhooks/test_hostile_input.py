@@ -137,9 +137,11 @@ def test_signature_and_timestamp_fields_take_anything(app, client):
                 f"/hooks/jiandaoyun/{s.source_id}", json={}, headers=headers, query_string=query
             )
             json_error(response, 401)
-        for header in (f"t={value},v1=ab", f"t={now},v1={value}", value):
+        for header in (f"t={value},v2=ab", f"t={now},v2={value}", f"t={now},v1={value}", value):
             response = client.post(
-                f"/hooks/payments/{s.source_id}", json={}, headers={"Dunlin-Signature": header}
+                f"/hooks/payments/{s.source_id}",
+                json={},
+                headers={"Dunlin-Signature": header, "Dunlin-Event-Id": "evt-1"},
             )
             json_error(response, 401)
 
