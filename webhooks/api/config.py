@@ -72,6 +72,7 @@ def list_policies(p: Principal, query: s.Page) -> s.PolicyList:
     body=s.PolicyIn,
     response=s.PolicyVersionOut,
     status=201,
+    beyond_schema="the text is not a valid policy",
 )
 def create_policy(p: Principal, body: s.PolicyIn) -> s.PolicyVersionOut:
     with transaction(dunlin_app().factory) as db:
@@ -119,6 +120,7 @@ def validate_policy(p: Principal, body: s.TextIn) -> s.ValidationOut:
     roles=STAFF,
     body=s.PreviewIn,
     response=s.PreviewOut,
+    beyond_schema="the text is not a valid policy",
 )
 def preview_policy(p: Principal, body: s.PreviewIn) -> s.PreviewOut:
     app = dunlin_app()
@@ -193,6 +195,7 @@ def list_channels(p: Principal) -> s.ChannelList:
     roles=ADMIN,
     body=s.ChannelIn,
     response=s.ChannelOut,
+    beyond_schema="the provider cannot work with these settings and secrets",
 )
 def put_channel(p: Principal, name: str, body: s.ChannelIn) -> s.ChannelOut:
     box = secret_box()

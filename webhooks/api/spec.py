@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -52,7 +52,9 @@ class Operation:
     response: type[BaseModel] | None
     status: int
     public: bool
-    errors: tuple[int, ...] = field(default=())
+    # Set when a schema-valid body can still be refused with 422 because it is a document
+    # (policy YAML, a provider's settings) validated by its own parser: says what is checked.
+    beyond_schema: str | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -63,6 +65,7 @@ MAX_ID = 2**63 - 1
 NO_NUL = "^[^\\x00]*$"
 JSON_VALUE = "JsonValue"
 ANY_MARK = "x-dunlin-any"
+BEYOND_SCHEMA = "x-validated-beyond-schema"
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 
@@ -79,10 +82,13 @@ def operation(
     response: type[BaseModel] | None = None,
     status: int = 200,
     public: bool = False,
+    beyond_schema: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the view; it is called as view(principal, [query=], [body=], **path args) and
     returns a pydantic model (or None for 204)."""
-    op = Operation(method, path, summary, tag, roles, query, body, response, status, public)
+    op = Operation(
+        method, path, summary, tag, roles, query, body, response, status, public, beyond_schema
+    )
     OPERATIONS.append(op)
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,6 +120,17 @@ def operation(
     return decorate
 
 
+def _as_json_schema_numbers(value: Any) -> Any:
+    """JSON Schema counts 797.0 as an integer, so strict validation must too."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ID:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _as_json_schema_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json_schema_numbers(v) for v in value]
+    return value
+
+
 def _single_query() -> dict[str, str]:
     """The query string as one value per name: no parameter of ours is a list, so a repeated
     one is refused rather than silently reduced to its first value."""
@@ -135,7 +152,7 @@ def _validate(
         refuse(400, "nul_byte", f"the {where} contains a NUL character / 含有 NUL 字符")
     try:
         if strict:
-            return model.model_validate_json(json.dumps(data), strict=True)
+            return model.model_validate_json(json.dumps(_as_json_schema_numbers(data)), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
         fields = [
@@ -220,7 +237,7 @@ def _responses(op: Operation, model_ref: Callable[[type[BaseModel]], dict[str, s
         },
         "404": {"description": "Not found (or not this org's)", **error},
         "409": {"description": "Conflicts with the current state", **error},
-        "422": {"description": "Invalid parameters", **error},
+        "422": {"description": _invalid_description(op), **error},
         "429": {"description": "Rate limited", **error},
     }
     if not op.public:
@@ -228,6 +245,12 @@ def _responses(op: Operation, model_ref: Callable[[type[BaseModel]], dict[str, s
     if op.body is not None:
         responses["413"] = {"description": "The body is larger than the server accepts", **error}
     return dict(sorted(responses.items()))
+
+
+def _invalid_description(op: Operation) -> str:
+    if op.beyond_schema:
+        return f"Invalid parameters, or {op.beyond_schema}"
+    return "Invalid parameters"
 
 
 def _operation_id(op: Operation) -> str:
@@ -308,6 +331,8 @@ def openapi_document(prefix: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": ref(op.body, RequestSchema)}},
             }
+        if op.beyond_schema:
+            entry[BEYOND_SCHEMA] = op.beyond_schema
         if op.public:
             entry["security"] = []
         paths.setdefault(path, {})[op.method.lower()] = entry
