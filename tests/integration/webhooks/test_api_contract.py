@@ -11,6 +11,7 @@ schema-valid data.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +35,24 @@ ACCEPTED_POSITIVE = ["2xx", "3xx", "401", "403", "404", "409", "429"]
 
 
 @pytest.fixture
-def served(app, web) -> Iterator[str]:
+def no_outside_network(monkeypatch) -> list[str]:
+    """Channel and source tests call out; a run must not reach a host it made up (nor be slowed
+    by DNS). Names other than the loopback fail to resolve, as they would offline."""
+    real = socket.getaddrinfo
+    refused: list[str] = []
+
+    def local_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            refused.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: blocked in this test")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    return refused
+
+
+@pytest.fixture
+def served(app, web, no_outside_network) -> Iterator[str]:
     """The app over real HTTP (werkzeug's server in a thread): schemathesis' in-process WSGI
     transport cannot send its ignored-auth probes, and a socket also exercises real framing."""
     seed(app)
@@ -118,7 +136,7 @@ def assert_token_still_works(base_client, token: str) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_stateless_every_check_every_operation(app, web, served):
+def test_stateless_every_check_every_operation(app, web, served, no_outside_network):
     token = make_user(app, "acme")
     started = time.monotonic()
     problems, sent = run_schemathesis(
@@ -136,11 +154,11 @@ def test_stateless_every_check_every_operation(app, web, served):
     assert not problems, "\n".join(problems)
     assert sent.get("fuzzing", 0) > 100 and sent.get("coverage", 0) > 100, sent
     assert_token_still_works(web.test_client(), token)
-    print(f"stateless: {sent} requests in {elapsed:.1f} s")
+    print(f"stateless: {sent} requests in {elapsed:.1f} s; blocked {no_outside_network[:20]}")
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_stateful_along_the_links(app, web, served):
+def test_stateful_along_the_links(app, web, served, no_outside_network):
     token = make_user(app, "acme")
     started = time.monotonic()
     problems, sent = run_schemathesis(
@@ -162,7 +180,7 @@ def test_stateful_along_the_links(app, web, served):
     assert not problems, "\n".join(problems)
     assert sent.get("stateful", 0) > 20, sent
     assert_token_still_works(web.test_client(), token)
-    print(f"stateful: {sent} requests in {elapsed:.1f} s")
+    print(f"stateful: {sent} requests in {elapsed:.1f} s; blocked {no_outside_network[:20]}")
 
 
 # The failures the runs above found, each pinned on SQLite and PostgreSQL.
