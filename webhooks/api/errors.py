@@ -3,8 +3,9 @@ integer, a path that does not exist), wrong methods, oversized bodies and any ot
 get the same `{"error": {"code", "message"}}` body as the API's own refusals.
 
 Flask calls a blueprint's error handlers only for requests that matched one of its routes, so a
-routing miss under the prefix is turned into a JSON refusal before dispatch instead; the rest
-of the app (public pages, webhooks) keeps its own handling.
+routing miss under the prefix is answered with a JSON refusal before dispatch instead; the rest
+of the app (public pages, webhooks) keeps its own handling, and the API keeps JSON even if the
+app registers handlers of its own for 404 or 405.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ def install(bp: Blueprint) -> None:
     prefix = (bp.url_prefix or "").rstrip("/") + "/"
 
     @bp.before_app_request
-    def json_routing_errors() -> None:
+    def json_routing_errors() -> Response | None:
         exc = request.routing_exception
         if exc is None or isinstance(exc, RequestRedirect):
-            return
+            return None
         if request.path.startswith(prefix) or request.path == prefix.rstrip("/"):
-            raise JsonError(exc)  # type: ignore[arg-type]
+            # Answered here, not raised: an app-wide handler for the same status (public pages
+            # may want HTML) must not reach requests under the API's prefix.
+            return JsonError(exc).get_response()  # type: ignore[arg-type]
+        return None
 
     @bp.errorhandler(HTTPException)
     def json_http_errors(exc: HTTPException) -> Response | HTTPException:
