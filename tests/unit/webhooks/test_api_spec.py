@@ -51,3 +51,39 @@ def test_every_zone_the_schema_offers_is_one_the_server_accepts():
     for zone in zones:
         ZoneInfo(zone)
         assert OrgPatch.model_validate({"timezone": zone}).timezone == zone
+
+
+def _patterns(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        for value in node.values():
+            yield from _patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _patterns(value)
+
+
+def test_no_pattern_in_a_request_schema_admits_nul():
+    """Strings keep their own pattern instead of NO_NUL, so each must exclude NUL itself."""
+    from webhooks.api import bp
+    from webhooks.api.spec import openapi_document
+
+    document = openapi_document(bp.url_prefix or "")
+    patterns = set(_patterns(document["paths"])) | set(_patterns(document["components"]["schemas"]))
+    assert NO_NUL in patterns and len(patterns) > 3
+    for pattern in patterns:
+        _assert_excludes_nul(pattern)
+
+
+def _assert_excludes_nul(pattern: str) -> None:
+    """No string the pattern matches stays matched with a NUL put anywhere into it."""
+    from hypothesis import HealthCheck, settings
+
+    @settings(max_examples=25, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.from_regex(pattern, fullmatch=True))
+    def with_nul_inserted(text):
+        for i in range(len(text) + 1):
+            assert not re.fullmatch(pattern, text[:i] + "\x00" + text[i:]), pattern
+
+    with_nul_inserted()
