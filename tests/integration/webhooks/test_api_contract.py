@@ -109,6 +109,8 @@ def run_schemathesis(base: str, token: str, web, phases: dict) -> tuple[list[str
     problems: list[str] = []
     sent: dict[str, int] = {}
     for event in from_schema(schema).execute():
+        if isinstance(event, events.PhaseStarted) and event.payload is not None:
+            sent["links"] = event.payload.transitions_total
         if isinstance(event, events.ScenarioFinished):
             phase = event.phase.value
             sent[phase] = sent.get(phase, 0) + len(event.recorder.interactions)
@@ -179,7 +181,7 @@ def test_stateful_along_the_links(app, web, served, no_outside_network):
     )
     elapsed = time.monotonic() - started
     assert not problems, "\n".join(problems)
-    assert sent.get("stateful", 0) > 20, sent
+    assert sent.get("stateful", 0) > 20 and sent.get("links", 0) >= 20, sent
     assert_token_still_works(web.test_client(), token)
     print(f"stateful: {sent} requests in {elapsed:.1f} s; blocked {no_outside_network[:20]}")
 
