@@ -12,6 +12,7 @@ from dunlin.events import record_event
 from dunlin.links import receipt_path_token
 from dunlin.models import Org
 from dunlin.yamlsource import ConfigFileError
+from mappings.coerce import CHANNELS
 from reminders.channel_store import (
     channel_configs,
     get_channel,
@@ -35,7 +36,7 @@ from webhooks.edge import dunlin_app, refuse, secret_box
 
 ADMIN = ("admin",)
 STAFF = ("admin", "finance")
-CHANNEL_NAME = r"<any(email,sms,wecom,wechat,dingtalk,push,webhook):name>"
+CHANNEL_NAME = f"<any({','.join(CHANNELS)}):name>"
 
 
 def _issues(exc: ConfigFileError) -> list[s.Issue]:

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mappings import shipped_names
+from mappings.coerce import CHANNELS
 from reminders.channels.registry import providers
 from webhooks.api.spec import MAX_ID, ApiModel
 
@@ -18,6 +19,7 @@ Role = Literal["admin", "finance", "sales"]
 TimeZone = Literal[tuple(sorted(available_timezones()))]  # type: ignore[valid-type]
 Provider = Literal[tuple(sorted(providers()))]  # type: ignore[valid-type]
 MappingName = Literal[tuple(shipped_names())]  # type: ignore[valid-type]
+ChannelName = Literal[CHANNELS]  # type: ignore[valid-type]
 # Policy and mapping documents. Small in practice; the bound keeps the largest JSON a client can
 # send for one (every character a \\uXXXX surrogate pair, 12 bytes) under the default 1 MiB body
 # limit, so an over-long text is answered 422 for its length, not 413 for the request's size.
@@ -255,7 +257,13 @@ class CustomerPatch(ApiModel):
     tier: Literal["A", "B", "C"] | None = None
     do_not_remind: bool | None = None
     paused_until: date | None = None
-    opted_out_channels: list[str] | None = None
+    # A misspelt channel would silently not opt the customer out.
+    opted_out_channels: list[ChannelName] | None = Field(default=None, max_length=len(CHANNELS))
+
+    @field_validator("opted_out_channels")
+    @classmethod
+    def _once_each(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else sorted(set(value))
 
 
 class ReceivableOut(BaseModel):
@@ -309,7 +317,7 @@ class ReminderList(BaseModel):
 class ReminderQuery(Page):
     customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     status: str | None = Field(default=None, max_length=16)
-    channel: str | None = Field(default=None, max_length=32)
+    channel: ChannelName | None = None
 
 
 class EventOut(BaseModel):

@@ -324,3 +324,17 @@ def test_no_caller_locks_itself_out(app, client):
     other = client.post("/api/v1/tokens", json={"name": "other"}, headers=auth(token)).json
     assert client.delete(f"/api/v1/tokens/{mine}", headers=auth(other["token"])).status_code == 204
     assert client.get("/api/v1/org", headers=auth(token)).status_code == 401
+
+
+def test_opting_out_of_a_misspelt_channel_is_refused(app, client):
+    token = make_user(app, "acme")
+    customer = seed(app).customer_id
+    url = f"/api/v1/customers/{customer}"
+    typo = client.patch(url, json={"opted_out_channels": ["emial"]}, headers=auth(token))
+    assert typo.status_code == 422 and typo.json["error"]["fields"][0]["field"].startswith(
+        "opted_out_channels"
+    )
+    ok = client.patch(
+        url, json={"opted_out_channels": ["sms", "email", "sms"]}, headers=auth(token)
+    )
+    assert ok.status_code == 200 and ok.json["opted_out_channels"] == ["email", "sms"]
