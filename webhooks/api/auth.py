@@ -28,6 +28,7 @@ class Principal:
     role: str
     salesperson_ref: str | None
     via: str  # token, session
+    token_id: int | None = None  # the API token this call authenticated with
 
     @property
     def actor(self) -> str:
@@ -81,7 +82,9 @@ def _by_token(token: str) -> Principal:
         ):
             row.ApiToken.last_used_at = now
         user = row.User
-        return Principal(user.org_id, user.id, user.role, user.salesperson_ref, "token")
+        return Principal(
+            user.org_id, user.id, user.role, user.salesperson_ref, "token", row.ApiToken.id
+        )
 
 
 def _by_session() -> Principal:

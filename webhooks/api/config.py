@@ -12,6 +12,7 @@ from dunlin.events import record_event
 from dunlin.links import receipt_path_token
 from dunlin.models import Org
 from dunlin.yamlsource import ConfigFileError
+from mappings.coerce import CHANNELS
 from reminders.channel_store import (
     channel_configs,
     get_channel,
@@ -35,7 +36,7 @@ from webhooks.edge import dunlin_app, refuse, secret_box
 
 ADMIN = ("admin",)
 STAFF = ("admin", "finance")
-CHANNEL_NAME = r"<any(email,sms,wecom,wechat,dingtalk,push,webhook):name>"
+CHANNEL_NAME = f"<any({','.join(CHANNELS)}):name>"
 
 
 def _issues(exc: ConfigFileError) -> list[s.Issue]:
@@ -72,6 +73,7 @@ def list_policies(p: Principal, query: s.Page) -> s.PolicyList:
     body=s.PolicyIn,
     response=s.PolicyVersionOut,
     status=201,
+    beyond_schema="the text is not a valid policy",
 )
 def create_policy(p: Principal, body: s.PolicyIn) -> s.PolicyVersionOut:
     with transaction(dunlin_app().factory) as db:
@@ -119,6 +121,7 @@ def validate_policy(p: Principal, body: s.TextIn) -> s.ValidationOut:
     roles=STAFF,
     body=s.PreviewIn,
     response=s.PreviewOut,
+    beyond_schema="the text is not a valid policy",
 )
 def preview_policy(p: Principal, body: s.PreviewIn) -> s.PreviewOut:
     app = dunlin_app()
@@ -193,6 +196,7 @@ def list_channels(p: Principal) -> s.ChannelList:
     roles=ADMIN,
     body=s.ChannelIn,
     response=s.ChannelOut,
+    beyond_schema="the provider cannot work with these settings and secrets",
 )
 def put_channel(p: Principal, name: str, body: s.ChannelIn) -> s.ChannelOut:
     box = secret_box()

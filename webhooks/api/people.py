@@ -133,6 +133,11 @@ def patch_user(p: Principal, user_id: int, body: s.UserPatch) -> s.UserOut:
     with transaction(dunlin_app().factory) as db:
         user = owned(db, User, user_id, p)
         changes = body.model_dump(exclude_unset=True)
+        if user.id == p.user_id and (
+            changes.get("active") is False or changes.get("role") not in (None, "admin")
+        ):
+            # Another admin may; an org must not lose its admin to one call of its own.
+            refuse(409, "self", "you cannot deactivate or demote yourself / 不能停用或降级自己")
         password = changes.pop("password", None)
         if password:
             user.password_hash = generate_password_hash(password)
@@ -210,6 +215,10 @@ def create_token(p: Principal, body: s.TokenIn) -> s.TokenCreated:
 def revoke_token(p: Principal, token_id: int) -> None:
     with transaction(dunlin_app().factory) as db:
         row = owned(db, ApiToken, token_id, p)
+        if row.id == p.token_id:
+            # Revoke it with another token or from the console; a script that revoked the
+            # token it runs on would fail on its next call with no way to undo it.
+            refuse(409, "self", "a token cannot revoke itself / 令牌不能吊销自身")
         row.revoked_at = row.revoked_at or utcnow()
         record_event(
             db, p.org_id, "token.revoked", row.name, subject=("token", row.id), actor=p.actor
