@@ -149,6 +149,11 @@ class RestAuth(_Strict):
     expires_path: str | None = "expires_in"
     # YonSuite: the access token in the query (`access_token=`) or in an `access_token` header.
     token_in: Literal["query", "header"] = "query"
+    # YonSuite: a self-built app (app_key/app_secret) or an ISV suite app (suite_key/
+    # suite_secret and the buying tenant's tenant_id), whose token comes from suite_token_url.
+    # A source's `app_type` setting overrides this.
+    app_type: Literal["self_built", "suite"] = "self_built"
+    suite_token_url: str | None = None
     refresh_margin: int = Field(default=300, ge=0)  # renew vendor tokens this early (seconds)
     hmac_header: str = "X-Signature"
     hmac_timestamp_header: str = "X-Timestamp"
