@@ -26,7 +26,10 @@ from tests.fakes.odoo_orm import (
     Database,
     MissingError,
     OdooException,
+    ServerError,
     UnknownArgument,
+    UnknownMethod,
+    UnknownModel,
     UserError,
 )
 from tests.fakes.server import FaultyApp, Served, serve_forever
@@ -63,6 +66,9 @@ class FakeOdoo:
             db.insert("res.users", {"id": uid, "name": name, "login": name.split()[0].lower()})
         db.insert("ir.model", {"id": 101, "model": "res.partner", "name": "Contact"})
         db.insert("ir.model", {"id": 102, "model": "account.move", "name": "Journal Entry"})
+        for model in db.fields:  # every model is in ir.model (OdooRPC's `model in odoo.env`)
+            if model not in ("res.partner", "account.move"):
+                db.insert("ir.model", {"model": model, "name": model.replace(".", " ").title()})
         db.insert("mail.activity.type", {"id": 4, "name": "To-Do"})
         db.insert(
             "ir.model.data",
@@ -170,6 +176,12 @@ class FakeOdoo:
                 return uid
         raise AccessDenied("Access Denied")
 
+    def revoke_api_key(self, login: str) -> None:
+        """The user's API key stops working (revoked, or past its lifetime: at most 3 months on
+        19.0); the password still does."""
+        uid, password, _key = self.users[login]
+        self.users[login] = (uid, password, f"revoked-{time.monotonic_ns()}")
+
     def version_info(self) -> dict[str, Any]:
         serie = f"{self.version}.0"
         return {
@@ -191,11 +203,11 @@ class FakeOdoo:
         if service == "object" and method in ("execute_kw", "execute"):
             if self.latency:  # a real Odoo takes 0.3–2 s per page of 500 (reference/odoo.md §7)
                 time.sleep(self.latency)
+            if len(args) < 5:
+                raise UnknownArgument(f"{method}() missing required positional arguments")
             database, uid, secret, model, name = args[:5]
             uid = self._uid_for(database, uid, secret)
-            call_args = list(args[5]) if len(args) > 5 else []
-            kwargs = dict(args[6]) if len(args) > 6 and method == "execute_kw" else {}
-            kwargs.pop("context", None)
+            call_args, kwargs = _call_shape(method, args[5:])
             with self.db.lock:
                 return _nil_free(self.env.call(uid, model, name, call_args, kwargs))
         if service == "db" and method == "list":
@@ -222,23 +234,27 @@ class FakeOdoo:
         return Response("404: Not Found", status=404)
 
     def _xmlrpc(self, request: Request, service: str, legacy: bool = False) -> Response:
-        params, method = xmlrpc.client.loads(request.get_data(), use_builtin_types=True)
         try:
+            params, method = xmlrpc.client.loads(request.get_data(), use_builtin_types=True)
             result = self.service(service, method, list(params))
             body = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False)
-        except OdooException as exc:
+        except Exception as raised:  # Odoo turns every error into a fault
+            exc = _odoo_error(raised)
             fault = _legacy_fault(exc) if legacy else _fault(exc)
             body = xmlrpc.client.dumps(fault, methodresponse=True)
         return Response(body, content_type="text/xml; charset=utf-8")
 
     def _jsonrpc(self, request: Request) -> Response:
-        payload = request.get_json(force=True)
-        params = payload.get("params", {})
+        payload = request.get_json(force=True, silent=True)
+        if not isinstance(payload, dict):
+            return _json({"jsonrpc": "2.0", "id": None, "error": _bad_request()})
         try:
+            params = payload.get("params") or {}
             result = self.service(
                 params.get("service"), params.get("method"), list(params.get("args", []))
             )
-        except OdooException as exc:
+        except Exception as raised:  # Odoo turns every error into `error`
+            exc = _odoo_error(raised)
             error = {
                 "code": 200,
                 "message": "Odoo Server Error",
@@ -276,16 +292,11 @@ class FakeOdoo:
             kwargs.pop("ids", None) if is_model else None
             with self.db.lock:
                 result = self.env.call(uid, model, method, [], kwargs)
-        except OdooException as exc:
-            status = {
-                AccessDenied: 401,
-                AccessError: 403,
-                MissingError: 404,
-                UserError: 422,
-                UnknownArgument: 422,
-            }.get(type(exc), 500)
+        except Exception as raised:  # serialised as Odoo's json2 dispatcher does
+            exc = _odoo_error(raised)
+            status, name = _json2_status(exc, model)
             body = {
-                "name": exc.name,
+                "name": name,
                 "message": str(exc),
                 "arguments": [str(exc)],
                 "context": {},
@@ -310,6 +321,30 @@ class FakeOdoo:
         return _json({"methods": methods})
 
 
+def _call_shape(method: str, rest: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """`execute(db, uid, pw, model, method, *args)` passes the method's arguments one by one
+    (OdooRPC's `execute('account.move', 'read', ids, ['name'])`); `execute_kw(..., args,
+    kwargs)` passes a list and a dict. A `context` keyword is accepted and dropped."""
+    if method == "execute":
+        call_args, kwargs = list(rest), {}
+    else:
+        if len(rest) > 2:
+            raise UnknownArgument("execute_kw() takes from 6 to 7 positional arguments")
+        call_args = rest[0] if rest else []
+        kwargs = rest[1] if len(rest) > 1 and rest[1] is not None else {}
+        if not isinstance(call_args, list) or not isinstance(kwargs, dict):
+            raise UnknownArgument("execute_kw() expects a list of arguments and a dict of keywords")
+        call_args, kwargs = list(call_args), dict(kwargs)
+    kwargs.pop("context", None)
+    return call_args, kwargs
+
+
+def _odoo_error(exc: Exception) -> OdooException:
+    """What Odoo's dispatcher makes of an exception: its own classes as they are, any other
+    Python error serialised by class name (JSON-RPC error / XML-RPC fault, never a bare 500)."""
+    return exc if isinstance(exc, OdooException) else ServerError(exc)
+
+
 def _nil_free(value: Any) -> Any:
     """Odoo's marshaller has no nil: None is never sent (XML-RPC would fail on it)."""
     if value is None:
@@ -319,6 +354,36 @@ def _nil_free(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _nil_free(v) for k, v in value.items()}
     return value
+
+
+def _json2_status(exc: OdooException, model: str) -> tuple[int, str]:
+    """JSON-2's HTTP status and the serialised class: an unknown model or method is a werkzeug
+    NotFound (404), a binding TypeError an UnprocessableEntity (422)."""
+    if isinstance(exc, UnknownModel):
+        exc.args = (f"the model {model!r} does not exist",)
+        return 404, "werkzeug.exceptions.NotFound"
+    if isinstance(exc, UnknownMethod):
+        return 404, "werkzeug.exceptions.NotFound"
+    if isinstance(exc, UnknownArgument):
+        return 422, "werkzeug.exceptions.UnprocessableEntity"
+    status = {AccessDenied: 401, AccessError: 403, MissingError: 404, UserError: 422}
+    return status.get(type(exc), 500), exc.name
+
+
+def _bad_request() -> dict[str, Any]:
+    """The body was not a JSON-RPC request at all: Odoo answers with a BadRequest error."""
+    message = "Invalid JSON data"
+    return {
+        "code": 400,
+        "message": "Odoo Server Error",
+        "data": {
+            "name": "werkzeug.exceptions.BadRequest",
+            "message": message,
+            "arguments": [message],
+            "context": {},
+            "debug": DEBUG,
+        },
+    }
 
 
 def _fault(exc: OdooException) -> xmlrpc.client.Fault:
