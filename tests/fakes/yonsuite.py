@@ -40,7 +40,7 @@ class FakeYonSuite:
         self.token_calls = 0
         self.token_kinds: list[str] = []  # "self_built" or "suite", per token issued
         self.clock = time.time
-        self.app = FaultyApp(self.handle)
+        self.app = FaultyApp(self.handle, lambda exc: _reply("400", f"参数错误: {exc}"))
 
     def seed(self, seed: int, customers: int, receivables: int) -> None:
         rng = random.Random(seed)
