@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import time
 import xmlrpc.client
 from datetime import date, datetime, timedelta
@@ -50,6 +51,7 @@ class FakeOdoo:
             "dunlin": (6, "secret", "dunlin-api-key"),
         }
         self.latency = 0.0  # seconds added to each model call, to play a real server
+        self.web_sessions: dict[str, int] = {}  # web-client session id → uid
         self.app = FaultyApp(self.handle)
         self._base_records()
 
@@ -222,6 +224,10 @@ class FakeOdoo:
             return self._xmlrpc(request, path.removeprefix("/xmlrpc/"), legacy=True)
         if path == "/jsonrpc":
             return self._jsonrpc(request)
+        if path in ("/web/session/authenticate", "/web/session/destroy") or path.startswith(
+            "/web/dataset/call_kw"
+        ):
+            return self._web(request, path)
         if path == "/_fake/touch":  # test control: change a fraction of the invoices
             return _json({"touched": self.touch(**(request.get_json(force=True) or {}))})
         if path == "/web/webclient/version_info":
@@ -268,6 +274,54 @@ class FakeOdoo:
             }
             return _json({"jsonrpc": "2.0", "id": payload.get("id"), "error": error})
         return _json({"jsonrpc": "2.0", "id": payload.get("id"), "result": result})
+
+    def expire_web_sessions(self) -> None:
+        self.web_sessions.clear()
+
+    def _web(self, request: Request, path: str) -> Response:
+        """The web client's cookie-session style (reference: docs/reference/odoo-fake.md):
+        authenticate sets `session_id`; call_kw needs it, and a session that is gone answers
+        code 100 "Odoo Session Expired"."""
+        payload = request.get_json(force=True, silent=True)
+        if not isinstance(payload, dict):
+            return _json({"jsonrpc": "2.0", "id": None, "error": _bad_request()})
+        params, rid = payload.get("params") or {}, payload.get("id")
+        sid = request.cookies.get("session_id", "")
+        try:
+            if path == "/web/session/destroy":
+                self.web_sessions.pop(sid, None)
+                return _json({"jsonrpc": "2.0", "id": rid, "result": None})
+            if path == "/web/session/authenticate":
+                uid = self.authenticate(
+                    params.get("db"), str(params.get("login")), str(params.get("password"))
+                )
+                if not uid:
+                    raise AccessDenied("Access Denied")
+                sid = secrets.token_hex(20)
+                self.web_sessions[sid] = int(uid)
+                info = {
+                    "uid": uid,
+                    "db": self.database,
+                    "username": params.get("login"),
+                    "user_context": {"lang": "en_US", "tz": "Asia/Shanghai", "uid": uid},
+                    **self.version_info(),
+                }
+                response = _json({"jsonrpc": "2.0", "id": rid, "result": info})
+                response.set_cookie("session_id", sid, httponly=True, path="/")
+                return response
+            if sid not in self.web_sessions:
+                return _json({"jsonrpc": "2.0", "id": rid, "error": _session_expired()})
+            args, kwargs = list(params.get("args") or []), dict(params.get("kwargs") or {})
+            kwargs.pop("context", None)
+            with self.db.lock:
+                result = self.env.call(
+                    self.web_sessions[sid], params.get("model"), params.get("method"), args, kwargs
+                )
+            return _json({"jsonrpc": "2.0", "id": rid, "result": _nil_free(result)})
+        except Exception as raised:  # the web dispatcher serialises every error too
+            exc = _odoo_error(raised)
+            error = {"code": 200, "message": "Odoo Server Error", "data": _serialized(exc)}
+            return _json({"jsonrpc": "2.0", "id": rid, "error": error})
 
     def _bearer_uid(self, request: Request) -> int:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -368,6 +422,31 @@ def _json2_status(exc: OdooException, model: str) -> tuple[int, str]:
         return 422, "werkzeug.exceptions.UnprocessableEntity"
     status = {AccessDenied: 401, AccessError: 403, MissingError: 404, UserError: 422}
     return status.get(type(exc), 500), exc.name
+
+
+def _serialized(exc: OdooException) -> dict[str, Any]:
+    """`serialize_exception`: what JSON-RPC errors carry in `data`."""
+    return {
+        "name": exc.name,
+        "message": str(exc),
+        "arguments": [str(exc)],
+        "context": {},
+        "debug": DEBUG,
+    }
+
+
+def _session_expired() -> dict[str, Any]:
+    return {
+        "code": 100,
+        "message": "Odoo Session Expired",
+        "data": {
+            "name": "odoo.http.SessionExpiredException",
+            "message": "Session expired",
+            "arguments": ["Session expired"],
+            "context": {},
+            "debug": DEBUG,
+        },
+    }
 
 
 def _bad_request() -> dict[str, Any]:

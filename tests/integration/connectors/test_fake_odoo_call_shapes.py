@@ -261,3 +261,29 @@ def test_json2_refusals_on_19():
             OdooClient(running.url, "prod", "admin", "admin-api-key", protocol="json2").call(
                 "no.such.model", "search", domain=[]
             )
+
+
+def test_web_session_expiry_through_odoorpcs_cookie_jar(server):
+    """The web client's cookie sessions: what OdooRPC's `json()` drives (and its login on Odoo
+    < 10); a session that is gone answers code 100 "Odoo Session Expired"."""
+    fake, running = server
+    odoo = odoorpc.ODOO("127.0.0.1", port=running.port)
+    with pytest.raises(RPCError) as wrong:
+        odoo.json("/web/session/authenticate", {"db": "prod", "login": "dunlin", "password": "x"})
+    assert wrong.value.info["data"]["name"] == "odoo.exceptions.AccessDenied"
+    session = odoo.json(
+        "/web/session/authenticate", {"db": "prod", "login": "dunlin", "password": "secret"}
+    )
+    assert session["result"]["uid"] == 6
+    call = {"model": "res.partner", "method": "search_read", "args": [[]]}
+    call["kwargs"] = {"fields": ["name"], "limit": 2}
+    rows = odoo.json("/web/dataset/call_kw/res.partner/search_read", call)["result"]
+    assert [r["id"] for r in rows] == sorted(fake.db.tables["res.partner"])[:2]
+    positional = {**call, "method": "read", "args": [[rows[0]["id"]], ["name"]], "kwargs": {}}
+    assert odoo.json("/web/dataset/call_kw", positional)["result"] == [rows[0]]
+    fake.expire_web_sessions()
+    with pytest.raises(RPCError) as expired:
+        odoo.json("/web/dataset/call_kw/res.partner/search_read", call)
+    assert expired.value.info["code"] == 100
+    assert expired.value.info["message"] == "Odoo Session Expired"
+    assert expired.value.info["data"]["name"] == "odoo.http.SessionExpiredException"
