@@ -225,11 +225,12 @@ class RestPush(_Strict):
     entities its `type` maps to; periodic sync stays on (batch edits push nothing).
 
     `secret` and `receive_id` name credentials: Xbongbong signs with its `webhookToken`,
-    YonSuite with the app secret, and seals events for the app key."""
+    YonSuite with the app secret, and seals events for the app key (a suite app: the suite's).
+    A list names alternatives; the first credential the source has is used."""
 
     scheme: Literal["xbongbong", "yonsuite"]
-    secret: str
-    receive_id: str | None = None
+    secret: str | list[str]
+    receive_id: str | list[str] | None = None
     # JMESPaths into the (decrypted) event; the vendors' event fields are partly GUESS.
     type_path: str = "type"
     event_id_path: str | None = None

@@ -124,15 +124,22 @@ def _signature(args: Any, secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def event_push(event: dict[str, Any], *, stamp_ms: int | None = None) -> dict[str, Any]:
+def event_push(
+    event: dict[str, Any],
+    *,
+    stamp_ms: int | None = None,
+    secret: str = APP_SECRET,
+    receiver: str = APP_KEY,
+) -> dict[str, Any]:
     """The body YonSuite POSTs for a subscribed event (reference/other-sources.md §1.4):
-    the event JSON sealed for the app key, signed with the app secret."""
-    key = base64.b64decode(APP_SECRET.replace("-", "")[:43].ljust(43, "0") + "=")
-    encrypt = seal(key, json.dumps(event).encode(), APP_KEY.encode())
+    the event JSON sealed for the app key, signed with the app secret (a suite app's events:
+    the suite key and secret)."""
+    key = base64.b64decode(secret.replace("-", "")[:43].ljust(43, "0") + "=")
+    encrypt = seal(key, json.dumps(event).encode(), receiver.encode())
     nonce = secrets.token_hex(8)
     stamp = str(stamp_ms if stamp_ms is not None else int(time.time() * 1000))
     signed = "".join(sorted([nonce, encrypt, stamp])).encode()
-    digest = hmac.new(APP_SECRET.encode(), signed, hashlib.sha256).digest()
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
     signature = base64.b64encode(digest).decode()
     return {"nonce": nonce, "timestamp": stamp, "encrypt": encrypt, "signature": signature}
 
