@@ -239,6 +239,20 @@ class RestPush(_Strict):
     tolerance_seconds: int = Field(default=300, ge=30)
     reply: str | None = None  # a literal body some vendors expect (YonSuite: `success`)
 
+    @staticmethod
+    def names(names: str | list[str] | None) -> list[str]:
+        return [] if names is None else [names] if isinstance(names, str) else list(names)
+
+    @classmethod
+    def first(cls, credentials: dict[str, Any], names: str | list[str] | None) -> str | None:
+        """The first of the named credentials the source has (a YonSuite source is either a
+        self-built app with app_secret or a suite app with suite_secret)."""
+        for name in cls.names(names):
+            value = credentials.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
 
 class RestSource(Reading):
     auth: RestAuth = Field(default_factory=RestAuth)

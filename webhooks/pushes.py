@@ -47,31 +47,17 @@ def push_syncs() -> PushSyncs:
     return extensions["dunlin_push_syncs"]
 
 
-def _names(names: str | list[str]) -> list[str]:
-    return [names] if isinstance(names, str) else list(names)
-
-
-def _credential(credentials: dict[str, Any], names: str | list[str]) -> str | None:
-    """The first of the named credentials the source has (a YonSuite source is either a
-    self-built app with app_secret or a suite app with suite_secret)."""
-    for name in _names(names):
-        value = credentials.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 @bp.post("/push/<int:source_id>")
 def push(source_id: int):  # type: ignore[no-untyped-def]
     source, config, credentials = _source(source_id)
-    secret = _credential(credentials, config.secret)
+    secret = RestPush.first(credentials, config.secret)
     if not secret:
-        names = " / ".join(_names(config.secret))
+        names = " / ".join(RestPush.names(config.secret))
         refuse(403, "push_disabled", f"credential `{names}` is not set / 未配置推送密钥")
     if config.scheme == "xbongbong":
         event, delivery = _xbongbong(secret, credentials), None
     else:
-        receive_id = _credential(credentials, config.receive_id) if config.receive_id else None
+        receive_id = RestPush.first(credentials, config.receive_id)
         event, delivery = _yonsuite(secret, receive_id, config.tolerance_seconds)
     if config.event_id_path:
         found = jmespath.search(config.event_id_path, event)
