@@ -20,7 +20,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes.odoo_methods import SIGNATURES, Env
+from tests.fakes.odoo_methods import SIGNATURES, Env, parameters
 from tests.fakes.odoo_orm import (
     AccessDenied,
     AccessError,
@@ -368,10 +368,10 @@ class FakeOdoo:
             self._bearer_uid(request)
         except AccessDenied:
             return Response("unauthorized", status=401)
-        methods = {
-            name: {"parameters": {p: {} for p in params}, "api": ["model"] if is_model else []}
-            for name, (is_model, params) in SIGNATURES.items()
-        }
+        methods = {}
+        for name in SIGNATURES:
+            is_model, params = parameters(name, self.version)
+            methods[name] = {"parameters": {p: {} for p in params}, "api": ["model"] * is_model}
         return _json({"methods": methods})
 
 

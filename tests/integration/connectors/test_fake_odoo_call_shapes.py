@@ -250,6 +250,17 @@ def test_json2_refusals_on_19():
         assert extra.json()["name"] == "werkzeug.exceptions.UnprocessableEntity"
         read = post("res.partner/read", {"ids": [1001], "fields": ["name"]})
         assert read.status_code == 200 and read.json()[0]["id"] == 1001
+        # odoo-client-lib maps positional arguments through /doc-bearer (name_search's second
+        # parameter is `domain` on 19).
+        conn = odoolib.get_connection(
+            hostname="127.0.0.1",
+            protocol="json2",
+            port=running.port,
+            database="prod",
+            password="dunlin-api-key",
+        )
+        name = fake.db.tables["res.partner"][1001]["name"]
+        assert [1001, name] in conn.get_model("res.partner").name_search(name, [], "ilike", 5)
         fake.env.denied[6] = {"account.move"}
         assert post("account.move/search", {"domain": []}).status_code == 403
         fake.revoke_api_key("dunlin")
