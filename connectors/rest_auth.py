@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 
@@ -44,7 +44,6 @@ class YonSuiteSelfAppSigner:
 
     app_key: str
     app_secret: str
-    kind: ClassVar[str] = "self_built"
 
     def token_query(self, timestamp_ms: str) -> dict[str, str]:
         return yonsuite_token_query(self.app_key, self.app_secret, timestamp_ms)
@@ -59,7 +58,6 @@ class YonSuiteSuiteSigner:
     suite_key: str
     suite_secret: str
     tenant_id: str
-    kind: ClassVar[str] = "suite"
 
     def token_query(self, timestamp_ms: str) -> dict[str, str]:
         params = {"suiteKey": self.suite_key, "tenantId": self.tenant_id, "timestamp": timestamp_ms}

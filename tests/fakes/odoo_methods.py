@@ -71,7 +71,9 @@ def bind(
     model: str, method: str, args: list[Any], kwargs: dict[str, Any], version: int
 ) -> tuple[list[int] | None, dict[str, Any]]:
     if method.startswith("_"):
-        raise AccessError(f"Private methods (such as {model}.{method}) cannot be called remotely.")
+        raise AccessError(
+            f"Private methods (such as '{model}.{method}') cannot be called remotely."
+        )
     if method not in SIGNATURES:
         raise UnknownMethod(f"The method '{method}' does not exist on the model '{model}'")
     is_model, params = parameters(method, version)
