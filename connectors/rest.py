@@ -32,11 +32,12 @@ from connectors.base import (
 )
 from connectors.http import RateLimiter, json_body, make_session, send, snippet
 from connectors.rest_auth import (
+    YonSuiteSelfAppSigner,
+    YonSuiteSuiteSigner,
     fxiaoke_body,
     jdy_app_signature,
     jdy_gateway_headers,
     xbongbong_sign,
-    yonsuite_token_query,
 )
 from mappings.api import RestEntity, RestMapping, RestWrite
 from mappings.coerce import parse_datetime
@@ -171,11 +172,29 @@ class RestConnector:
         response = send(self.session, method, url, timeout=self.timeout, **kwargs)
         return json_body(response)
 
-    def _yonsuite_token(self) -> tuple[dict[str, str], float]:
+    def _yonsuite_signer(self) -> tuple[YonSuiteSelfAppSigner | YonSuiteSuiteSigner, str]:
+        """The signer and token URL of the source's app type (its setting, else the mapping's)."""
         auth = self.source.auth
-        stamp = str(int(self.clock() * 1000))
-        query = yonsuite_token_query(self._secret("app_key"), self._secret("app_secret"), stamp)
-        data = self._token_call("GET", auth.token_url or "", params=query)
+        kind = self.settings.get("app_type") or auth.app_type
+        if kind == "self_built":
+            signer = YonSuiteSelfAppSigner(self._secret("app_key"), self._secret("app_secret"))
+            return signer, auth.token_url or ""
+        if kind != "suite":
+            raise SourceConfigError(f"app_type must be self_built or suite, not {kind!r}")
+        if not auth.suite_token_url:
+            raise SourceConfigError("auth.suite_token_url is required for a YonSuite suite app")
+        tenant = self.settings.get("tenant_id") or self.credentials.get("tenant_id")
+        if not tenant:
+            raise SourceConfigError("a YonSuite suite app needs the buying tenant's tenant_id")
+        signer = YonSuiteSuiteSigner(
+            self._secret("suite_key"), self._secret("suite_secret"), str(tenant)
+        )
+        return signer, auth.suite_token_url
+
+    def _yonsuite_token(self) -> tuple[dict[str, str], float]:
+        signer, url = self._yonsuite_signer()
+        query = signer.token_query(str(int(self.clock() * 1000)))
+        data = self._token_call("GET", url, params=query)
         token = jmespath.search("data.access_token", data)
         if not token:
             raise SourceAuthError(f"YonSuite refused the token request: {snippet(str(data))}")

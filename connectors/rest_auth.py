@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -22,13 +23,45 @@ def _b64_hex_hmac(key: str, message: str) -> str:
 # ---- 用友 YonSuite / YonBIP ------------------------------------------------------------------
 
 
+def yonsuite_token_signature(params: Mapping[str, str], secret: str) -> str:
+    """The open platform's token signature: base64 HMAC-SHA256 (key: the app's or suite's
+    secret) over every query parameter but `signature`, sorted by name, as name+value."""
+    message = "".join(f"{name}{params[name]}" for name in sorted(params))
+    digest = hmac.new(secret.encode(), message.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
 def yonsuite_token_query(app_key: str, app_secret: str, timestamp_ms: str) -> dict[str, str]:
     """Query of the self-built-app token request: HMAC-SHA256 (key appSecret) over the sorted
     name+value pairs, base64; the HTTP client URL-encodes it exactly once."""
     params = {"appKey": app_key, "timestamp": timestamp_ms}
-    message = "".join(f"{name}{params[name]}" for name in sorted(params))
-    digest = hmac.new(app_secret.encode(), message.encode("utf-8"), hashlib.sha256).digest()
-    return {**params, "signature": base64.b64encode(digest).decode("ascii")}
+    return {**params, "signature": yonsuite_token_signature(params, app_secret)}
+
+
+@dataclass(frozen=True)
+class YonSuiteSelfAppSigner:
+    """A self-built app (自建应用): one tenant's own app key and secret."""
+
+    app_key: str
+    app_secret: str
+
+    def token_query(self, timestamp_ms: str) -> dict[str, str]:
+        return yonsuite_token_query(self.app_key, self.app_secret, timestamp_ms)
+
+
+@dataclass(frozen=True)
+class YonSuiteSuiteSigner:
+    """An ISV suite app (生态应用): one suite key and secret serve every tenant that bought the
+    app, so the token request names the tenant and is signed over suiteKey, tenantId and the
+    timestamp (ms) with the suite secret; GET .../open-auth/suiteApp/getAccessToken."""
+
+    suite_key: str
+    suite_secret: str
+    tenant_id: str
+
+    def token_query(self, timestamp_ms: str) -> dict[str, str]:
+        params = {"suiteKey": self.suite_key, "tenantId": self.tenant_id, "timestamp": timestamp_ms}
+        return {**params, "signature": yonsuite_token_signature(params, self.suite_secret)}
 
 
 # ---- 销帮帮 Xbongbong ---------------------------------------------------------------------------

@@ -149,6 +149,11 @@ class RestAuth(_Strict):
     expires_path: str | None = "expires_in"
     # YonSuite: the access token in the query (`access_token=`) or in an `access_token` header.
     token_in: Literal["query", "header"] = "query"
+    # YonSuite: a self-built app (app_key/app_secret) or an ISV suite app (suite_key/
+    # suite_secret and the buying tenant's tenant_id), whose token comes from suite_token_url.
+    # A source's `app_type` setting overrides this.
+    app_type: Literal["self_built", "suite"] = "self_built"
+    suite_token_url: str | None = None
     refresh_margin: int = Field(default=300, ge=0)  # renew vendor tokens this early (seconds)
     hmac_header: str = "X-Signature"
     hmac_timestamp_header: str = "X-Timestamp"
@@ -220,11 +225,12 @@ class RestPush(_Strict):
     entities its `type` maps to; periodic sync stays on (batch edits push nothing).
 
     `secret` and `receive_id` name credentials: Xbongbong signs with its `webhookToken`,
-    YonSuite with the app secret, and seals events for the app key."""
+    YonSuite with the app secret, and seals events for the app key (a suite app: the suite's).
+    A list names alternatives; the first credential the source has is used."""
 
     scheme: Literal["xbongbong", "yonsuite"]
-    secret: str
-    receive_id: str | None = None
+    secret: str | list[str]
+    receive_id: str | list[str] | None = None
     # JMESPaths into the (decrypted) event; the vendors' event fields are partly GUESS.
     type_path: str = "type"
     event_id_path: str | None = None
@@ -232,6 +238,20 @@ class RestPush(_Strict):
     entities: dict[str, list[Literal["customers", "receivables"]]]
     tolerance_seconds: int = Field(default=300, ge=30)
     reply: str | None = None  # a literal body some vendors expect (YonSuite: `success`)
+
+    @staticmethod
+    def names(names: str | list[str] | None) -> list[str]:
+        return [] if names is None else [names] if isinstance(names, str) else list(names)
+
+    @classmethod
+    def first(cls, credentials: dict[str, Any], names: str | list[str] | None) -> str | None:
+        """The first of the named credentials the source has (a YonSuite source is either a
+        self-built app with app_secret or a suite app with suite_secret)."""
+        for name in cls.names(names):
+            value = credentials.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
 
 
 class RestSource(Reading):

@@ -55,13 +55,14 @@ def push_syncs() -> PushSyncs:
 @bp.post("/push/<int:source_id>")
 def push(source_id: int):  # type: ignore[no-untyped-def]
     source, config, credentials = _source(source_id)
-    secret = credentials.get(config.secret)
-    if not isinstance(secret, str) or not secret:
-        refuse(403, "push_disabled", f"credential `{config.secret}` is not set / 未配置推送密钥")
+    secret = RestPush.first(credentials, config.secret)
+    if not secret:
+        names = " / ".join(RestPush.names(config.secret))
+        refuse(403, "push_disabled", f"credential `{names}` is not set / 未配置推送密钥")
     if config.scheme == "xbongbong":
         event, delivery = _xbongbong(secret, credentials), None
     else:
-        receive_id = credentials.get(config.receive_id) if config.receive_id else None
+        receive_id = RestPush.first(credentials, config.receive_id)
         event, delivery = _yonsuite(secret, receive_id, config.tolerance_seconds)
     if config.event_id_path:
         found = jmespath.search(config.event_id_path, event)

@@ -26,6 +26,21 @@ def twilio(form: dict[str, str]) -> list[Receipt]:
     return [Receipt(sid, status, form.get("ErrorCode", ""))] if status else []
 
 
+def twilio_json(payload: Any) -> list[Receipt]:
+    """A JSON-body status callback. Field names as in the form callback; a CloudEvents-style
+    envelope (`data` holding camelCase fields, as Event Streams send) is read too (GUESS: which
+    products send JSON status callbacks, and in which shape, is not pinned in the reference)."""
+    if not isinstance(payload, dict):
+        raise PayloadError("expected a JSON object")
+    inner = payload["data"] if isinstance(payload.get("data"), dict) else payload
+    fields = {
+        key[:1].upper() + key[1:]: str(value)
+        for key, value in inner.items()
+        if isinstance(key, str) and isinstance(value, str | int) and not isinstance(value, bool)
+    }
+    return twilio(fields)
+
+
 def _array(payload: Any) -> list[dict[str, Any]]:
     items = payload if isinstance(payload, list) else [payload]
     if not all(isinstance(i, dict) for i in items):

@@ -7,6 +7,7 @@ their own signatures. Receipts are idempotent by the ledger's forward-only state
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -18,13 +19,14 @@ from dunlin.links import receipt_path_token
 from reminders.models import ChannelConfig
 from reminders.receipts import Receipt, apply_receipts
 from webhooks import receipt_parsers as parse
-from webhooks.edge import dunlin_app, json_body, refuse, secret_box
+from webhooks.edge import dunlin_app, has_nul, json_body, refuse, secret_box
 from webhooks.signatures import (
     open_sealed,
     same,
     unix_time,
     verify_timestamped_hmac,
     verify_twilio,
+    verify_twilio_json,
     verify_wx,
     wx_aes_key,
 )
@@ -83,13 +85,7 @@ def receive(channel_id: int, token: str):  # type: ignore[no-untyped-def]
 
 def _parse(provider: str, secrets: dict[str, Any]) -> tuple[list[Receipt], Any]:
     if provider == "twilio":
-        form = request.form.to_dict(flat=False)
-        url = _public_url()
-        if not verify_twilio(
-            request.headers.get("X-Twilio-Signature", ""), secrets["auth_token"], url, form
-        ):
-            refuse(401, "bad_signature", "X-Twilio-Signature does not match / 签名不匹配")
-        return parse.twilio(request.form.to_dict()), Response("", 204)
+        return _twilio(secrets), Response("", 204)
     if provider == "aliyun_sms":
         return parse.aliyun(json_body()), jsonify(code=0, msg="ok")
     if provider == "tencent_sms":
@@ -109,6 +105,34 @@ def _parse(provider: str, secrets: dict[str, Any]) -> tuple[list[Receipt], Any]:
         events = parse.wechat_event if provider == "wechat_template" else parse.wecom_event
         return events(fields), Response("success", mimetype="text/plain")
     refuse(404, "no_receipts", f"{provider} sends no receipts / 该渠道没有回执")
+
+
+def _twilio(secrets: dict[str, Any]) -> list[Receipt]:
+    """Form bodies are signed with their parameters; any other body only through the
+    `bodySHA256` in the signed URL, so a body without it is refused rather than trusted."""
+    url, signature = _public_url(), request.headers.get("X-Twilio-Signature", "")
+    raw = request.get_data()
+    if "bodySHA256" in request.args:
+        reason = verify_twilio_json(signature, secrets["auth_token"], url, raw)
+        if reason:
+            refuse(401, "bad_signature", f"X-Twilio-Signature: {reason} / 签名不匹配")
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise parse.PayloadError("the body is not JSON / 请求体不是 JSON") from exc
+        if has_nul(payload):
+            raise parse.PayloadError("the body contains a NUL character / 含有 NUL 字符")
+        return parse.twilio_json(payload)
+    if raw and request.mimetype != "application/x-www-form-urlencoded":
+        refuse(
+            401,
+            "unsigned_body",
+            "a non-form body must be signed through bodySHA256 in the URL / 请求体未签名",
+        )
+    form = request.form.to_dict(flat=False)
+    if not verify_twilio(signature, secrets["auth_token"], url, form):
+        refuse(401, "bad_signature", "X-Twilio-Signature does not match / 签名不匹配")
+    return parse.twilio(request.form.to_dict())
 
 
 def _wx_fields(secrets: dict[str, Any]) -> dict[str, str]:

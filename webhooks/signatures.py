@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -133,17 +134,46 @@ def verify_twilio(signature: str, auth_token: str, url: str, params: dict[str, l
     return any(same(twilio_signature(auth_token, u, params), signature) for u in candidates)
 
 
+def twilio_body_sha256(raw_body: bytes) -> str:
+    """The `bodySHA256` Twilio puts in the URL of a JSON-body webhook: hex SHA-256 of the body."""
+    return hashlib.sha256(raw_body).hexdigest()
+
+
+def verify_twilio_json(signature: str, auth_token: str, url: str, raw_body: bytes) -> str | None:
+    """A JSON-body webhook: the signature covers the URL alone (bodySHA256 included), so the
+    body is bound only through that hash; both must hold. Returns the refusal reason or None."""
+    given = parse_qs(urlsplit(url).query).get("bodySHA256")
+    if not given:
+        return "a JSON body must come with bodySHA256 in the URL"
+    if not verify_twilio(signature, auth_token, url, {}):
+        return "X-Twilio-Signature does not match the URL"
+    if not same(twilio_body_sha256(raw_body), given[0].strip().lower()):
+        return "the body does not match bodySHA256"
+    return None
+
+
+def _port(url: str) -> int | None:
+    """The URL's explicit port; a malformed one (a forged Host header) counts as none."""
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
 def _without_default_port(url: str) -> str:
-    return url.replace(":443/", "/", 1).replace(":80/", "/", 1)
+    parts = urlsplit(url)
+    port = _port(url)
+    if port is None or port != {"https": 443, "http": 80}.get(parts.scheme):
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0]))
 
 
 def _with_default_port(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    if ":" in host:
+    parts = urlsplit(url)
+    if _port(url) is not None:
         return url
-    port = "443" if scheme == "https" else "80"
-    return f"{scheme}://{host}:{port}{slash}{path}"
+    port = 443 if parts.scheme == "https" else 80
+    return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
 
 
 def verify_timestamped_hmac(

@@ -193,7 +193,11 @@ class OdooConnector:
 
     def _resolve_lookups(self, spec: OdooEntity, records: list[dict[str, Any]]) -> None:
         for field, lookup in spec.lookups.items():
-            ids = {r.get(field) for r in records if isinstance(r.get(field), int)}
+            ids = {
+                r[field]
+                for r in records
+                if isinstance(r.get(field), int) and not isinstance(r[field], bool)
+            }  # an unset many2one is False, which is an int to Python
             todo = sorted(i for i in ids if (lookup.model, i) not in self._lookup_cache)
             if todo:
                 for row in self.client.call(lookup.model, "read", todo, fields=[lookup.field]):

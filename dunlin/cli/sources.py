@@ -225,7 +225,8 @@ def show_push(state, name: str) -> None:  # type: ignore[no-untyped-def]
         push = getattr(getattr(load_mapping(source.mapping), "source", None), "push", None)
         if push is None:
             return
-        stored = bool(credentials_of(secret_box(state), source).get(push.secret))
+        stored = bool(push.first(credentials_of(secret_box(state), source), push.secret))
+        secret = " or ".join(push.names(push.secret))  # YonSuite: app_secret or suite_secret
         source_id = source.id
     base = (app.settings.public_url or "https://<DUNLIN_PUBLIC_URL>").rstrip("/")
     console.print(
@@ -237,10 +238,10 @@ def show_push(state, name: str) -> None:  # type: ignore[no-untyped-def]
     if not stored:
         console.print(
             t(
-                f"  [yellow]pushes are refused until `{push.secret}` is stored:[/yellow]"
-                f" dunlin sources update {name} --secret {push.secret}",
-                f"  [yellow]存储 `{push.secret}` 之前推送会被拒绝：[/yellow]"
-                f"dunlin sources update {name} --secret {push.secret}",
+                f"  [yellow]pushes are refused until `{secret}` is stored:[/yellow]"
+                f" dunlin sources update {name} --secret {secret}",
+                f"  [yellow]存储 `{secret}` 之前推送会被拒绝：[/yellow]"
+                f"dunlin sources update {name} --secret {secret}",
             )
         )
 

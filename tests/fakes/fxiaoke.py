@@ -34,7 +34,7 @@ class FakeFxiaoke:
             "ActiveRecordObj": [],
         }
         self.tokens: set[str] = set()
-        self.app = FaultyApp(self.handle)
+        self.app = FaultyApp(self.handle, lambda exc: _reply(10001, f"参数错误: {exc}"))
 
     def seed(self, seed: int, customers: int, plans: int) -> None:
         rng = random.Random(seed)

@@ -27,7 +27,9 @@ class FakeJiandaoyun:
         self.forms: dict[str, list[dict[str, Any]]] = {e: [] for e in ENTRIES.values()}
         self.counter = 0x6630A1B2C3D4E5F600000000
         self.lock = threading.Lock()
-        self.app = FaultyApp(self.handle)
+        self.app = FaultyApp(
+            self.handle, lambda exc: _json({"code": 4000, "msg": f"请求参数错误: {exc}"}, 400)
+        )
 
     def _new_id(self) -> str:
         with self.lock:

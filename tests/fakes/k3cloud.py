@@ -74,6 +74,9 @@ FORM_KEYS = {
         "FModifyDate",
     },
 }
+# What the fake serves; any other service path is a 404 (never a fake "form not found").
+QUERIES = {"ExecuteBillQuery", "BillQuery"}
+SERVICES = QUERIES | {"Save", "ValidateUser", "LoginByAppSecret", "LoginBySign"}
 _IN_TERM = re.compile(r"([\w.]+)\s+in\s*\(([^)]*)\)", re.IGNORECASE)
 _TERM = re.compile(r"^\s*([\w.]+)\s*(>=|<=|<>|=|>|<|like)\s*(.+?)\s*$", re.IGNORECASE)
 
@@ -250,8 +253,11 @@ class FakeK3Cloud:
                 return sid
         return None
 
-    def _login(self, service: str, params: list[Any]) -> tuple[dict[str, Any], str | None]:
+    def _login(self, service: str, params: Any) -> tuple[dict[str, Any], str | None]:
         self.logins += 1
+        wanted = {"ValidateUser": 4, "LoginByAppSecret": 5, "LoginBySign": 6}[service]
+        if not isinstance(params, list) or len(params) < wanted - 1:
+            params = ["", "", "", "", ""]  # a malformed login is a failed login
         acct, user = str(params[0]), str(params[1])
         ok = acct == self.acct_id and user == self.username
         if service == "ValidateUser":
@@ -260,7 +266,7 @@ class FakeK3Cloud:
             ok = ok and params[2] == self.app_id and params[3] == self.app_secret
         elif service == "LoginBySign":
             stamp, sign = str(params[3]), str(params[4])
-            fresh = abs(self.clock() - int(stamp)) <= self.skew_seconds
+            fresh = stamp.isdigit() and abs(self.clock() - int(stamp)) <= self.skew_seconds
             ok = (
                 ok and fresh and sign == login_sign(acct, user, self.app_id, self.app_secret, stamp)
             )
@@ -291,7 +297,15 @@ class FakeK3Cloud:
         if not (path.startswith(PREFIX) and path.endswith(".common.kdsvc")):
             return Response("Not Found", status=404)
         service = path[len(PREFIX) : -len(".common.kdsvc")].rsplit(".", 1)[-1]
-        body = json.loads(request.get_data() or b"{}")
+        if service not in SERVICES:
+            return Response(f"Not Found: the fake does not serve {service}", status=404)
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            error = _error(8, "请求参数不是合法的 JSON 对象")
+            return _json([[error]] if service in QUERIES else error)
         if ".AuthService." in path:
             result, sid = self._login(service, body.get("parameters", []))
             return _json(result, sid)
@@ -301,26 +315,36 @@ class FakeK3Cloud:
             sid = new_sid = self._new_session()  # a signed request opens a session silently
         if sid is None:
             lost = _error(1, "会话信息已丢失，请重新登录", status=500)
-            return _json([[lost]] if service == "ExecuteBillQuery" else lost)
+            return _json([[lost]] if service in QUERIES else lost)
         try:
             with self.lock:
                 result = self._service(service, body)
-        except KingdeeError as exc:
-            error = _error(exc.code, str(exc), exc.field)
-            return _json([[error]] if service == "ExecuteBillQuery" else error, new_sid)
+        except (KingdeeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # The server wraps every failure in a ResponseStatus, never a bare HTTP 500.
+            code = exc.code if isinstance(exc, KingdeeError) else 0
+            field = exc.field if isinstance(exc, KingdeeError) else ""
+            error = _error(code, str(exc) or type(exc).__name__, field)
+            return _json([[error]] if service in QUERIES else error, new_sid)
         return _json(result, new_sid)
 
     def _service(self, service: str, body: dict[str, Any]) -> Any:
-        if service == "ExecuteBillQuery":
+        if service in QUERIES:
             query = body.get("data") if "data" in body else body.get("parameters", [None])[0]
-            return self.query(json.loads(query) if isinstance(query, str) else query)
+            query = json.loads(query) if isinstance(query, str) else query
+            if not isinstance(query, dict):
+                raise KingdeeError(8, "查询参数不能为空")
+            rows = self.query(query)
+            if service == "BillQuery":  # the 2023 variant: rows as objects keyed by field key
+                keys = [k.strip() for k in str(query["FieldKeys"]).split(",") if k.strip()]
+                return [dict(zip(keys, row, strict=True)) for row in rows]
+            return rows
         if service == "Save":
             if "formid" in body:
                 form, data = body["formid"], body["data"]
             else:
                 form, data = body["parameters"][0], body["parameters"][1]
             return self.save(form, json.loads(data) if isinstance(data, str) else data)
-        raise KingdeeError(4, f"service {service} is not supported by the fake")
+        raise AssertionError(f"unreachable: {service}")  # SERVICES filters
 
     def _known(self, form: str) -> set[str]:
         if form not in FORM_KEYS:

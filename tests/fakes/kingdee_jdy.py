@@ -34,7 +34,7 @@ class FakeKingdeeJdy:
         self.tokens: set[str] = set()
         self.token_calls = 0
         self.clock = time.time
-        self.app = FaultyApp(self.handle)
+        self.app = FaultyApp(self.handle, lambda exc: _reply(400, f"参数错误: {exc}", http=400))
 
     def seed(self, seed: int, customers: int, bills: int) -> None:
         rng = random.Random(seed)

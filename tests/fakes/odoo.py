@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import time
 import xmlrpc.client
 from datetime import date, datetime, timedelta
@@ -19,14 +20,17 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes.odoo_methods import SIGNATURES, Env
+from tests.fakes.odoo_methods import SIGNATURES, Env, parameters
 from tests.fakes.odoo_orm import (
     AccessDenied,
     AccessError,
     Database,
     MissingError,
     OdooException,
+    ServerError,
     UnknownArgument,
+    UnknownMethod,
+    UnknownModel,
     UserError,
 )
 from tests.fakes.server import FaultyApp, Served, serve_forever
@@ -47,6 +51,7 @@ class FakeOdoo:
             "dunlin": (6, "secret", "dunlin-api-key"),
         }
         self.latency = 0.0  # seconds added to each model call, to play a real server
+        self.web_sessions: dict[str, int] = {}  # web-client session id → uid
         self.app = FaultyApp(self.handle)
         self._base_records()
 
@@ -63,6 +68,9 @@ class FakeOdoo:
             db.insert("res.users", {"id": uid, "name": name, "login": name.split()[0].lower()})
         db.insert("ir.model", {"id": 101, "model": "res.partner", "name": "Contact"})
         db.insert("ir.model", {"id": 102, "model": "account.move", "name": "Journal Entry"})
+        for model in db.fields:  # every model is in ir.model (OdooRPC's `model in odoo.env`)
+            if model not in ("res.partner", "account.move"):
+                db.insert("ir.model", {"model": model, "name": model.replace(".", " ").title()})
         db.insert("mail.activity.type", {"id": 4, "name": "To-Do"})
         db.insert(
             "ir.model.data",
@@ -170,6 +178,12 @@ class FakeOdoo:
                 return uid
         raise AccessDenied("Access Denied")
 
+    def revoke_api_key(self, login: str) -> None:
+        """The user's API key stops working (revoked, or past its lifetime: at most 3 months on
+        19.0); the password still does."""
+        uid, password, _key = self.users[login]
+        self.users[login] = (uid, password, f"revoked-{time.monotonic_ns()}")
+
     def version_info(self) -> dict[str, Any]:
         serie = f"{self.version}.0"
         return {
@@ -191,11 +205,11 @@ class FakeOdoo:
         if service == "object" and method in ("execute_kw", "execute"):
             if self.latency:  # a real Odoo takes 0.3–2 s per page of 500 (reference/odoo.md §7)
                 time.sleep(self.latency)
+            if len(args) < 5:
+                raise UnknownArgument(f"{method}() missing required positional arguments")
             database, uid, secret, model, name = args[:5]
             uid = self._uid_for(database, uid, secret)
-            call_args = list(args[5]) if len(args) > 5 else []
-            kwargs = dict(args[6]) if len(args) > 6 and method == "execute_kw" else {}
-            kwargs.pop("context", None)
+            call_args, kwargs = _call_shape(method, args[5:])
             with self.db.lock:
                 return _nil_free(self.env.call(uid, model, name, call_args, kwargs))
         if service == "db" and method == "list":
@@ -210,6 +224,10 @@ class FakeOdoo:
             return self._xmlrpc(request, path.removeprefix("/xmlrpc/"), legacy=True)
         if path == "/jsonrpc":
             return self._jsonrpc(request)
+        if path in ("/web/session/authenticate", "/web/session/destroy") or path.startswith(
+            "/web/dataset/call_kw"
+        ):
+            return self._web(request, path)
         if path == "/_fake/touch":  # test control: change a fraction of the invoices
             return _json({"touched": self.touch(**(request.get_json(force=True) or {}))})
         if path == "/web/webclient/version_info":
@@ -222,23 +240,27 @@ class FakeOdoo:
         return Response("404: Not Found", status=404)
 
     def _xmlrpc(self, request: Request, service: str, legacy: bool = False) -> Response:
-        params, method = xmlrpc.client.loads(request.get_data(), use_builtin_types=True)
         try:
+            params, method = xmlrpc.client.loads(request.get_data(), use_builtin_types=True)
             result = self.service(service, method, list(params))
             body = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False)
-        except OdooException as exc:
+        except Exception as raised:  # Odoo turns every error into a fault
+            exc = _odoo_error(raised)
             fault = _legacy_fault(exc) if legacy else _fault(exc)
             body = xmlrpc.client.dumps(fault, methodresponse=True)
         return Response(body, content_type="text/xml; charset=utf-8")
 
     def _jsonrpc(self, request: Request) -> Response:
-        payload = request.get_json(force=True)
-        params = payload.get("params", {})
+        payload = request.get_json(force=True, silent=True)
+        if not isinstance(payload, dict):
+            return _json({"jsonrpc": "2.0", "id": None, "error": _bad_request()})
         try:
+            params = payload.get("params") or {}
             result = self.service(
                 params.get("service"), params.get("method"), list(params.get("args", []))
             )
-        except OdooException as exc:
+        except Exception as raised:  # Odoo turns every error into `error`
+            exc = _odoo_error(raised)
             error = {
                 "code": 200,
                 "message": "Odoo Server Error",
@@ -252,6 +274,54 @@ class FakeOdoo:
             }
             return _json({"jsonrpc": "2.0", "id": payload.get("id"), "error": error})
         return _json({"jsonrpc": "2.0", "id": payload.get("id"), "result": result})
+
+    def expire_web_sessions(self) -> None:
+        self.web_sessions.clear()
+
+    def _web(self, request: Request, path: str) -> Response:
+        """The web client's cookie-session style (reference: docs/reference/odoo-fake.md):
+        authenticate sets `session_id`; call_kw needs it, and a session that is gone answers
+        code 100 "Odoo Session Expired"."""
+        payload = request.get_json(force=True, silent=True)
+        if not isinstance(payload, dict):
+            return _json({"jsonrpc": "2.0", "id": None, "error": _bad_request()})
+        params, rid = payload.get("params") or {}, payload.get("id")
+        sid = request.cookies.get("session_id", "")
+        try:
+            if path == "/web/session/destroy":
+                self.web_sessions.pop(sid, None)
+                return _json({"jsonrpc": "2.0", "id": rid, "result": None})
+            if path == "/web/session/authenticate":
+                uid = self.authenticate(
+                    params.get("db"), str(params.get("login")), str(params.get("password"))
+                )
+                if not uid:
+                    raise AccessDenied("Access Denied")
+                sid = secrets.token_hex(20)
+                self.web_sessions[sid] = int(uid)
+                info = {
+                    "uid": uid,
+                    "db": self.database,
+                    "username": params.get("login"),
+                    "user_context": {"lang": "en_US", "tz": "Asia/Shanghai", "uid": uid},
+                    **self.version_info(),
+                }
+                response = _json({"jsonrpc": "2.0", "id": rid, "result": info})
+                response.set_cookie("session_id", sid, httponly=True, path="/")
+                return response
+            if sid not in self.web_sessions:
+                return _json({"jsonrpc": "2.0", "id": rid, "error": _session_expired()})
+            args, kwargs = list(params.get("args") or []), dict(params.get("kwargs") or {})
+            kwargs.pop("context", None)
+            with self.db.lock:
+                result = self.env.call(
+                    self.web_sessions[sid], params.get("model"), params.get("method"), args, kwargs
+                )
+            return _json({"jsonrpc": "2.0", "id": rid, "result": _nil_free(result)})
+        except Exception as raised:  # the web dispatcher serialises every error too
+            exc = _odoo_error(raised)
+            error = {"code": 200, "message": "Odoo Server Error", "data": _serialized(exc)}
+            return _json({"jsonrpc": "2.0", "id": rid, "error": error})
 
     def _bearer_uid(self, request: Request) -> int:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -276,16 +346,11 @@ class FakeOdoo:
             kwargs.pop("ids", None) if is_model else None
             with self.db.lock:
                 result = self.env.call(uid, model, method, [], kwargs)
-        except OdooException as exc:
-            status = {
-                AccessDenied: 401,
-                AccessError: 403,
-                MissingError: 404,
-                UserError: 422,
-                UnknownArgument: 422,
-            }.get(type(exc), 500)
+        except Exception as raised:  # serialised as Odoo's json2 dispatcher does
+            exc = _odoo_error(raised)
+            status, name = _json2_status(exc, model)
             body = {
-                "name": exc.name,
+                "name": name,
                 "message": str(exc),
                 "arguments": [str(exc)],
                 "context": {},
@@ -303,11 +368,35 @@ class FakeOdoo:
             self._bearer_uid(request)
         except AccessDenied:
             return Response("unauthorized", status=401)
-        methods = {
-            name: {"parameters": {p: {} for p in params}, "api": ["model"] if is_model else []}
-            for name, (is_model, params) in SIGNATURES.items()
-        }
+        methods = {}
+        for name in SIGNATURES:
+            is_model, params = parameters(name, self.version)
+            methods[name] = {"parameters": {p: {} for p in params}, "api": ["model"] * is_model}
         return _json({"methods": methods})
+
+
+def _call_shape(method: str, rest: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """`execute(db, uid, pw, model, method, *args)` passes the method's arguments one by one
+    (OdooRPC's `execute('account.move', 'read', ids, ['name'])`); `execute_kw(..., args,
+    kwargs)` passes a list and a dict. A `context` keyword is accepted and dropped."""
+    if method == "execute":
+        call_args, kwargs = list(rest), {}
+    else:
+        if len(rest) > 2:
+            raise UnknownArgument("execute_kw() takes from 6 to 7 positional arguments")
+        call_args = rest[0] if rest else []
+        kwargs = rest[1] if len(rest) > 1 and rest[1] is not None else {}
+        if not isinstance(call_args, list) or not isinstance(kwargs, dict):
+            raise UnknownArgument("execute_kw() expects a list of arguments and a dict of keywords")
+        call_args, kwargs = list(call_args), dict(kwargs)
+    kwargs.pop("context", None)
+    return call_args, kwargs
+
+
+def _odoo_error(exc: Exception) -> OdooException:
+    """What Odoo's dispatcher makes of an exception: its own classes as they are, any other
+    Python error serialised by class name (JSON-RPC error / XML-RPC fault, never a bare 500)."""
+    return exc if isinstance(exc, OdooException) else ServerError(exc)
 
 
 def _nil_free(value: Any) -> Any:
@@ -319,6 +408,61 @@ def _nil_free(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _nil_free(v) for k, v in value.items()}
     return value
+
+
+def _json2_status(exc: OdooException, model: str) -> tuple[int, str]:
+    """JSON-2's HTTP status and the serialised class: an unknown model or method is a werkzeug
+    NotFound (404), a binding TypeError an UnprocessableEntity (422)."""
+    if isinstance(exc, UnknownModel):
+        exc.args = (f"the model {model!r} does not exist",)
+        return 404, "werkzeug.exceptions.NotFound"
+    if isinstance(exc, UnknownMethod):
+        return 404, "werkzeug.exceptions.NotFound"
+    if isinstance(exc, UnknownArgument):
+        return 422, "werkzeug.exceptions.UnprocessableEntity"
+    status = {AccessDenied: 401, AccessError: 403, MissingError: 404, UserError: 422}
+    return status.get(type(exc), 500), exc.name
+
+
+def _serialized(exc: OdooException) -> dict[str, Any]:
+    """`serialize_exception`: what JSON-RPC errors carry in `data`."""
+    return {
+        "name": exc.name,
+        "message": str(exc),
+        "arguments": [str(exc)],
+        "context": {},
+        "debug": DEBUG,
+    }
+
+
+def _session_expired() -> dict[str, Any]:
+    return {
+        "code": 100,
+        "message": "Odoo Session Expired",
+        "data": {
+            "name": "odoo.http.SessionExpiredException",
+            "message": "Session expired",
+            "arguments": ["Session expired"],
+            "context": {},
+            "debug": DEBUG,
+        },
+    }
+
+
+def _bad_request() -> dict[str, Any]:
+    """The body was not a JSON-RPC request at all: Odoo answers with a BadRequest error."""
+    message = "Invalid JSON data"
+    return {
+        "code": 400,
+        "message": "Odoo Server Error",
+        "data": {
+            "name": "werkzeug.exceptions.BadRequest",
+            "message": message,
+            "arguments": [message],
+            "context": {},
+            "debug": DEBUG,
+        },
+    }
 
 
 def _fault(exc: OdooException) -> xmlrpc.client.Fault:

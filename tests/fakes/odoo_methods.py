@@ -1,7 +1,10 @@
 """The ORM methods the fake Odoo serves, with Odoo's signatures, for every protocol.
 
-`execute_kw` (XML-RPC, JSON-RPC) and JSON-2 both bind arguments against SIGNATURES, so an
-unknown keyword fails the way it does on a real server (TypeError; HTTP 422 on JSON-2).
+`execute`, `execute_kw` (XML-RPC, JSON-RPC) and JSON-2 all bind arguments against SIGNATURES
+as Python binds them on a real server: any parameter positionally or by keyword, record ids
+first for record methods (`read(ids, ['name'])` as OdooRPC sends it); an unknown keyword or one
+too many positionals is a TypeError (HTTP 422 on JSON-2), an unknown method an AttributeError,
+a private one an AccessError, a model the user may not read an AccessError.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.odoo_orm import (
+    AccessError,
     Database,
     InvalidField,
     MissingError,
     UnknownArgument,
+    UnknownMethod,
 )
 
 # method → (is @api.model, parameter names after `self`/ids)
@@ -27,6 +32,9 @@ SIGNATURES: dict[str, tuple[bool, tuple[str, ...]]] = {
     "write": (False, ("vals",)),
     "unlink": (False, ()),
     "context_get": (True, ()),
+    "default_get": (True, ("fields_list",)),
+    "name_search": (True, ("name", "args", "operator", "limit")),
+    "check_object_reference": (True, ("module", "xml_id", "raise_on_access_error")),
     "check_access_rights": (True, ("operation", "raise_exception")),
     "message_post": (
         False,
@@ -49,29 +57,68 @@ SIGNATURES: dict[str, tuple[bool, tuple[str, ...]]] = {
 }
 
 
-def bind(
-    method: str, args: list[Any], kwargs: dict[str, Any], version: int
-) -> tuple[list[int] | None, dict[str, Any]]:
-    if method not in SIGNATURES:
-        raise UnknownArgument(f"The method {method!r} does not exist")
+def parameters(method: str, version: int) -> tuple[bool, tuple[str, ...]]:
+    """(is @api.model, parameter names) of `method` on this version."""
     is_model, params = SIGNATURES[method]
     if method == "message_post" and version < 17:
         params = tuple(p for p in params if p != "body_is_html")
+    if method == "name_search" and version >= 18:  # 18 renamed `args` to `domain`
+        params = tuple("domain" if p == "args" else p for p in params)
+    return is_model, params
+
+
+def bind(
+    model: str, method: str, args: list[Any], kwargs: dict[str, Any], version: int
+) -> tuple[list[int] | None, dict[str, Any]]:
+    if method.startswith("_"):
+        raise AccessError(
+            f"Private methods (such as '{model}.{method}') cannot be called remotely."
+        )
+    if method not in SIGNATURES:
+        raise UnknownMethod(f"The method '{method}' does not exist on the model '{model}'")
+    is_model, params = parameters(method, version)
     args = list(args)
     ids = None
     if not is_model:
         if not args and "ids" not in kwargs:
             raise UnknownArgument(f"{method}() missing record ids")
         ids = kwargs.pop("ids", None) if "ids" in kwargs else args.pop(0)
-        ids = [ids] if isinstance(ids, int) else list(ids)
+        ids = _ids(method, ids)
     if len(args) > len(params):
-        raise UnknownArgument(f"{method}() takes {len(params)} positional arguments")
+        raise UnknownArgument(
+            f"{method}() takes {len(params) + 1} positional arguments but {len(args) + 1} were given"
+        )
     bound = dict(zip(params, args, strict=False))
     for key, value in kwargs.items():
         if key not in params:
             raise UnknownArgument(f"{method}() got an unexpected keyword argument {key!r}")
+        if key in bound:
+            raise UnknownArgument(f"{method}() got multiple values for argument {key!r}")
         bound[key] = value
     return ids, bound
+
+
+def _ids(method: str, ids: Any) -> list[int]:
+    """`browse()` takes an id, a list of ids, or False/None for an empty recordset; falsy ids in
+    a list are dropped as Odoo's `origin_ids` drops them (`read([False, 7])` reads 7)."""
+    if ids is False or ids is None:
+        return []
+    if isinstance(ids, int) and not isinstance(ids, bool):
+        return [ids]
+    if isinstance(ids, list | tuple) and all(isinstance(i, int) for i in ids):
+        return [i for i in ids if i]
+    raise UnknownArgument(f"{method}(): record ids must be integers, not {ids!r}")
+
+
+def _names(fields: Any) -> list[str] | None:
+    """A field list as `read`/`search_read` accept it: None/False/[] for all, names otherwise."""
+    if not fields:
+        return None
+    if isinstance(fields, str):
+        return [fields]
+    if isinstance(fields, list | tuple) and all(isinstance(f, str) for f in fields):
+        return list(fields)
+    raise InvalidField(f"Invalid field {fields!r}")
 
 
 @dataclass(frozen=True)
@@ -84,14 +131,29 @@ class Ctx:
 class Env:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.denied: dict[int, set[str]] = {}  # uid → models that user has no ACL for
 
     def call(
         self, uid: int, model: str, method: str, args: list[Any], kwargs: dict[str, Any]
     ) -> Any:
         ctx = Ctx(uid, model, self.db.model_fields(model))
-        ids, kw = bind(method, args, dict(kwargs), self.db.version)
+        ids, kw = bind(model, method, args, dict(kwargs), self.db.version)
+        if model in self.denied.get(uid, ()) and method != "check_access_rights":
+            raise self._access_error(ctx, "read")
         handler = getattr(self, "_" + method)
         return handler(ctx, ids, **kw) if ids is not None else handler(ctx, **kw)
+
+    def _access_error(self, ctx: Ctx, operation: str) -> AccessError:
+        described = next(
+            (m["name"] for m in self.db.tables["ir.model"].values() if m["model"] == ctx.model),
+            ctx.model,
+        )
+        return AccessError(
+            f"You are not allowed to {'access' if operation == 'read' else operation} "
+            f"'{described}' ({ctx.model}) records.\n\nThis operation is allowed for the "
+            "following groups:\n\t- Accounting/Billing\n\nContact your administrator to "
+            "request access if necessary."
+        )
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -99,7 +161,7 @@ class Env:
         self, ctx: Ctx, record: dict[str, Any], names: list[str] | None, load: Any
     ) -> dict[str, Any]:
         model, fields = ctx.model, ctx.schema
-        names = names or [n for n, f in fields.items() if f.get("store", True)]
+        names = _names(names) or [n for n, f in fields.items() if f.get("store", True)]
         for name in names:
             if name not in fields:
                 raise InvalidField(f"Invalid field {name!r} on model {model!r}")
@@ -135,6 +197,27 @@ class Env:
         table = self.db.tables[ctx.model]
         return [self._project(ctx, table[i], fields, load) for i in ids if i in table]
 
+    def _name_search(self, ctx, name="", args=None, operator="ilike", limit=100, domain=None):
+        rows = self.db.search(ctx.model, list(domain or args or []), 0, None, None)
+        if name:
+            leaf = [("name", operator, name)]
+            rows = self.db.search(ctx.model, leaf + list(domain or args or []), 0, None, None)
+        rows = rows[:limit] if limit else rows
+        return [[r["id"], r.get("name") or f"{ctx.model},{r['id']}"] for r in rows]
+
+    def _default_get(self, ctx, fields_list=None):
+        return {}
+
+    def _check_object_reference(self, ctx, module, xml_id, raise_on_access_error=False):
+        if ctx.model != "ir.model.data":
+            raise UnknownMethod(
+                f"The method 'check_object_reference' does not exist on the model '{ctx.model}'"
+            )
+        for row in self.db.tables["ir.model.data"].values():
+            if (row["module"], row["name"]) == (module, xml_id):
+                return [row["model"], row["res_id"]]
+        raise ValueError(f"External ID not found in the system: {module}.{xml_id}")
+
     def _fields_get(self, ctx, allfields=None, attributes=None):
         out = {}
         for name, spec in ctx.schema.items():
@@ -147,6 +230,10 @@ class Env:
         return {"lang": "en_US", "tz": "Asia/Shanghai", "uid": ctx.uid}
 
     def _check_access_rights(self, ctx, operation="read", raise_exception=True):
+        if ctx.model in self.denied.get(ctx.uid, ()):
+            if raise_exception:
+                raise self._access_error(ctx, operation)
+            return False
         return True
 
     # ---- writing -----------------------------------------------------------------------------
@@ -169,6 +256,9 @@ class Env:
         return new_ids[0] if single else new_ids
 
     def _write(self, ctx, ids, vals=None):
+        unknown = [k for k in vals or {} if k not in ctx.schema]
+        if unknown:
+            raise InvalidField(f"Invalid field {unknown[0]!r} on model {ctx.model!r}")
         self.db.update(ctx.model, ids, vals or {})
         return True
 

@@ -49,6 +49,26 @@ class UnknownArgument(OdooException):
     name, kind = "builtins.TypeError", ""
 
 
+class UnknownModel(UserError):
+    """`execute_kw` on a model the registry lacks: odoo.service.model raises
+    UserError("Object %s doesn't exist"); JSON-2 answers 404 NotFound instead."""
+
+
+class UnknownMethod(OdooException):
+    """A method the model lacks: AttributeError from `call_kw` (404 NotFound on JSON-2)."""
+
+    name, kind = "builtins.AttributeError", ""
+
+
+class ServerError(OdooException):
+    """Any other Python exception inside a call: Odoo serialises it as `<module>.<class>`
+    with the traceback, never as a bare HTTP 500 (a 500 here means the fake is wrong)."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc) or type(exc).__name__)
+        self.name = f"builtins.{type(exc).__name__}"
+
+
 def _f(type_: str, relation: str | None = None, selection: list[Any] | None = None) -> dict:
     field: dict[str, Any] = {"type": type_, "store": True, "string": ""}
     if relation:
@@ -271,7 +291,7 @@ class Database:
 
     def model_fields(self, model: str) -> dict[str, Any]:
         if model not in self.fields:
-            raise MissingError(f"Object {model} doesn't exist")
+            raise UnknownModel(f"Object {model} doesn't exist")
         return self.fields[model]
 
     def insert(self, model: str, values: dict[str, Any], write_date: str | None = None) -> int:

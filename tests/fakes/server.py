@@ -14,10 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.exceptions import BadRequest
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 Handler = Callable[[Request], Response]
+# What a handler hits on input it cannot read (werkzeug's BadRequest: get_json on bad JSON).
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, BadRequest)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
 
@@ -32,8 +35,12 @@ class Fault:
 class FaultyApp:
     """WSGI app wrapping a handler with queued faults and a request log."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, refuse: Callable[[Exception], Response] | None = None):
         self.handler = handler
+        # A vendor answers malformed input (a body that is not JSON or not an object, a page
+        # size that is not a number) with its own error envelope, never a crash page: `refuse`
+        # builds that answer from the error the handler hit. Without it, the crash stays a 500.
+        self.refuse = refuse
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.RLock()
@@ -63,7 +70,13 @@ class FaultyApp:
             elif fault.kind == "malformed":
                 body = '{"jsonrpc": "2.0", "result": [{"id": 1,'
                 return Response(body, content_type="application/json")(environ, start_response)
-        return self.handler(request)(environ, start_response)
+        try:
+            response = self.handler(request)
+        except MALFORMED as exc:
+            if self.refuse is None:
+                raise
+            response = self.refuse(exc)
+        return response(environ, start_response)
 
 
 class Served:

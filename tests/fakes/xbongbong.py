@@ -40,7 +40,7 @@ class FakeXbongbong:
         self.communicates: list[dict[str, Any]] = []
         self.next_id = 10_000
         self.lock = threading.Lock()
-        self.app = FaultyApp(self.handle)
+        self.app = FaultyApp(self.handle, lambda exc: _reply(100001, f"参数错误: {exc}"))
 
     def _id(self) -> int:
         with self.lock:

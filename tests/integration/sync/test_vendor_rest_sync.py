@@ -49,6 +49,47 @@ def test_yonsuite_wrong_secret_fails_with_its_own_text(app, box):
     assert report.status == "failing" and "签名不正确" in report.detail
 
 
+@contextmanager
+def _yonsuite_suite(app, box, receivables, **credentials):
+    """The shipped mapping as an ISV suite app: app_type and tenant_id are source settings."""
+    fake = yonsuite.FakeYonSuite()
+    fake.seed(3, customers=10, receivables=receivables)
+    with yonsuite.served(fake) as server:
+        settings = {
+            "url": server.url,
+            "token_url": server.url,
+            "app_type": "suite",
+            "tenant_id": credentials.pop("tenant_id", yonsuite.TENANT_ID),
+        }
+        given = {"suite_key": yonsuite.SUITE_KEY, "suite_secret": yonsuite.SUITE_SECRET}
+        add_rest_source(app, box, "ys", "yonsuite", settings, {**given, **credentials})
+        yield fake
+
+
+def test_yonsuite_suite_app_token_paging_and_a_renewed_token(app, box):
+    with _yonsuite_suite(app, box, receivables=150) as fake:
+        (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        assert report.status == "ok", report.detail
+        assert _count(app) == 150 and fake.token_kinds == ["suite"]
+        fake.expire_tokens()
+        (again,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        assert again.status == "ok", again.detail
+        assert fake.token_kinds == ["suite", "suite"]
+
+
+def test_yonsuite_suite_app_wrong_secret_or_tenant_fails_with_the_vendors_text(app, box):
+    with _yonsuite_suite(app, box, receivables=5, suite_secret="wrong") as fake:
+        (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "failing" and "签名不正确" in report.detail
+    assert fake.token_kinds == [] and _count(app) == 0
+
+
+def test_yonsuite_suite_app_for_a_tenant_that_did_not_buy_it(app, box):
+    with _yonsuite_suite(app, box, receivables=5, tenant_id="someoneelse"):
+        (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    assert report.status == "failing" and "租户未购买该应用" in report.detail
+
+
 def test_fxiaoke_token_in_the_body_offset_paging_and_open_amounts(app, box):
     fake = fxiaoke.FakeFxiaoke()
     fake.seed(5, customers=15, plans=230)

@@ -188,6 +188,27 @@ def test_yonsuite_event_is_verified_decrypted_synced_and_accepted_once(app, web,
     assert ys.token_calls == calls  # the replay started no sync
 
 
+def test_yonsuite_suite_app_event_is_opened_with_the_suite_secret(app, web, client, ys):
+    settings = {"url": ys.url, "token_url": ys.url, "app_type": "suite"}
+    settings["tenant_id"] = yonsuite.TENANT_ID
+    credentials = {"suite_key": yonsuite.SUITE_KEY, "suite_secret": yonsuite.SUITE_SECRET}
+    add_rest_source(app, box_of(app), "ys", "yonsuite", settings, credentials)
+    source_id = synced_source(app)
+    invoice = ys.receivables[5]
+    reminder_id = reminder_for(app, invoice["id"])
+    invoice["oriWriteOffSum"] = invoice["oriSum"]
+    event = {"type": "RECEIPT_AUDIT", "eventId": "evt-s1"}
+    sealed = {"secret": yonsuite.SUITE_SECRET, "receiver": yonsuite.SUITE_KEY}
+    response = client.post(f"/hooks/push/{source_id}", json=yonsuite.event_push(event, **sealed))
+    assert response.status_code == 200 and response.get_data(as_text=True) == "success"
+    wait_for_syncs(web)
+    assert row(app, Reminder, id=reminder_id).status == "cancelled"
+    # Sealed for another key (a self-built app's), it is not this source's event.
+    other = yonsuite.event_push({**event, "eventId": "evt-s2"}, secret=yonsuite.SUITE_SECRET)
+    refused = client.post(f"/hooks/push/{source_id}", json=other)
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "wrong_app"
+
+
 def test_yonsuite_events_that_must_be_refused(app, client, ys):
     source_id = add_yonsuite(app, ys)
     url = f"/hooks/push/{source_id}"

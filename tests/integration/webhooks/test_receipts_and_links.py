@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import date, timedelta
@@ -119,6 +120,73 @@ def test_twilio_callback_needs_a_valid_signature(app, client):
     ok = client.post(url, data=form, headers={"X-Twilio-Signature": sig})
     assert ok.status_code == 204
     assert status(app, s.reminder_id) == "delivered"
+
+
+def twilio_json_callback(url: str, body: bytes, token: str) -> tuple[str, str]:
+    """The request Twilio makes for a JSON body: bodySHA256 in the URL, the URL signed alone;
+    computed with Twilio's own RequestValidator."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(token)
+    signed_url = f"{url}?bodySHA256={validator.compute_hash(body.decode())}"
+    return signed_url, validator.compute_signature(PUBLIC_URL + signed_url, {})
+
+
+def test_twilio_json_status_callback_is_checked_against_body_sha256(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "SM456")
+    url = channel(
+        app,
+        s.org_id,
+        "twilio",
+        {"account_sid": "AC123", "from": "+15005550006"},
+        {"auth_token": "twilio-token-1"},
+    )
+    body = json.dumps({"MessageSid": "SM456", "MessageStatus": "delivered"}).encode()
+    signed_url, sig = twilio_json_callback(url, body, "twilio-token-1")
+    headers = {"X-Twilio-Signature": sig, "Content-Type": "application/json"}
+
+    tampered = body.replace(b"SM456", b"SM999").replace(b"delivered", b"failed")
+    refused = client.post(signed_url, data=tampered, headers=headers)
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == "bad_signature"
+    assert status(app, s.reminder_id) == "sent"
+
+    # The URL alone signed: a JSON body without bodySHA256 binds nothing and is refused.
+    bare = client.post(
+        url,
+        data=body,
+        headers={
+            **headers,
+            "X-Twilio-Signature": twilio_signature("twilio-token-1", PUBLIC_URL + url, {}),
+        },
+    )
+    assert bare.status_code == 401
+    assert status(app, s.reminder_id) == "sent"
+
+    ok = client.post(signed_url, data=body, headers=headers)
+    assert ok.status_code == 204, ok.get_data(as_text=True)
+    assert status(app, s.reminder_id) == "delivered"
+
+
+def test_twilio_json_callback_with_a_bad_body_is_a_clear_4xx(app, client):
+    s = seed(app)
+    url = channel(
+        app,
+        s.org_id,
+        "twilio",
+        {"account_sid": "AC123", "from": "+15005550006"},
+        {"auth_token": "twilio-token-1"},
+    )
+    for body in (b"not json", b"[1, 2]", b'{"MessageStatus": "delivered"}'):
+        signed_url, sig = twilio_json_callback(url, body, "twilio-token-1")
+        response = client.post(signed_url, data=body, headers={"X-Twilio-Signature": sig})
+        assert response.status_code == 422, body
+        assert response.get_json()["error"]["code"] == "bad_payload"
+    # A forged signature header with non-ASCII text is a mismatch, not a crash.
+    signed_url, _ = twilio_json_callback(url, b"{}", "twilio-token-1")
+    odd = client.post(signed_url, data=b"{}", headers={"X-Twilio-Signature": "签名"})
+    assert odd.status_code == 401
 
 
 def test_wechat_template_event_in_safe_mode(app, client):

@@ -140,3 +140,48 @@ def test_v2_refusals_say_why():
     # a header that is not ASCII is a refusal, not an exception
     assert verify_signed_delivery(good + "é", "evt-1", body, ["k"], now=NOW) is not None
     assert not verify_jiandaoyun("é" * 40, "n", body, "k", str(NOW), now=NOW)
+
+
+TWILIO_VECTORS = json.loads((VECTORS.parent / "twilio.json").read_text())["vectors"]
+
+
+@pytest.mark.parametrize(
+    "vector", [v for v in TWILIO_VECTORS if "body" in v["inputs"]], ids=lambda v: v["id"]
+)
+def test_twilio_json_body_vector(vector):
+    from webhooks.signatures import twilio_body_sha256, verify_twilio_json
+
+    given, expected = vector["inputs"], vector["expected"]
+    body = given["body"].encode()
+    assert twilio_body_sha256(body) == expected["body_sha256"]
+    assert (
+        verify_twilio_json(expected["signature"], given["auth_token"], given["url"], body) is None
+    )
+    tampered = body.replace(b"delivered", b"failed")
+    reason = verify_twilio_json(expected["signature"], given["auth_token"], given["url"], tampered)
+    assert reason == "the body does not match bodySHA256"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.text(max_size=200),
+    other=st.text(max_size=200),
+    port=st.sampled_from(["", ":443"]),
+    signed_port=st.sampled_from(["", ":443"]),
+    query=st.sampled_from(["", "a=1&"]),
+)
+def test_twilio_json_verdict_agrees_with_twilios_validator(body, other, port, signed_port, query):
+    """Whatever the body and whether the default port is written, we accept exactly what
+    Twilio's RequestValidator accepts."""
+    from twilio.request_validator import RequestValidator
+
+    from webhooks.signatures import verify_twilio_json
+
+    validator = RequestValidator("tok-123")
+    path = f"/hooks/receipts/1/x?{query}bodySHA256={validator.compute_hash(body)}"
+    signature = validator.compute_signature(f"https://pay.example.com{signed_port}{path}", {})
+    received = f"https://pay.example.com{port}{path}"
+    for sent in (body, other):
+        theirs = validator.validate(received, sent, signature)
+        ours = verify_twilio_json(signature, "tok-123", received, sent.encode()) is None
+        assert ours == theirs
