@@ -1,16 +1,27 @@
 # Each target creates .venv and installs the project on first use, so a fresh clone needs
-# nothing but Python 3.11+ and make.
+# nothing but Python 3.11+ and make. The dependencies come from $(LOCK): exact versions with
+# their hashes, installed by plain pip, so every install gets what the suite last passed on.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements-lock.txt
+# The lock tool, only for `make lock`: uv's `pip compile` is one self-contained binary from PyPI
+# (it does not break with each pip release as pip-tools can), resolves in about a second, writes
+# the hashes, and resolves for every platform and Python >= 3.11 at once (--universal).
+UV := uv==0.13.8
+LATEST := .venv-latest
+# Passed to pytest by `test` and `test-latest`, e.g. make test PYTEST_ARGS=tests/unit
+PYTEST_ARGS ?=
 
-.PHONY: demo test soak bench lint format install clean
+.PHONY: demo test soak bench lint format install lock test-latest clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check || { echo "$(LOCK) does not satisfy pyproject.toml: run make lock"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/dunlin demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Hundreds of seeded fault schedules (worker kill -9, Redis flush/restart, PostgreSQL
 # restart, provider timeouts) through the dispatch path; `make test` runs three.
@@ -45,5 +56,22 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Re-resolve $(LOCK) to the newest versions pyproject.toml allows (then `make test`).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet '$(UV)'
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+		--generate-hashes --upgrade --custom-compile-command 'make lock' --output-file $(LOCK)
+
+# The suite on the newest versions pyproject.toml allows (what `pip install dunlin` would get
+# today), in its own venv so .venv keeps the locked ones.
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet -e '.[test]'
+	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
+	$(LATEST)/bin/python -m pytest -q $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) .dunlin .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .dunlin .pytest_cache .ruff_cache

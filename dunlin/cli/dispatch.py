@@ -58,12 +58,14 @@ def redis_connection(state):  # type: ignore[no-untyped-def]
 def worker_command(state, queues: str, burst: bool, fork: bool) -> None:  # type: ignore[no-untyped-def]
     """Run an RQ worker that sends queued reminders and pushed syncs (needs Redis:
     DUNLIN_REDIS_URL)."""
-    from rq import Queue, SimpleWorker, Worker
+    from rq import Queue
+
+    from reminders.workers import DunlinForkWorker, DunlinSimpleWorker, freeze_heap_for_exit
 
     state.app()  # fail early on a missing key or an old schema
     redis = redis_connection(state)
     names = [queue_name(c.strip()) for c in queues.split(",") if c.strip()]
-    worker_class = Worker if fork else SimpleWorker
+    worker_class = DunlinForkWorker if fork else DunlinSimpleWorker
     worker = worker_class([Queue(n, connection=redis) for n in names], connection=redis)
     console.print(
         t(
@@ -72,6 +74,7 @@ def worker_command(state, queues: str, burst: bool, fork: bool) -> None:  # type
         )
     )
     worker.work(burst=burst, logging_level="DEBUG" if state.debug else "INFO")
+    freeze_heap_for_exit()  # the process exits next
 
 
 @click.group("channels")

@@ -7,12 +7,15 @@ Each checks the ledger's promise: every due reminder is sent exactly once or is 
 from __future__ import annotations
 
 import signal
+import subprocess
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import responses
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import update
 
 from dunlin.crypto import SecretBox
@@ -22,6 +25,7 @@ from reminders.channel_store import save_channel
 from reminders.dispatch import ATTEMPT_GROUP, CHUNK, LEASE
 from reminders.models import Reminder
 from reminders.queue import enqueue_due, queue_name, sweep
+from reminders.workers import DunlinSimpleWorker
 from sync.models import Receivable
 from tests.fakes.smtp import RecordingHandler, SmtpSink
 from tests.integration.reminders.conftest import (
@@ -30,6 +34,8 @@ from tests.integration.reminders.conftest import (
     use_smtp,
     wait_for,
 )
+
+EXIT_WITHIN = 5  # seconds from a burst worker's "done, quitting" to its exit
 
 
 def now() -> datetime:
@@ -46,6 +52,82 @@ def drain(app, redis, worker, rounds: int = 5) -> None:
         if not {"planned", "queued", "sending"} & set(statuses(app).values()):
             return
     raise AssertionError(f"work left after {rounds} rounds: {Counter(statuses(app).values())}")
+
+
+class Watched:
+    """A worker process whose output is read as it comes: when it logs "done, quitting" and when
+    its output closes (it exited)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list[bytes] = []
+        self.quitting, self.exited = threading.Event(), threading.Event()
+        self.quit_at = self.exit_at = 0.0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if b"done, quitting" in line and not self.quitting.is_set():
+                self.quit_at = time.monotonic()
+                self.quitting.set()
+        self.exit_at = time.monotonic()
+        self.exited.set()
+
+    def output(self) -> str:
+        return b"".join(self.lines).decode(errors="replace")[-2000:]
+
+    def seconds_to_exit(self) -> float:
+        """From "done, quitting" to the process's exit; killed (and inf) past EXIT_WITHIN."""
+        assert self.quitting.wait(timeout=120), self.output()
+        if not self.exited.wait(timeout=max(0.0, self.quit_at + EXIT_WITHIN - time.monotonic())):
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return float("inf")
+        assert self.proc.wait(timeout=10) == 0, self.output()
+        return self.exit_at - self.quit_at
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the store plays no part here
+def test_burst_workers_exit_within_seconds_of_their_last_job(app, tmp_path, redis, worker):
+    """Every `dunlin worker --burst` process is gone a few seconds after "done, quitting".
+
+    With rq >= 2.12 on redis-py 8 a worker lingered ~60 s when its pubsub thread won a race at
+    shutdown (reminders/workers.py), which is likelier when the CPU is busy: so several workers
+    (one of them forking) quit at once, in several rounds."""
+    rounds, per_round, jobs = 5, 4, 8
+    due_reminders(app, tmp_path, rounds * jobs)  # no channel configured: the outbox sends
+    delays: list[float] = []
+    for _ in range(rounds):
+        assert enqueue_due(app.factory, redis, "acme", now(), batch=1, limit=jobs) == jobs
+        kinds = [("--burst",)] * (per_round - 1) + [("--burst", "--fork")]
+        watched = [Watched(worker(*args)) for args in kinds]
+        delays += [w.seconds_to_exit() for w in watched]
+    slow = [d for d in delays if d >= EXIT_WITHIN]
+    fast = max((d for d in delays if d < EXIT_WITHIN), default=0)
+    assert not slow, (
+        f"{len(slow)} of {len(delays)} burst workers were still running {EXIT_WITHIN} s after "
+        f'"done, quitting" (the others took {fast:.2f} s at most)'
+    )
+    print(f"burst workers exited {min(delays):.2f}-{max(delays):.2f} s after their last job")
+    assert set(statuses(app).values()) == {"sent"}
+
+
+def test_worker_stops_promptly_when_its_pubsub_thread_already_read_the_unsubscribe(redis):
+    """The interleaving that lingered, forced: rq's pubsub thread has handled the UNSUBSCRIBE reply
+    (so it waits for a new subscription) by the time the worker's shutdown stops and joins it."""
+    worker = DunlinSimpleWorker([Queue(queue_name("email"), connection=redis)], connection=redis)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()
+    wait_for(lambda: not worker.pubsub.subscribed, timeout=10, what="the thread to read the reply")
+    stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+    started = time.monotonic()
+    stopping.start()
+    stopping.join(timeout=EXIT_WITHIN)
+    took = time.monotonic() - started
+    assert not stopping.is_alive(), f"the worker's unsubscribe() still waiting after {took:.1f} s"
+    assert not worker.pubsub_thread.is_alive()
+    assert took < 2
 
 
 def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(app, tmp_path, redis, worker):
@@ -153,7 +235,7 @@ def test_payment_while_queued_is_not_sent_and_the_row_is_cancelled(app, tmp_path
 def test_provider_429_then_503_then_ok_is_delivered_once_after_backoff(
     app, tmp_path, redis, monkeypatch
 ):
-    """An in-process SimpleWorker (real RQ on real Redis) so `responses` answers the provider."""
+    """An in-process DunlinSimpleWorker (real RQ on real Redis) so `responses` answers the provider."""
     from reminders import jobs
 
     monkeypatch.setattr(jobs, "worker_app", lambda: app)
@@ -178,7 +260,7 @@ def test_provider_429_then_503_then_ok_is_delivered_once_after_backoff(
 
     def run_once() -> None:
         enqueue_due(app.factory, redis, "acme", now())
-        SimpleWorker([Queue(queue_name("webhook"), connection=redis)], connection=redis).work(
+        DunlinSimpleWorker([Queue(queue_name("webhook"), connection=redis)], connection=redis).work(
             burst=True
         )
 
