@@ -4,6 +4,11 @@ Idempotent through stored external ids: each note or task gets a `writebacks` ro
 `pending` before the source is called and marked `done` with the source's id after. A row left
 `pending` (a crash between the two) is first looked up in the source by its marker, so a retry
 never writes twice. Tasks closed in Dunlin (done, vetoed, cancelled) are closed in the source.
+
+Everything goes in batches: the ledger rows of a run are claimed in one transaction, the markers
+of retried rows are looked up in one call, and the writes go as lists (`BatchWriter`), so a
+day's write-back is a few dozen calls to the source rather than two per record. A record the
+source refuses is reported on its own; the rest of its batch is written.
 """
 
 from __future__ import annotations
@@ -17,7 +22,17 @@ from markupsafe import escape
 from sqlalchemy import String, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import Connector, RecordRejected, SourceError, TaskRequest
+from connectors.base import (
+    BatchWriter,
+    Connector,
+    NoteRequest,
+    RecordRejected,
+    SourceError,
+    TaskRequest,
+    WriteResults,
+    batch_writer,
+    chunks,
+)
 from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
@@ -31,6 +46,7 @@ from sync.sources import api_sources, credentials_of
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+CHUNK = 200  # records per write call: well under what Odoo and K3Cloud take in one request
 CLOSED_TASK_STATES = ("done", "cancelled", "vetoed")
 NOTE_EVENTS = (
     "customer.claimed_paid",
@@ -80,6 +96,7 @@ class SourceWriteback:
         self.factory = factory
         self.source = source
         self.connector = connector
+        self.writer: BatchWriter = batch_writer(connector)
         self.report = WritebackReport(source.name)
 
     def run(self, limit: int = 500) -> WritebackReport:
@@ -94,57 +111,97 @@ class SourceWriteback:
 
     # ---- the ledger --------------------------------------------------------------------------
 
-    def _claim(self, kind: str, local_ref: str, entity: str, target: str) -> Writeback:
+    def _claim(self, kind: str, items: list[tuple[str, str]]) -> list[Writeback]:
+        """The ledger rows of (local_ref, target) pairs, created `pending` where new, with one
+        more attempt counted, committed before the source is called (one transaction)."""
+        refs = [ref for ref, _target in items]
         with self.factory.begin() as session:
-            row = session.scalar(
-                select(Writeback).where(
-                    Writeback.org_id == self.source.org_id,
-                    Writeback.source_id == self.source.id,
-                    Writeback.kind == kind,
-                    Writeback.local_ref == local_ref,
+            rows = {
+                row.local_ref: row
+                for row in session.scalars(
+                    select(Writeback).where(
+                        Writeback.org_id == self.source.org_id,
+                        Writeback.source_id == self.source.id,
+                        Writeback.kind == kind,
+                        Writeback.local_ref.in_(refs),
+                    )
                 )
-            )
-            if row is None:
-                row = Writeback(
-                    org_id=self.source.org_id,
-                    source_id=self.source.id,
-                    kind=kind,
-                    local_ref=local_ref,
-                    entity=entity,
-                    target_external_id=target,
-                    status="pending",
-                    attempts=0,
-                )
-                session.add(row)
-            row.attempts += 1
+            }
+            for ref, target in items:
+                if ref not in rows:
+                    rows[ref] = Writeback(
+                        org_id=self.source.org_id,
+                        source_id=self.source.id,
+                        kind=kind,
+                        local_ref=ref,
+                        entity="receivables",
+                        target_external_id=target,
+                        status="pending",
+                        attempts=0,
+                    )
+                    session.add(rows[ref])
+                rows[ref].attempts += 1
             session.flush()
-            session.expunge(row)
-            return row
+            claimed = [rows[ref] for ref in refs]
+            session.expunge_all()
+        return claimed
+
+    def _finish_all(self, outcomes: list[tuple[Writeback, str, str | None, str | None]]) -> None:
+        """(row, status, external id, error) for many rows, in one transaction."""
+        if not outcomes:
+            return
+        with self.factory.begin() as session:
+            stored = {
+                row.id: row
+                for row in session.scalars(
+                    select(Writeback).where(Writeback.id.in_([o[0].id for o in outcomes]))
+                )
+            }
+            now = utcnow()
+            for row, status, external_id, error in outcomes:
+                target = stored[row.id]
+                target.status, target.error, target.updated_at = status, error, now
+                if external_id is not None:
+                    target.external_id = external_id
 
     def _finish(
         self, row: Writeback, status: str, external_id: str | None, error: str | None
     ) -> None:
-        with self.factory.begin() as session:
-            stored = session.get(Writeback, row.id)
-            assert stored is not None
-            stored.status, stored.error = status, error
-            if external_id is not None:
-                stored.external_id = external_id
-            stored.updated_at = utcnow()
+        self._finish_all([(row, status, external_id, error)])
 
-    def _write(
-        self, row: Writeback, find: Callable[[], str | None], create: Callable[[], str]
-    ) -> bool:
-        try:
-            existing = find() if row.attempts > 1 else None
-            self._finish(row, "done", existing or create(), None)
-            return True
-        except RecordRejected as exc:
-            status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
-            self._finish(row, status, None, str(exc))
-            self.report.failed += 1
-            log.warning("write-back %s %s refused: %s", row.kind, row.local_ref, exc)
-            return False
+    def _write_all(
+        self,
+        rows: list[Writeback],
+        markers: list[str],
+        find: Callable[[list[int]], dict[str, str]],
+        create: Callable[[list[int]], WriteResults],
+    ) -> int:
+        """Write the claimed rows: retried ones are first looked up by marker (one call), the
+        rest created in chunks; each chunk's outcome is recorded before the next is sent, so an
+        outage midway loses nothing. `find`/`create` take indexes into `rows`. Returns how many
+        were written (or found)."""
+        retried = [i for i, row in enumerate(rows) if row.attempts > 1]
+        found = find(retried) if retried else {}
+        outcomes = [
+            (rows[i], "done", found[markers[i]], None) for i in retried if markers[i] in found
+        ]
+        self._finish_all(outcomes)
+        written = len(outcomes)
+        todo = [i for i, row in enumerate(rows) if markers[i] not in found]
+        for chunk in chunks(todo, CHUNK):
+            outcomes = []
+            for i, result in zip(chunk, create(chunk), strict=True):
+                row = rows[i]
+                if isinstance(result, RecordRejected):
+                    status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+                    outcomes.append((row, status, None, str(result)))
+                    self.report.failed += 1
+                    log.warning("write-back %s %s refused: %s", row.kind, row.local_ref, result)
+                else:
+                    outcomes.append((row, "done", str(result), None))
+                    written += 1
+            self._finish_all(outcomes)
+        return written
 
     def _written(self, kind: str, prefix: str, id_column: Any, statuses: tuple[str, ...]) -> Any:
         """EXISTS: a write-back of this row that needs no more work (filtered in SQL, so a run
@@ -178,9 +235,12 @@ class SourceWriteback:
                 .limit(limit)
             ).all()
             session.expunge_all()
-        for reminder, external_id in todo:
-            ref = f"r{reminder.id}"
-            self._note(ref, external_id, note_html(reminder, f"[dunlin {ref}]"))
+        self._write_notes(
+            [
+                (f"r{reminder.id}", external_id, note_html(reminder, f"[dunlin r{reminder.id}]"))
+                for reminder, external_id in todo
+            ]
+        )
 
     def _event_notes(self, limit: int) -> None:
         """Promises, disputes, "I have paid" claims and broken promises, as notes on the
@@ -200,23 +260,34 @@ class SourceWriteback:
                 .limit(limit)
             ).all()
             session.expunge_all()
-        for event, external_id in todo:
-            ref = f"e{event.id}"
-            marker = f"[dunlin {ref}]"
-            self._note(
-                ref, external_id, f"<p>{escape(event.summary)} <small>{escape(marker)}</small></p>"
-            )
+        self._write_notes(
+            [
+                (
+                    f"e{event.id}",
+                    external_id,
+                    f"<p>{escape(event.summary)} <small>{escape(f'[dunlin e{event.id}]')}</small></p>",
+                )
+                for event, external_id in todo
+            ]
+        )
 
-    def _note(self, ref: str, external_id: str, html: str) -> None:
-        """One note on an invoice, written once (its marker finds it after a crash)."""
-        marker = f"[dunlin {ref}]"
-        row = self._claim("note", ref, "receivables", external_id)
-        if self._write(
-            row,
-            lambda: self.connector.find_note("receivables", external_id, marker),
-            lambda: self.connector.post_note("receivables", external_id, html),
-        ):
-            self.report.notes += 1
+    def _write_notes(self, items: list[tuple[str, str, str]]) -> None:
+        """Notes (local ref, invoice external id, HTML) on invoices, each written once (its
+        marker finds it after a crash)."""
+        if not items:
+            return
+        rows = self._claim("note", [(ref, external_id) for ref, external_id, _html in items])
+        notes = [
+            NoteRequest("receivables", external_id, html, f"[dunlin {ref}]")
+            for ref, external_id, html in items
+        ]
+        markers = [n.marker for n in notes]
+        self.report.notes += self._write_all(
+            rows,
+            markers,
+            lambda picked: self.writer.find_notes([notes[i] for i in picked]),
+            lambda picked: self.writer.post_notes([notes[i] for i in picked]),
+        )
 
     def _tasks(self, limit: int) -> None:
         with self.factory() as session:
@@ -233,9 +304,11 @@ class SourceWriteback:
                 .limit(limit)
             ).all()
             session.expunge_all()
-        for task, external_id in todo:
-            marker = f"[dunlin t{task.id}]"
-            request = TaskRequest(
+        if not todo:
+            return
+        markers = [f"[dunlin t{task.id}]" for task, _external_id in todo]
+        requests = [
+            TaskRequest(
                 entity="receivables",
                 external_id=external_id,
                 summary=f"{task.summary[:200]} {marker}",
@@ -243,13 +316,15 @@ class SourceWriteback:
                 due_on=task.due_on,
                 user_ref=task.assignee if task.assignee and task.assignee.isdigit() else None,
             )
-            row = self._claim("task", f"t{task.id}", "receivables", external_id)
-            if self._write(
-                row,
-                lambda r=request, m=marker: self.connector.find_task(r, m),
-                lambda r=request: self.connector.create_task(r),
-            ):
-                self.report.tasks_created += 1
+            for (task, external_id), marker in zip(todo, markers, strict=True)
+        ]
+        rows = self._claim("task", [(f"t{task.id}", external_id) for task, external_id in todo])
+        self.report.tasks_created += self._write_all(
+            rows,
+            markers,
+            lambda picked: self.writer.find_tasks([(requests[i], markers[i]) for i in picked]),
+            lambda picked: self.writer.create_tasks([requests[i] for i in picked]),
+        )
 
     def _close_tasks(self, limit: int) -> None:
         with self.factory() as session:

@@ -47,6 +47,7 @@ class FakeOdoo:
             "dunlin": (6, "secret", "dunlin-api-key"),
         }
         self.latency = 0.0  # seconds added to each model call, to play a real server
+        self.calls: list[tuple[str, str]] = []  # (model, method) of each model call
         self.app = FaultyApp(self.handle)
         self._base_records()
 
@@ -73,6 +74,17 @@ class FakeOdoo:
                 "res_id": 4,
             },
         )
+        for subtype_id, name, label in ((1, "mt_note", "Note"), (2, "mt_comment", "Discussions")):
+            db.insert("mail.message.subtype", {"id": subtype_id, "name": label})
+            db.insert(
+                "ir.model.data",
+                {
+                    "module": "mail",
+                    "name": name,
+                    "model": "mail.message.subtype",
+                    "res_id": subtype_id,
+                },
+            )
         db.insert("res.partner.category", {"id": 1, "name": "VIP"})
         db.insert("res.partner.category", {"id": 2, "name": "Distributor"})
 
@@ -197,6 +209,7 @@ class FakeOdoo:
             kwargs = dict(args[6]) if len(args) > 6 and method == "execute_kw" else {}
             kwargs.pop("context", None)
             with self.db.lock:
+                self.calls.append((model, name))
                 return _nil_free(self.env.call(uid, model, name, call_args, kwargs))
         if service == "db" and method == "list":
             return [self.database]
@@ -275,6 +288,7 @@ class FakeOdoo:
                 raise UnknownArgument(f"cannot call {model}.{method} with ids")
             kwargs.pop("ids", None) if is_model else None
             with self.db.lock:
+                self.calls.append((model, method))
                 result = self.env.call(uid, model, method, [], kwargs)
         except OdooException as exc:
             status = {
