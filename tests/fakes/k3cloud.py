@@ -115,6 +115,7 @@ class FakeK3Cloud:
         self.clock = time.time
         self.skew_seconds = 900
         self.logins = 0
+        self.calls: list[str] = []  # the business service of each request
         self.app = FaultyApp(self.handle)
 
     # ---- data --------------------------------------------------------------------------------
@@ -304,6 +305,7 @@ class FakeK3Cloud:
             return _json([[lost]] if service == "ExecuteBillQuery" else lost)
         try:
             with self.lock:
+                self.calls.append(service)
                 result = self._service(service, body)
         except KingdeeError as exc:
             error = _error(exc.code, str(exc), exc.field)
@@ -320,6 +322,13 @@ class FakeK3Cloud:
             else:
                 form, data = body["parameters"][0], body["parameters"][1]
             return self.save(form, json.loads(data) if isinstance(data, str) else data)
+        if service == "BatchSave":
+            form, data = (
+                (body["formid"], body["data"])
+                if "formid" in body
+                else (body["parameters"][0], body["parameters"][1])
+            )
+            return self.batch_save(form, json.loads(data) if isinstance(data, str) else data)
         raise KingdeeError(4, f"service {service} is not supported by the fake")
 
     def _known(self, form: str) -> set[str]:
@@ -377,6 +386,40 @@ class FakeK3Cloud:
             terms.append((field, op.lower(), _literal(raw)))
         return terms
 
+    def batch_save(self, form: str, data: dict[str, Any]) -> dict[str, Any]:
+        """BatchSave: each Model saved or refused on its own (base data checked), answered per
+        DIndex in SuccessEntitys and Errors; IsSuccess only when all were saved."""
+        models = data.get("Model")
+        if not isinstance(models, list) or not models:
+            raise KingdeeError(8, "Model 不能为空")
+        known_customers = {c["FNumber"] for c in self.forms["BD_Customer"].values()}
+        saved, errors = [], []
+        for index, model in enumerate(models):
+            missing = [n for n in _customer_refs(model) if n not in known_customers]
+            if missing:
+                errors.append(
+                    {
+                        "FieldName": "F_DL_CustomerId",
+                        "Message": f"客户 {missing[0]} 不存在",
+                        "DIndex": index,
+                    }
+                )
+                continue
+            answer = self.save(form, {**data, "Model": model})
+            saved.append({"Id": answer["Result"]["Id"], "Number": "", "DIndex": index})
+        return {
+            "Result": {
+                "ResponseStatus": {
+                    "IsSuccess": not errors,
+                    "ErrorCode": 500 if errors else 0,
+                    "MsgCode": 11 if errors else 0,
+                    "Errors": errors,
+                    "SuccessEntitys": saved,
+                    "SuccessMessages": [],
+                },
+            }
+        }
+
     def save(self, form: str, data: dict[str, Any]) -> dict[str, Any]:
         known = self._known(form)
         model = dict(data.get("Model") or {})
@@ -408,6 +451,15 @@ class FakeK3Cloud:
                 "NeedReturnData": [{"FID": record_id}],
             }
         }
+
+
+def _customer_refs(record: dict[str, Any]) -> list[str]:
+    """The customer numbers a record refers to (keys like FCUSTOMERID / F_DL_CustomerId)."""
+    return [
+        value["FNumber"]
+        for key, value in record.items()
+        if key.lower().endswith("customerid") and isinstance(value, dict) and "FNumber" in value
+    ]
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
