@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import String, literal, select
+from sqlalchemy import String, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import (
@@ -46,7 +46,7 @@ from sync.sources import api_sources, credentials_of
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
-CHUNK = 200  # records per write call: well under what Odoo and K3Cloud take in one request
+CHUNK = 500  # records per write call, a page: well under what Odoo and K3Cloud take at once
 CLOSED_TASK_STATES = ("done", "cancelled", "vetoed")
 NOTE_EVENTS = (
     "customer.claimed_paid",
@@ -54,6 +54,16 @@ NOTE_EVENTS = (
     "customer.promise_broken",
     "receivable.disputed",
 )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A ledger row claimed for this run: what the write needs of it."""
+
+    id: int
+    kind: str
+    local_ref: str
+    attempts: int
 
 
 @dataclass
@@ -77,7 +87,8 @@ def mask_recipient(recipient: str) -> str:
     return "***"
 
 
-def note_html(reminder: Reminder, marker: str) -> str:
+def note_html(reminder: Any, marker: str) -> str:
+    """The note of a sent reminder (a Reminder, or a row with its columns)."""
     sent = reminder.sent_at.strftime("%Y-%m-%d %H:%M UTC") if reminder.sent_at else "-"
     text = t(
         f"Payment reminder ({reminder.step}) sent by {reminder.channel} to "
@@ -100,69 +111,101 @@ class SourceWriteback:
         self.report = WritebackReport(source.name)
 
     def run(self, limit: int = 500) -> WritebackReport:
-        try:
-            self._notes(limit)
-            self._event_notes(limit)
-            self._tasks(limit)
-            self._close_tasks(limit)
+        try:  # each kind in pages of `limit`, by id, until none is left
+            for page in (self._notes, self._event_notes, self._tasks):
+                after: int | None = 0
+                while after is not None:
+                    after = page(limit, after)
+            while self._close_tasks(limit) == limit:
+                pass
         except SourceError as exc:  # down or refusing us: the rest waits for the next run
             self.report.status, self.report.detail = "failing", str(exc)
         return self.report
 
     # ---- the ledger --------------------------------------------------------------------------
 
-    def _claim(self, kind: str, items: list[tuple[str, str]]) -> list[Writeback]:
+    def _claim(self, kind: str, items: list[tuple[str, str]]) -> list[Claimed]:
         """The ledger rows of (local_ref, target) pairs, created `pending` where new, with one
-        more attempt counted, committed before the source is called (one transaction)."""
+        more attempt counted, committed before the source is called: a few statements for the
+        whole batch (Core, not one ORM object per row)."""
         refs = [ref for ref, _target in items]
+        mine = (
+            Writeback.org_id == self.source.org_id,
+            Writeback.source_id == self.source.id,
+            Writeback.kind == kind,
+        )
         with self.factory.begin() as session:
-            rows = {
-                row.local_ref: row
-                for row in session.scalars(
-                    select(Writeback).where(
-                        Writeback.org_id == self.source.org_id,
-                        Writeback.source_id == self.source.id,
-                        Writeback.kind == kind,
-                        Writeback.local_ref.in_(refs),
+            known = set(
+                session.scalars(
+                    select(Writeback.local_ref).where(*mine, Writeback.local_ref.in_(refs))
+                )
+            )
+            if known:
+                session.execute(
+                    update(Writeback)
+                    .where(*mine, Writeback.local_ref.in_(known))
+                    .values(attempts=Writeback.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+            now = utcnow()
+            new = [
+                {
+                    "org_id": self.source.org_id,
+                    "source_id": self.source.id,
+                    "kind": kind,
+                    "local_ref": ref,
+                    "entity": "receivables",
+                    "target_external_id": target,
+                    "status": "pending",
+                    "attempts": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for ref, target in items
+                if ref not in known
+            ]
+            if new:
+                session.connection().execute(insert(Writeback.__table__), new)
+            claimed = {
+                row.local_ref: Claimed(row.id, kind, row.local_ref, row.attempts)
+                for row in session.execute(
+                    select(Writeback.id, Writeback.local_ref, Writeback.attempts).where(
+                        *mine, Writeback.local_ref.in_(refs)
                     )
                 )
             }
-            for ref, target in items:
-                if ref not in rows:
-                    rows[ref] = Writeback(
-                        org_id=self.source.org_id,
-                        source_id=self.source.id,
-                        kind=kind,
-                        local_ref=ref,
-                        entity="receivables",
-                        target_external_id=target,
-                        status="pending",
-                        attempts=0,
-                    )
-                    session.add(rows[ref])
-                rows[ref].attempts += 1
-            session.flush()
-            claimed = [rows[ref] for ref in refs]
-            session.expunge_all()
-        return claimed
+        return [claimed[ref] for ref in refs]
 
-    def _finish_all(self, outcomes: list[tuple[Writeback, str, str | None, str | None]]) -> None:
-        """(row, status, external id, error) for many rows, in one transaction."""
+    def _finish_all(self, outcomes: list[tuple[Any, str, str | None, str | None]]) -> None:
+        """(row, status, external id, error) for many rows: one executemany, one transaction."""
         if not outcomes:
             return
+        table = Writeback.__table__
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(
+                status=bindparam("new_status"),
+                error=bindparam("new_error"),
+                external_id=func.coalesce(bindparam("new_external_id"), table.c.external_id),
+                updated_at=bindparam("now"),
+            )
+        )
+        now = utcnow()
         with self.factory.begin() as session:
-            stored = {
-                row.id: row
-                for row in session.scalars(
-                    select(Writeback).where(Writeback.id.in_([o[0].id for o in outcomes]))
-                )
-            }
-            now = utcnow()
-            for row, status, external_id, error in outcomes:
-                target = stored[row.id]
-                target.status, target.error, target.updated_at = status, error, now
-                if external_id is not None:
-                    target.external_id = external_id
+            session.connection().execute(
+                statement,
+                [
+                    {
+                        "row_id": row.id,
+                        "new_status": status,
+                        "new_error": error,
+                        "new_external_id": external_id,
+                        "now": now,
+                    }
+                    for row, status, external_id, error in outcomes
+                ],
+            )
 
     def _finish(
         self, row: Writeback, status: str, external_id: str | None, error: str | None
@@ -171,7 +214,7 @@ class SourceWriteback:
 
     def _write_all(
         self,
-        rows: list[Writeback],
+        rows: list[Claimed],
         markers: list[str],
         find: Callable[[list[int]], dict[str, str]],
         create: Callable[[list[int]], WriteResults],
@@ -220,10 +263,19 @@ class SourceWriteback:
 
     # ---- notes and tasks ---------------------------------------------------------------------
 
-    def _notes(self, limit: int) -> None:
+    def _notes(self, limit: int, after: int) -> int | None:
         with self.factory() as session:
             todo = session.execute(
-                select(Reminder, Receivable.external_id)
+                select(  # the columns the note shows, not whole ORM objects
+                    Reminder.id,
+                    Reminder.step,
+                    Reminder.channel,
+                    Reminder.recipient,
+                    Reminder.sent_at,
+                    Reminder.currency,
+                    Reminder.amount_open,
+                    Receivable.external_id,
+                )
                 .join(Receivable, Receivable.id == Reminder.target_receivable_id)
                 .where(
                     Reminder.org_id == self.source.org_id,
@@ -231,18 +283,17 @@ class SourceWriteback:
                     Receivable.source_id == self.source.id,
                     ~self._written("note", "r", Reminder.id, ("done", "failed")),
                 )
+                .where(Reminder.id > after)
                 .order_by(Reminder.id)
                 .limit(limit)
             ).all()
             session.expunge_all()
         self._write_notes(
-            [
-                (f"r{reminder.id}", external_id, note_html(reminder, f"[dunlin r{reminder.id}]"))
-                for reminder, external_id in todo
-            ]
+            [(f"r{row.id}", row.external_id, note_html(row, f"[dunlin r{row.id}]")) for row in todo]
         )
+        return todo[-1].id if len(todo) == limit else None
 
-    def _event_notes(self, limit: int) -> None:
+    def _event_notes(self, limit: int, after: int) -> int | None:
         """Promises, disputes, "I have paid" claims and broken promises, as notes on the
         invoice, so the salesperson sees them in the CRM."""
         with self.factory() as session:
@@ -256,6 +307,7 @@ class SourceWriteback:
                     Receivable.source_id == self.source.id,
                     ~self._written("note", "e", Event.id, ("done", "failed")),
                 )
+                .where(Event.id > after)
                 .order_by(Event.id)
                 .limit(limit)
             ).all()
@@ -270,6 +322,7 @@ class SourceWriteback:
                 for event, external_id in todo
             ]
         )
+        return todo[-1][0].id if len(todo) == limit else None
 
     def _write_notes(self, items: list[tuple[str, str, str]]) -> None:
         """Notes (local ref, invoice external id, HTML) on invoices, each written once (its
@@ -289,7 +342,7 @@ class SourceWriteback:
             lambda picked: self.writer.post_notes([notes[i] for i in picked]),
         )
 
-    def _tasks(self, limit: int) -> None:
+    def _tasks(self, limit: int, after: int) -> int | None:
         with self.factory() as session:
             todo = session.execute(
                 select(Task, Receivable.external_id)
@@ -300,12 +353,13 @@ class SourceWriteback:
                     Receivable.source_id == self.source.id,
                     ~self._written("task", "t", Task.id, ("done", "failed", "closed")),
                 )
+                .where(Task.id > after)
                 .order_by(Task.id)
                 .limit(limit)
             ).all()
             session.expunge_all()
         if not todo:
-            return
+            return None
         markers = [f"[dunlin t{task.id}]" for task, _external_id in todo]
         requests = [
             TaskRequest(
@@ -325,8 +379,10 @@ class SourceWriteback:
             lambda picked: self.writer.find_tasks([(requests[i], markers[i]) for i in picked]),
             lambda picked: self.writer.create_tasks([requests[i] for i in picked]),
         )
+        return todo[-1][0].id if len(todo) == limit else None
 
-    def _close_tasks(self, limit: int) -> None:
+    def _close_tasks(self, limit: int) -> int:
+        """One page of tasks closed in Dunlin, closed in the source; returns the page's size."""
         with self.factory() as session:
             rows = session.execute(
                 select(Writeback, Task.status)
@@ -351,6 +407,7 @@ class SourceWriteback:
                 continue
             self._finish(row, "closed", None, None)
             self.report.tasks_closed += 1
+        return len(rows)
 
 
 def _local_ref(prefix: str, id_column: Any) -> Any:

@@ -376,7 +376,7 @@ class KingdeeConnector:
         """Follow-up rows for (bill id, text, extra fields), BatchSave'd in chunks."""
         form = self._follow_up()
         results: WriteResults = []
-        for part in chunks(items, 200):
+        for part in chunks(items, 500):
             bills = self._bills([external_id for external_id, _text, _extra in part])
             models: list[dict[str, Any]] = []
             slots: list[int | RecordRejected] = []  # per item: its DIndex, or why not sent

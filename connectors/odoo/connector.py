@@ -435,7 +435,7 @@ class OdooConnector:
 
     def post_notes(self, notes: list[NoteRequest]) -> WriteResults:
         results: WriteResults = []
-        for part in chunks(notes, 200):
+        for part in chunks(notes, 500):
             model = self._model_for(part[0].entity)
             alive = self._rows(model, self._ids(part), [])
             subtype = self._subtype_id()
@@ -515,7 +515,7 @@ class OdooConnector:
 
     def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults:
         results: WriteResults = []
-        for part in chunks(tasks, 200):
+        for part in chunks(tasks, 500):
             model = self._model_for(part[0].entity)
             res_model_id, activity_type = self._res_model_id(model), self._activity_type_id()
             assignees = self._assignees(part, model)
