@@ -11,12 +11,15 @@ Failures are raised as one of three classes, which decide what the sync engine d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
 from dunlin.errors import DunlinError
+
+MARKER = re.compile(r"\[dunlin [a-z]\d+\]")  # what write-back puts in each note and task
 
 ENTITIES = ("customers", "receivables")
 
@@ -209,6 +212,15 @@ def batch_writer(connector: Connector) -> BatchWriter:
     ):
         return connector  # type: ignore[return-value]
     return PerRecordWriter(connector)
+
+
+def by_marker(rows: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """(ref, text) rows → marker → the ref of the first text holding it (one pass)."""
+    found: dict[str, Any] = {}
+    for ref, text in rows:
+        for marker in MARKER.findall(str(text or "")):
+            found.setdefault(marker, ref)
+    return found
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -24,6 +24,7 @@ from connectors.base import (
     SourceUnavailable,
     TaskRequest,
     WriteResults,
+    by_marker,
     chunks,
     entity_spec,
 )
@@ -433,29 +434,32 @@ class KingdeeConnector:
         text holds a Dunlin marker, matched exactly here."""
         form = self._follow_up()
         found: dict[str, str] = {}
-        for part in chunks(pairs, 100):  # a bill carries several notes: keep under a page
+        for part in chunks(pairs, 500):
             bills = self._bills([external_id for external_id, _marker in part])
             numbers = sorted({b["number"] for b in bills.values()})
             if not numbers:
                 continue
-            rows = self.client.query(
-                {
-                    "FormId": form.form_id,
-                    "FieldKeys": f"FID,{form.text_field}",
-                    "FilterString": (
-                        f"{form.bill_no_field} in ({','.join(_quote(n) for n in numbers)}) and "
-                        f"{form.text_field} like {_quote('%dunlin %')}"
-                    ),
-                    "OrderString": "FID ASC",
-                    "StartRow": 0,
-                    "Limit": 0,
-                    "SubSystemId": "",
-                }
-            )
-            for _external_id, marker in part:
-                hit = next((r for r in rows if marker in str(r[1] or "")), None)
-                if hit is not None:
-                    found[marker] = str(hit[0])
+            rows: list[list[Any]] = []
+            while True:  # a bill carries many notes over the months: read until a short page
+                page = self.client.query(
+                    {
+                        "FormId": form.form_id,
+                        "FieldKeys": f"FID,{form.text_field}",
+                        "FilterString": (
+                            f"{form.bill_no_field} in ({','.join(_quote(n) for n in numbers)}) "
+                            f"and {form.text_field} like {_quote('%dunlin %')}"
+                        ),
+                        "OrderString": "FID ASC",
+                        "StartRow": len(rows),
+                        "Limit": FIND_PAGE,
+                        "SubSystemId": "",
+                    }
+                )
+                rows += page
+                if len(page) < FIND_PAGE:
+                    break
+            seen = by_marker([(row[0], row[1]) for row in rows])
+            found.update((m, str(seen[m])) for _external_id, m in part if m in seen)
         return found
 
     def find_notes(self, notes: list[NoteRequest]) -> dict[str, str]:
@@ -479,6 +483,9 @@ class KingdeeConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+FIND_PAGE = 2000  # rows per lookup query
 
 
 def _plain(html: str) -> str:

@@ -22,6 +22,7 @@ from connectors.base import (
     SourceUnavailable,
     TaskRequest,
     WriteResults,
+    by_marker,
     chunks,
     each,
     entity_spec,
@@ -471,13 +472,7 @@ class OdooConnector:
                 fields=["body", "res_id"],
                 load="",
             )
-            for note in part:
-                for row in rows:
-                    if str(row.get("res_id")) == note.external_id and note.marker in str(
-                        row.get("body") or ""
-                    ):
-                        found[note.marker] = str(row["id"])
-                        break
+            found.update(_on_record([(n.external_id, n.marker) for n in part], rows, "body"))
         return found
 
     def _assignees(self, tasks: list[TaskRequest], model: str) -> dict[int, int | None]:
@@ -554,13 +549,7 @@ class OdooConnector:
                 fields=["summary", "res_id"],
                 load="",
             )
-            for task, marker in part:
-                for row in rows:
-                    if str(row.get("res_id")) == task.external_id and marker in str(
-                        row.get("summary") or ""
-                    ):
-                        found[marker] = str(row["id"])
-                        break
+            found.update(_on_record([(t.external_id, m) for t, m in part], rows, "summary"))
         return found
 
     def close_task(self, task_id: str) -> None:
@@ -572,6 +561,19 @@ class OdooConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _on_record(
+    wanted: list[tuple[str, str]], rows: list[dict[str, Any]], field: str
+) -> dict[str, str]:
+    """(record id, marker) pairs → marker → id of the row on that record whose `field` holds
+    the marker."""
+    seen = by_marker([(row, row.get(field)) for row in rows])
+    return {
+        marker: str(seen[marker]["id"])
+        for record_id, marker in wanted
+        if marker in seen and str(seen[marker].get("res_id")) == record_id
+    }
 
 
 def _ref_id(value: Any) -> int | None:

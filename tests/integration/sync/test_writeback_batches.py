@@ -162,3 +162,26 @@ def test_k3cloud_single_lookup_matches_the_marker_exactly(k3cloud, marker):
     connector.post_note("receivables", str(bill), f"<p>x {other}</p>")
     assert connector.find_note("receivables", str(bill), marker) is None
     connector.close()
+
+
+def test_a_run_pages_through_everything_left(app, box, odoo, tmp_path):
+    """A run is not capped at one page: 130 notes in pages of 50 are all written."""
+    from connectors.registry import open_connector
+    from mappings import load_mapping
+    from sync.models import Source
+    from sync.sources import credentials_of
+    from sync.writeback import SourceWriteback
+
+    _synced_and_sent(app, box, odoo, tmp_path)
+    _more_sent(app, 130)
+    with app.factory() as s:
+        source = s.scalar(select(Source))
+        s.expunge_all()
+    connector = open_connector(
+        load_mapping(source.mapping), source.settings or {}, credentials_of(box, source)
+    )
+    odoo.calls.clear()
+    report = SourceWriteback(app.factory, source, connector).run(limit=50)
+    connector.close()
+    assert report.notes == 130 == len(_notes(odoo))
+    assert len([c for c in odoo.calls if c == ("mail.message", "create")]) == 3
