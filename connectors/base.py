@@ -164,6 +164,10 @@ class BatchWriter(Protocol):
 
     def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults: ...
 
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        """Close tasks by their source ids (one already gone counts as closed)."""
+        ...
+
 
 class PerRecordWriter:
     """BatchWriter over a connector that writes one record a call (REST systems)."""
@@ -192,6 +196,13 @@ class PerRecordWriter:
 
     def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults:
         return each(self.connector.create_task, tasks)
+
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        def close(task_id: str) -> str:
+            self.connector.close_task(task_id)
+            return task_id
+
+        return each(close, task_ids)
 
 
 def each(write: Any, items: list[Any]) -> WriteResults:

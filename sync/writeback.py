@@ -207,11 +207,6 @@ class SourceWriteback:
                 ],
             )
 
-    def _finish(
-        self, row: Writeback, status: str, external_id: str | None, error: str | None
-    ) -> None:
-        self._finish_all([(row, status, external_id, error)])
-
     def _write_all(
         self,
         rows: list[Claimed],
@@ -398,15 +393,18 @@ class SourceWriteback:
                 .limit(limit)
             ).all()
             session.expunge_all()
-        for row, _status in rows:
-            try:
-                self.connector.close_task(str(row.external_id))
-            except RecordRejected as exc:
-                self._finish(row, "failed", None, str(exc))
+        closed = [row for row, _status in rows]
+        outcomes = []
+        for row, result in zip(
+            closed, self.writer.close_tasks([str(r.external_id) for r in closed]), strict=True
+        ):
+            if isinstance(result, RecordRejected):
+                outcomes.append((row, "failed", None, str(result)))
                 self.report.failed += 1
-                continue
-            self._finish(row, "closed", None, None)
-            self.report.tasks_closed += 1
+            else:
+                outcomes.append((row, "closed", None, None))
+                self.report.tasks_closed += 1
+        self._finish_all(outcomes)
         return len(rows)
 
 

@@ -468,6 +468,29 @@ class KingdeeConnector:
     def find_tasks(self, tasks: list[tuple[TaskRequest, str]]) -> dict[str, str]:
         return self._find_many([(t.external_id, marker) for t, marker in tasks])
 
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        """Set the status of many follow-up rows with one BatchSave a chunk."""
+        form = self._follow_up()
+        if not form.status_field:
+            return list(task_ids)
+        results: WriteResults = []
+        for part in chunks(task_ids, 500):
+            saved, refused = self.client.batch_save(
+                form.form_id,
+                {
+                    "Model": [{"FID": int(i), form.status_field: form.closed_value} for i in part],
+                    "NeedUpDateFields": [form.status_field],
+                    "IsDeleteEntry": "false",
+                },
+            )
+            results.extend(
+                task_id
+                if index in saved
+                else RecordRejected(refused.get(index, "K3Cloud did not confirm the update"))
+                for index, task_id in enumerate(part)
+            )
+        return results
+
     def close_task(self, task_id: str) -> None:
         form = self._follow_up()
         if not form.status_field:

@@ -552,6 +552,28 @@ class OdooConnector:
             found.update(_on_record([(t.external_id, m) for t, m in part], rows, "summary"))
         return found
 
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        """Mark done the activities still there (done or deleted in Odoo: nothing to close):
+        one search and one action_feedback a chunk; a refused chunk is retried per record."""
+        results: WriteResults = []
+        for part in chunks(task_ids, 500):
+            ids = [int(i) for i in part if str(i).isdigit()]
+            alive = set(self.client.call("mail.activity", "search", domain=[("id", "in", ids)]))
+            if alive:
+                try:
+                    self.client.call(
+                        "mail.activity", "action_feedback", sorted(alive), feedback="Done in Dunlin"
+                    )
+                except RecordRejected:
+                    results.extend(each(self._close_one, part))
+                    continue
+            results.extend(part)
+        return results
+
+    def _close_one(self, task_id: str) -> str:
+        self.close_task(task_id)
+        return task_id
+
     def close_task(self, task_id: str) -> None:
         exists = self.client.call("mail.activity", "search", domain=[("id", "=", int(task_id))])
         if exists:  # already done or deleted in Odoo: nothing left to close

@@ -149,6 +149,10 @@ def test_k3cloud_batch_save_one_call_one_refusal(k3cloud):
     assert connector.find_tasks([(t, f"[dunlin t{i}]") for i, t in enumerate(tasks)]) == {
         f"[dunlin t{i}]": r for i, r in enumerate(created)
     }
+    k3cloud.calls.clear()
+    assert connector.close_tasks(created) == created
+    assert k3cloud.calls == ["BatchSave"]
+    assert all(log[int(r)]["F_DL_Status"] == "closed" for r in created)
     connector.close()
 
 
@@ -185,3 +189,23 @@ def test_a_run_pages_through_everything_left(app, box, odoo, tmp_path):
     connector.close()
     assert report.notes == 130 == len(_notes(odoo))
     assert len([c for c in odoo.calls if c == ("mail.message", "create")]) == 3
+
+
+def test_closing_many_tasks_takes_two_calls(app, box, odoo, tmp_path):
+    from reminders.models import Task
+
+    _sent, tasks = _synced_and_sent(app, box, odoo, tmp_path)
+    if not tasks:
+        pytest.skip("the default policy made no task for this seed")
+    write_back(app.factory, box, "acme")
+    gone = next(iter(odoo.db.tables["mail.activity"]))
+    odoo.db.delete("mail.activity", [gone])  # done in Odoo already: nothing to close
+    with app.factory.begin() as s:
+        s.execute(update(Task).values(status="done"))
+    odoo.calls.clear()
+    (report,) = write_back(app.factory, box, "acme")
+    assert report.tasks_closed == len(tasks) and odoo.db.tables["mail.activity"] == {}
+    assert [c for c in odoo.calls if c[0] == "mail.activity"] == [
+        ("mail.activity", "search"),
+        ("mail.activity", "action_feedback"),
+    ]
