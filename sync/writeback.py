@@ -135,15 +135,21 @@ class SourceWriteback:
             Writeback.kind == kind,
         )
         with self.factory.begin() as session:
-            known = set(
-                session.scalars(
-                    select(Writeback.local_ref).where(*mine, Writeback.local_ref.in_(refs))
+            known = {
+                row.local_ref: row
+                for row in session.execute(
+                    select(Writeback.id, Writeback.local_ref, Writeback.attempts).where(
+                        *mine, Writeback.local_ref.in_(refs)
+                    )
                 )
-            )
+            }
+            claimed = {
+                ref: Claimed(row.id, kind, ref, row.attempts + 1) for ref, row in known.items()
+            }
             if known:
                 session.execute(
                     update(Writeback)
-                    .where(*mine, Writeback.local_ref.in_(known))
+                    .where(Writeback.id.in_([row.id for row in known.values()]))
                     .values(attempts=Writeback.attempts + 1)
                     .execution_options(synchronize_session=False)
                 )
@@ -164,16 +170,17 @@ class SourceWriteback:
                 for ref, target in items
                 if ref not in known
             ]
-            if new:
-                session.connection().execute(insert(Writeback.__table__), new)
-            claimed = {
-                row.local_ref: Claimed(row.id, kind, row.local_ref, row.attempts)
-                for row in session.execute(
-                    select(Writeback.id, Writeback.local_ref, Writeback.attempts).where(
-                        *mine, Writeback.local_ref.in_(refs)
-                    )
+            if new:  # one multi-row INSERT ... RETURNING (SQLAlchemy's insertmanyvalues)
+                table = Writeback.__table__
+                inserted = session.connection().execute(
+                    insert(table).returning(
+                        table.c.id, table.c.local_ref, sort_by_parameter_order=True
+                    ),
+                    new,
                 )
-            }
+                claimed.update(
+                    (row.local_ref, Claimed(row.id, kind, row.local_ref, 1)) for row in inserted
+                )
         return [claimed[ref] for ref in refs]
 
     def _finish_all(self, outcomes: list[tuple[Any, str, str | None, str | None]]) -> None:
