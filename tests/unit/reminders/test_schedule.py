@@ -167,3 +167,14 @@ def test_caps_are_never_exceeded(caps, requests):
         )
         assert caps.per_day is None or same_day <= caps.per_day
         assert caps.per_week is None or same_week <= caps.per_week
+
+
+def test_a_makeup_day_works_as_the_nearest_weekday():
+    """Saturday make-up days take Friday's windows, Sunday ones Monday's, whatever the policy
+    says of Saturdays and Sundays; a calendar without holidays has no make-up days."""
+    windows = SendWindows.parse(
+        {"mon": "08:00-10:00", "tue-thu": "09:00-18:00", "fri": "13:00-15:00", "sat-sun": "closed"}
+    )
+    assert windows.ranges_on(date(2026, 10, 10), CN) == ((time(13), time(15)),)  # Saturday
+    assert windows.ranges_on(date(2026, 9, 20), CN) == ((time(8), time(10)),)  # Sunday
+    assert windows.ranges_on(date(2026, 9, 20), calendar_for(None)) == ()
