@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import String, bindparam, func, insert, literal, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import String, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from connectors.base import (
     BatchWriter,
@@ -36,7 +36,7 @@ from connectors.base import (
 from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
 from dunlin.db import utcnow
-from dunlin.i18n import t
+from dunlin.i18n import ui_language
 from dunlin.models import Event
 from dunlin.orgs import get_org
 from mappings import load_mapping
@@ -46,6 +46,7 @@ from sync.sources import api_sources, credentials_of
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+LEDGER = aliased(Writeback)  # joined to a page, apart from the NOT EXISTS on Writeback
 CHUNK = 500  # records per write call, a page: well under what Odoo and K3Cloud take at once
 CLOSED_TASK_STATES = ("done", "cancelled", "vetoed")
 NOTE_EVENTS = (
@@ -87,16 +88,21 @@ def mask_recipient(recipient: str) -> str:
     return "***"
 
 
-def note_html(reminder: Any, marker: str) -> str:
-    """The note of a sent reminder (a Reminder, or a row with its columns)."""
+def note_html(reminder: Any, marker: str, language: str | None = None) -> str:
+    """The note of a sent reminder (a Reminder, or a row with its columns); `language` as
+    `ui_language()` gives it, passed in by callers writing many notes."""
     sent = reminder.sent_at.strftime("%Y-%m-%d %H:%M UTC") if reminder.sent_at else "-"
-    text = t(
-        f"Payment reminder ({reminder.step}) sent by {reminder.channel} to "
-        f"{mask_recipient(reminder.recipient)} at {sent}; open {reminder.currency} "
-        f"{reminder.amount_open}.",
-        f"已通过 {reminder.channel} 向 {mask_recipient(reminder.recipient)} 发送催款提醒"
-        f"（{reminder.step}），时间 {sent}；未收 {reminder.currency} {reminder.amount_open}。",
-    )
+    recipient = mask_recipient(reminder.recipient)
+    if (language or ui_language()) == "zh":
+        text = (
+            f"已通过 {reminder.channel} 向 {recipient} 发送催款提醒"
+            f"（{reminder.step}），时间 {sent}；未收 {reminder.currency} {reminder.amount_open}。"
+        )
+    else:
+        text = (
+            f"Payment reminder ({reminder.step}) sent by {reminder.channel} to {recipient} at "
+            f"{sent}; open {reminder.currency} {reminder.amount_open}."
+        )
     return f"<p>{escape(text)} <small>{escape(marker)}</small></p>"
 
 
@@ -124,10 +130,16 @@ class SourceWriteback:
 
     # ---- the ledger --------------------------------------------------------------------------
 
-    def _claim(self, kind: str, items: list[tuple[str, str]]) -> list[Claimed]:
+    def _claim(
+        self,
+        kind: str,
+        items: list[tuple[str, str]],
+        known: dict[str, tuple[int, int]] | None = None,
+    ) -> list[Claimed]:
         """The ledger rows of (local_ref, target) pairs, created `pending` where new, with one
         more attempt counted, committed before the source is called: a few statements for the
-        whole batch (Core, not one ORM object per row)."""
+        whole batch (Core, not one ORM object per row). `known`: the rows already there as
+        local_ref → (id, attempts), when the caller read them with its page."""
         refs = [ref for ref, _target in items]
         mine = (
             Writeback.org_id == self.source.org_id,
@@ -135,21 +147,23 @@ class SourceWriteback:
             Writeback.kind == kind,
         )
         with self.factory.begin() as session:
-            known = {
-                row.local_ref: row
-                for row in session.execute(
-                    select(Writeback.id, Writeback.local_ref, Writeback.attempts).where(
-                        *mine, Writeback.local_ref.in_(refs)
+            if known is None:
+                known = {
+                    row.local_ref: (row.id, row.attempts)
+                    for row in session.execute(
+                        select(Writeback.id, Writeback.local_ref, Writeback.attempts).where(
+                            *mine, Writeback.local_ref.in_(refs)
+                        )
                     )
-                )
-            }
+                }
             claimed = {
-                ref: Claimed(row.id, kind, ref, row.attempts + 1) for ref, row in known.items()
+                ref: Claimed(row_id, kind, ref, attempts + 1)
+                for ref, (row_id, attempts) in known.items()
             }
             if known:
                 session.execute(
                     update(Writeback)
-                    .where(Writeback.id.in_([row.id for row in known.values()]))
+                    .where(Writeback.id.in_([row_id for row_id, _attempts in known.values()]))
                     .values(attempts=Writeback.attempts + 1)
                     .execution_options(synchronize_session=False)
                 )
@@ -277,8 +291,19 @@ class SourceWriteback:
                     Reminder.currency,
                     Reminder.amount_open,
                     Receivable.external_id,
+                    LEDGER.id.label("ledger_id"),  # a pending row from an earlier run
+                    LEDGER.attempts,
                 )
                 .join(Receivable, Receivable.id == Reminder.target_receivable_id)
+                .outerjoin(
+                    LEDGER,
+                    and_(
+                        LEDGER.org_id == self.source.org_id,
+                        LEDGER.source_id == self.source.id,
+                        LEDGER.kind == "note",
+                        LEDGER.local_ref == _local_ref("r", Reminder.id),
+                    ),
+                )
                 .where(
                     Reminder.org_id == self.source.org_id,
                     Reminder.status == "sent",
@@ -290,8 +315,13 @@ class SourceWriteback:
                 .limit(limit)
             ).all()
             session.expunge_all()
+        language = ui_language()
         self._write_notes(
-            [(f"r{row.id}", row.external_id, note_html(row, f"[dunlin r{row.id}]")) for row in todo]
+            [
+                (f"r{row.id}", row.external_id, note_html(row, f"[dunlin r{row.id}]", language))
+                for row in todo
+            ],
+            {f"r{row.id}": (row.ledger_id, row.attempts) for row in todo if row.ledger_id},
         )
         return todo[-1].id if len(todo) == limit else None
 
@@ -326,12 +356,14 @@ class SourceWriteback:
         )
         return todo[-1][0].id if len(todo) == limit else None
 
-    def _write_notes(self, items: list[tuple[str, str, str]]) -> None:
+    def _write_notes(
+        self, items: list[tuple[str, str, str]], known: dict[str, tuple[int, int]] | None = None
+    ) -> None:
         """Notes (local ref, invoice external id, HTML) on invoices, each written once (its
         marker finds it after a crash)."""
         if not items:
             return
-        rows = self._claim("note", [(ref, external_id) for ref, external_id, _html in items])
+        rows = self._claim("note", [(ref, external_id) for ref, external_id, _html in items], known)
         notes = [
             NoteRequest("receivables", external_id, html, f"[dunlin {ref}]")
             for ref, external_id, html in items
