@@ -187,9 +187,7 @@ class SourceWriteback:
             if new:  # one multi-row INSERT ... RETURNING (SQLAlchemy's insertmanyvalues)
                 table = Writeback.__table__
                 inserted = session.connection().execute(
-                    insert(table).returning(
-                        table.c.id, table.c.local_ref, sort_by_parameter_order=True
-                    ),
+                    insert(table).returning(table.c.id, table.c.local_ref),
                     new,
                 )
                 claimed.update(
