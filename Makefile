@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/webhooks_bench.py
 	$(BIN)/python bench/webhooks_bench.py --postgres
+	$(BIN)/python bench/writeback_bench.py
+	$(BIN)/python bench/writeback_bench.py --latency-ms 300
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

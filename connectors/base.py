@@ -11,12 +11,15 @@ Failures are raised as one of three classes, which decide what the sync engine d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
 from dunlin.errors import DunlinError
+
+MARKER = re.compile(r"\[dunlin [a-z]\d+\]")  # what write-back puts in each note and task
 
 ENTITIES = ("customers", "receivables")
 
@@ -128,3 +131,108 @@ class Connector(Protocol):
     def close_task(self, task_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+# ---- write-back in batches -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteRequest:
+    """A history note on a record; `marker` is in its text, so a retry can find it."""
+
+    entity: str
+    external_id: str
+    html: str
+    marker: str
+
+
+# Per request, in order: the id the source gave, or why the source refused that one record.
+WriteResults = list[str | RecordRejected]
+
+
+class BatchWriter(Protocol):
+    """Write-back of many records in a few calls, for sources whose API takes lists (Odoo's
+    `create` with a list of values, K3Cloud's BatchSave). Lookups answer marker → source id for
+    the markers found; writes answer one result per request, so one refused record does not
+    lose the others. Anything but RecordRejected (down, auth, config) is raised for all."""
+
+    def find_notes(self, notes: list[NoteRequest]) -> dict[str, str]: ...
+
+    def post_notes(self, notes: list[NoteRequest]) -> WriteResults: ...
+
+    def find_tasks(self, tasks: list[tuple[TaskRequest, str]]) -> dict[str, str]: ...
+
+    def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults: ...
+
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        """Close tasks by their source ids (one already gone counts as closed)."""
+        ...
+
+
+class PerRecordWriter:
+    """BatchWriter over a connector that writes one record a call (REST systems)."""
+
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+
+    def find_notes(self, notes: list[NoteRequest]) -> dict[str, str]:
+        found = {}
+        for note in notes:
+            ref = self.connector.find_note(note.entity, note.external_id, note.marker)
+            if ref:
+                found[note.marker] = ref
+        return found
+
+    def post_notes(self, notes: list[NoteRequest]) -> WriteResults:
+        return each(lambda n: self.connector.post_note(n.entity, n.external_id, n.html), notes)
+
+    def find_tasks(self, tasks: list[tuple[TaskRequest, str]]) -> dict[str, str]:
+        found = {}
+        for task, marker in tasks:
+            ref = self.connector.find_task(task, marker)
+            if ref:
+                found[marker] = ref
+        return found
+
+    def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults:
+        return each(self.connector.create_task, tasks)
+
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        def close(task_id: str) -> str:
+            self.connector.close_task(task_id)
+            return task_id
+
+        return each(close, task_ids)
+
+
+def each(write: Any, items: list[Any]) -> WriteResults:
+    """One call per item; a refused item is its result, anything else is raised."""
+    results: WriteResults = []
+    for item in items:
+        try:
+            results.append(write(item))
+        except RecordRejected as exc:
+            results.append(exc)
+    return results
+
+
+def batch_writer(connector: Connector) -> BatchWriter:
+    """The connector itself where it writes in batches, else one call per record."""
+    if all(
+        hasattr(connector, m) for m in ("find_notes", "post_notes", "find_tasks", "create_tasks")
+    ):
+        return connector  # type: ignore[return-value]
+    return PerRecordWriter(connector)
+
+
+def by_marker(rows: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """(ref, text) rows → marker → the ref of the first text holding it (one pass)."""
+    found: dict[str, Any] = {}
+    for ref, text in rows:
+        for marker in MARKER.findall(str(text or "")):
+            found.setdefault(marker, ref)
+    return found
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

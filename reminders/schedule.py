@@ -2,6 +2,9 @@
 
 A `WorkCalendar` answers "is this a working day" from the `holidays` package's tables (data, not
 I/O), including China's make-up working days (调休), when a weekend day is a working day.
+Send windows are written per weekday, but which weekday's windows a date gets is the calendar's
+answer, not the date's: a make-up working day takes a working weekday's windows, a public
+holiday none, and an ordinary weekend day its own weekday's (usually none).
 """
 
 from __future__ import annotations
@@ -27,16 +30,55 @@ class WorkCalendar:
     def __init__(self, country: str | None) -> None:
         self.country = country
         self._holidays = holidays.country_holidays(country) if country else None
-        self._cache: dict[date, bool] = {}
+        self.weekend: frozenset[int] = frozenset(
+            self._holidays.weekend if self._holidays is not None else (5, 6)
+        )
+        self._cache: dict[date, str] = {}
+
+    def day_kind(self, day: date) -> str:
+        """'work', 'holiday' (a public holiday, or a weekend day inside a holiday break such as
+        the Saturday of China's National Day week), 'makeup' (a weekend day worked, 调休) or
+        'weekend' (an ordinary one); cached, as the planner asks for every reminder."""
+        kind = self._cache.get(day)
+        if kind is None:
+            weekend = day.weekday() in self.weekend
+            if self._holidays is None:
+                kind = "weekend" if weekend else "work"
+            elif day in self._holidays:
+                kind = "holiday"
+            elif weekend:
+                if self._holidays.is_working_day(day):
+                    kind = "makeup"
+                else:
+                    kind = "holiday" if self._in_break(day) else "weekend"
+            else:
+                kind = "work"
+            self._cache[day] = kind
+        return kind
+
+    def _in_break(self, day: date) -> bool:
+        """Whether the run of days off around a weekend day holds a public holiday."""
+        table = self._holidays
+        assert table is not None
+        for step in (-1, 1):
+            other = day + timedelta(days=step)
+            for _ in range(SEARCH_DAYS):
+                if other in table:
+                    return True
+                if other.weekday() not in self.weekend or table.is_working_day(other):
+                    break
+                other += timedelta(days=step)
+        return False
 
     def is_working_day(self, day: date) -> bool:
-        known = self._cache.get(day)
-        if known is None:
-            known = (
-                day.weekday() < 5 if self._holidays is None else self._holidays.is_working_day(day)
-            )
-            self._cache[day] = known
-        return known
+        return self.day_kind(day) in ("work", "makeup")
+
+    def is_holiday(self, day: date) -> bool:
+        return self.day_kind(day) == "holiday"
+
+    def is_makeup_day(self, day: date) -> bool:
+        """A weekend day that is a working day (China's 调休 Sundays and Saturdays)."""
+        return self.day_kind(day) == "makeup"
 
     def add_working_days(self, start: date, count: int) -> date:
         """`count` working days after `start` (before, if negative); 0 keeps `start`."""
@@ -109,9 +151,31 @@ class SendWindows:
             raise ValueError("no day has a send window")
         return cls(tuple(table))
 
-    def contains(self, local: datetime) -> bool:
+    def ranges_on(self, day: date, calendar: WorkCalendar) -> tuple[tuple[time, time], ...]:
+        """The windows of one date: none on a public holiday; on a make-up working day those of
+        the nearest working weekday that has any (Saturday → Friday, Sunday → Monday), since
+        the office works as on a weekday; otherwise the date's own weekday's."""
+        kind = calendar.day_kind(day)
+        weekday = day.weekday()
+        if kind == "holiday":
+            return ()
+        if kind != "makeup":  # a working weekday, or an ordinary weekend: as the policy says
+            return self.by_weekday[weekday]
+        for distance in range(1, 7):
+            for other in ((weekday - distance) % 7, (weekday + distance) % 7):
+                if other not in calendar.weekend and self.by_weekday[other]:
+                    return self.by_weekday[other]
+        return self.by_weekday[weekday]
+
+    def contains(self, local: datetime, calendar: WorkCalendar | None = None) -> bool:
+        """Whether `local` is inside a window (of its weekday, or of its date in `calendar`)."""
         moment = local.time()
-        return any(start <= moment < end for start, end in self.by_weekday[local.weekday()])
+        ranges = (
+            self.by_weekday[local.weekday()]
+            if calendar is None
+            else self.ranges_on(local.date(), calendar)
+        )
+        return any(start <= moment < end for start, end in ranges)
 
 
 def spread_offset(key: str, minutes: int) -> timedelta:
@@ -130,15 +194,16 @@ def next_send_time(
     tz_name: str,
     spread: timedelta = timedelta(0),
 ) -> datetime:
-    """The first moment at or after `not_before`, on or after `day`, inside a window on a working
-    day in `tz_name`, pushed into the window by `spread` where the window is long enough."""
+    """The first moment at or after `not_before`, on or after `day`, inside one of that date's
+    windows (`SendWindows.ranges_on`) in `tz_name`, pushed into the window by `spread` where the
+    window is long enough."""
     tz = ZoneInfo(tz_name)
     floor = not_before.astimezone(tz)
     for offset in range(SEARCH_DAYS):
         current = day + timedelta(days=offset)
-        if current < floor.date() or not calendar.is_working_day(current):
+        if current < floor.date():
             continue
-        for start, end in windows.by_weekday[current.weekday()]:
+        for start, end in windows.ranges_on(current, calendar):
             opens = datetime.combine(current, start, tz)
             closes = datetime.combine(current, end, tz)
             begin = max(opens, floor)

@@ -225,6 +225,32 @@ class K3CloudClient:
             raise self._error(result, form_id, writing=True)
         return result.get("Result", result) if isinstance(result, dict) else {}
 
+    def batch_save(
+        self, form_id: str, data: dict[str, Any]
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """BatchSave of `data["Model"]` (a list): (DIndex → new id, DIndex → refusal). A record
+        in neither was not confirmed: K3Cloud can answer IsSuccess while saving fewer."""
+        result = self.call(FORM_SERVICE + "BatchSave", {"formid": form_id, "data": data})
+        statuses = response_statuses(result)
+        if not statuses:
+            raise SourceUnavailable(f"unexpected K3Cloud answer: {snippet(str(result))}")
+        status = statuses[0]
+        saved = {
+            int(e.get("DIndex", 0)): str(e.get("Id"))
+            for e in status.get("SuccessEntitys") or []
+            if isinstance(e, dict) and e.get("Id")
+        }
+        refused: dict[int, str] = {}
+        for error in status.get("Errors") or []:
+            if isinstance(error, dict) and isinstance(error.get("DIndex"), int):
+                text = f"{error.get('FieldName') or ''}: {error.get('Message') or ''}".strip(": ")
+                refused.setdefault(error["DIndex"], f"K3Cloud {form_id}: {text}")
+        if not status.get("IsSuccess") and not saved and not refused:
+            raise self._error(result, form_id, writing=True)
+        if msg_code(status) in (4, 8, 9):
+            raise self._error(result, form_id, writing=True)
+        return saved, refused
+
     @staticmethod
     def _error(data: Any, form_id: str, writing: bool = False) -> SourceError:
         statuses = response_statuses(data)

@@ -17,10 +17,15 @@ from typing import Any
 
 from connectors.base import (
     ConnectionInfo,
+    NoteRequest,
     Page,
+    RecordRejected,
     SourceConfigError,
     SourceUnavailable,
     TaskRequest,
+    WriteResults,
+    by_marker,
+    chunks,
     entity_spec,
 )
 from connectors.kingdee.client import K3CloudClient
@@ -305,7 +310,7 @@ class KingdeeConnector:
     def post_note(self, entity: str, external_id: str, html: str) -> str:
         return self._save_follow_up(external_id, _plain(html), {})
 
-    def create_task(self, task: TaskRequest) -> str:
+    def _task_fields(self, task: TaskRequest) -> dict[str, Any]:
         form = self._follow_up()
         extra: dict[str, Any] = {}
         if form.date_field:
@@ -314,8 +319,11 @@ class KingdeeConnector:
             extra[form.user_field] = {"FNumber": task.user_ref}
         if form.status_field:
             extra[form.status_field] = "open"
+        return extra
+
+    def create_task(self, task: TaskRequest) -> str:
         return self._save_follow_up(
-            task.external_id, f"{task.summary}\n{_plain(task.note_html)}", extra
+            task.external_id, f"{task.summary}\n{_plain(task.note_html)}", self._task_fields(task)
         )
 
     def _find(self, marker: str) -> str | None:
@@ -324,7 +332,8 @@ class KingdeeConnector:
             {
                 "FormId": form.form_id,
                 "FieldKeys": "FID",
-                "FilterString": f"{form.text_field} like {_quote('%' + marker + '%')}",
+                # "[" opens a character class in SQL Server's LIKE: search from after it
+                "FilterString": f"{form.text_field} like {_quote('%' + marker.lstrip('[') + '%')}",
                 "OrderString": "FID ASC",
                 "TopRowCount": 1,
                 "StartRow": 0,
@@ -339,6 +348,148 @@ class KingdeeConnector:
 
     def find_task(self, task: TaskRequest, marker: str) -> str | None:
         return self._find(marker)
+
+    # ---- writing back in batches (BatchWriter) -------------------------------------------------
+    # The bills of a batch are read with one `FID in (...)` query and the follow-up rows saved
+    # with one BatchSave, whose answer says per DIndex what was saved and what refused.
+
+    def _bills(self, external_ids: list[str]) -> dict[str, dict[str, Any]]:
+        spec = self.source.receivables
+        ids = sorted({int(i) for i in external_ids if str(i).isdigit()})
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(ids, 500):
+            rows = self.client.query(
+                {
+                    "FormId": spec.form_id,
+                    "FieldKeys": f"{spec.key},FBillNo,FCUSTOMERID.FNumber",
+                    "FilterString": f"{spec.key} in ({','.join(str(i) for i in part)})",
+                    "OrderString": f"{spec.key} ASC",
+                    "StartRow": 0,
+                    "Limit": 0,
+                    "SubSystemId": "",
+                }
+            )
+            for row in rows:  # one row per plan line on some tenants: the first one will do
+                found.setdefault(str(int(row[0])), {"number": row[1], "customer": row[2]})
+        return found
+
+    def _save_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> WriteResults:
+        """Follow-up rows for (bill id, text, extra fields), BatchSave'd in chunks."""
+        form = self._follow_up()
+        results: WriteResults = []
+        for part in chunks(items, 500):
+            bills = self._bills([external_id for external_id, _text, _extra in part])
+            models: list[dict[str, Any]] = []
+            slots: list[int | RecordRejected] = []  # per item: its DIndex, or why not sent
+            for external_id, text, extra in part:
+                bill = bills.get(str(external_id))
+                if bill is None:
+                    slots.append(RecordRejected(f"AR bill {external_id} not found in K3Cloud"))
+                    continue
+                slots.append(len(models))
+                models.append(
+                    {
+                        form.customer_field: {"FNumber": bill["customer"]},
+                        form.bill_no_field: bill["number"],
+                        form.text_field: text,
+                        **extra,
+                    }
+                )
+            saved: dict[int, str] = {}
+            refused: dict[int, str] = {}
+            if models:
+                saved, refused = self.client.batch_save(
+                    form.form_id,
+                    {
+                        "Model": models,
+                        "NeedReturnFields": ["FID"],
+                        "IsAutoSubmitAndAudit": "true" if form.auto_submit_and_audit else "false",
+                        "IsDeleteEntry": "false",
+                    },
+                )
+            for slot in slots:
+                if isinstance(slot, RecordRejected):
+                    results.append(slot)
+                elif slot in saved:
+                    results.append(saved[slot])
+                else:  # refused, or not confirmed: the next run looks it up by its marker
+                    results.append(
+                        RecordRejected(refused.get(slot, "K3Cloud did not confirm the save"))
+                    )
+        return results
+
+    def post_notes(self, notes: list[NoteRequest]) -> WriteResults:
+        return self._save_many([(n.external_id, _plain(n.html), {}) for n in notes])
+
+    def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults:
+        return self._save_many(
+            [
+                (t.external_id, f"{t.summary}\n{_plain(t.note_html)}", self._task_fields(t))
+                for t in tasks
+            ]
+        )
+
+    def _find_many(self, pairs: list[tuple[str, str]]) -> dict[str, str]:
+        """(bill id, marker) → follow-up id, one query per 500 bills: the bills' rows whose
+        text holds a Dunlin marker, matched exactly here."""
+        form = self._follow_up()
+        found: dict[str, str] = {}
+        for part in chunks(pairs, 500):
+            bills = self._bills([external_id for external_id, _marker in part])
+            numbers = sorted({b["number"] for b in bills.values()})
+            if not numbers:
+                continue
+            rows: list[list[Any]] = []
+            while True:  # a bill carries many notes over the months: read until a short page
+                page = self.client.query(
+                    {
+                        "FormId": form.form_id,
+                        "FieldKeys": f"FID,{form.text_field}",
+                        "FilterString": (
+                            f"{form.bill_no_field} in ({','.join(_quote(n) for n in numbers)}) "
+                            f"and {form.text_field} like {_quote('%dunlin %')}"
+                        ),
+                        "OrderString": "FID ASC",
+                        "StartRow": len(rows),
+                        "Limit": FIND_PAGE,
+                        "SubSystemId": "",
+                    }
+                )
+                rows += page
+                if len(page) < FIND_PAGE:
+                    break
+            seen = by_marker([(row[0], row[1]) for row in rows])
+            found.update((m, str(seen[m])) for _external_id, m in part if m in seen)
+        return found
+
+    def find_notes(self, notes: list[NoteRequest]) -> dict[str, str]:
+        return self._find_many([(n.external_id, n.marker) for n in notes])
+
+    def find_tasks(self, tasks: list[tuple[TaskRequest, str]]) -> dict[str, str]:
+        return self._find_many([(t.external_id, marker) for t, marker in tasks])
+
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        """Set the status of many follow-up rows with one BatchSave a chunk."""
+        form = self._follow_up()
+        if not form.status_field:
+            return list(task_ids)
+        results: WriteResults = []
+        for part in chunks(task_ids, 500):
+            saved, refused = self.client.batch_save(
+                form.form_id,
+                {
+                    "Model": [{"FID": int(i), form.status_field: form.closed_value} for i in part],
+                    "NeedUpDateFields": [form.status_field],
+                    "IsDeleteEntry": "false",
+                },
+            )
+            results.extend(
+                task_id
+                if index in saved
+                else RecordRejected(refused.get(index, "K3Cloud did not confirm the update"))
+                for index, task_id in enumerate(part)
+            )
+        return results
 
     def close_task(self, task_id: str) -> None:
         form = self._follow_up()
@@ -355,6 +506,9 @@ class KingdeeConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+FIND_PAGE = 2000  # rows per lookup query
 
 
 def _plain(html: str) -> str:

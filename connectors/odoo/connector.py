@@ -15,10 +15,16 @@ from typing import Any
 
 from connectors.base import (
     ConnectionInfo,
+    NoteRequest,
     Page,
+    RecordRejected,
     SourceConfigError,
     SourceUnavailable,
     TaskRequest,
+    WriteResults,
+    by_marker,
+    chunks,
+    each,
     entity_spec,
 )
 from connectors.odoo.client import OdooClient
@@ -55,6 +61,7 @@ class OdooConnector:
         self._lookup_cache: dict[tuple[str, int], Any] = {}
         self._model_ids: dict[str, int] = {}
         self._activity_type: int | None = None
+        self._subtype: int | None = None
 
     # ---- discovery ---------------------------------------------------------------------------
 
@@ -365,6 +372,212 @@ class OdooConnector:
         )
         return str(found[0]) if found else None
 
+    # ---- writing back in batches (BatchWriter) -------------------------------------------------
+    # Notes go as `mail.message` records created from a list of values (message_post takes one
+    # record a call); activities as `mail.activity` from a list. `create` is one transaction in
+    # Odoo, so a refused batch wrote nothing and is retried one record a call to find the one
+    # Odoo refuses. Lookups read every record of a batch with one `in` domain.
+
+    def _subtype_id(self) -> int:
+        if self._subtype is None:
+            module, _, name = self.source.writeback.subtype_xmlid.partition(".")
+            rows = self.client.call(
+                "ir.model.data",
+                "search_read",
+                domain=[("module", "=", module), ("name", "=", name)],
+                fields=["res_id"],
+                limit=1,
+            )
+            if not rows:
+                raise SourceConfigError(
+                    f"message subtype {self.source.writeback.subtype_xmlid!r} not found"
+                )
+            self._subtype = int(rows[0]["res_id"])
+        return self._subtype
+
+    def _rows(self, model: str, ids: list[int], fields: list[str]) -> dict[int, dict[str, Any]]:
+        """The records of `model` among `ids` that exist, by id (one call per 500)."""
+        found: dict[int, dict[str, Any]] = {}
+        for part in chunks(sorted(set(ids)), 500):
+            rows = self.client.call(
+                model,
+                "search_read",
+                domain=[("id", "in", part)],
+                fields=fields or ["id"],
+                load="",
+                context=self.source.context,
+            )
+            if not isinstance(rows, list):
+                raise SourceUnavailable(f"search_read on {model} did not return a list")
+            found.update((row["id"], row) for row in rows)
+        return found
+
+    def _create_many(
+        self, model: str, values: list[dict[str, Any] | RecordRejected]
+    ) -> WriteResults:
+        """`create` with a list of values; items already refused stay as they are."""
+        todo = [v for v in values if not isinstance(v, RecordRejected)]
+        if not todo:
+            return list(values)  # type: ignore[arg-type]
+        try:
+            created = self.client.call(model, "create", vals_list=todo)
+            if not isinstance(created, list) or len(created) != len(todo):
+                raise SourceUnavailable(f"create on {model} did not return one id per record")
+            ids = iter([str(i) for i in created])
+        except RecordRejected as exc:
+            retried: WriteResults = (
+                [exc] if len(todo) == 1 else each(lambda v: self._create_one(model, v), todo)
+            )
+            ids = iter(retried)
+        return [v if isinstance(v, RecordRejected) else next(ids) for v in values]
+
+    def _create_one(self, model: str, values: dict[str, Any]) -> str:
+        created = self.client.call(model, "create", vals_list=[values])
+        return str(created[0] if isinstance(created, list) else created)
+
+    def _ids(self, items: list[Any]) -> list[int]:
+        return [int(i.external_id) for i in items if str(i.external_id).isdigit()]
+
+    def post_notes(self, notes: list[NoteRequest]) -> WriteResults:
+        results: WriteResults = []
+        for part in chunks(notes, 500):
+            model = self._model_for(part[0].entity)
+            alive = self._rows(model, self._ids(part), [])
+            subtype = self._subtype_id()
+            values: list[dict[str, Any] | RecordRejected] = []
+            for note in part:
+                record_id = int(note.external_id) if note.external_id.isdigit() else 0
+                if record_id not in alive or self._model_for(note.entity) != model:
+                    values.append(RecordRejected(f"Odoo has no {model} {note.external_id}"))
+                    continue
+                values.append(
+                    {
+                        "model": model,
+                        "res_id": record_id,
+                        "body": note.html,  # a stored Html field: kept as HTML on 16–19
+                        "message_type": self.source.writeback.message_type,
+                        "subtype_id": subtype,
+                    }
+                )
+            results.extend(self._create_many("mail.message", values))
+        return results
+
+    def find_notes(self, notes: list[NoteRequest]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for part in chunks(notes, 500):
+            rows = self.client.call(
+                "mail.message",
+                "search_read",
+                domain=[
+                    ("model", "=", self._model_for(part[0].entity)),
+                    ("res_id", "in", sorted(set(self._ids(part)))),
+                    ("body", "ilike", "[dunlin "),
+                ],
+                fields=["body", "res_id"],
+                load="",
+            )
+            found.update(_on_record([(n.external_id, n.marker) for n in part], rows, "body"))
+        return found
+
+    def _assignees(self, tasks: list[TaskRequest], model: str) -> dict[int, int | None]:
+        """Per record, the invoice's salesperson, else the partner's, else the fallback; two
+        reads for the whole batch. A record that no longer exists is absent."""
+        wb = self.source.writeback
+        ids = self._ids(tasks)
+        if model == wb.model:
+            records = self._rows(model, ids, [wb.invoice_user_field, wb.partner_field])
+            partner_of = {i: _ref_id(r.get(wb.partner_field)) for i, r in records.items()}
+            user_of = {i: _ref_id(r.get(wb.invoice_user_field)) for i, r in records.items()}
+        else:
+            records = self._rows(model, ids, [])
+            partner_of = {i: i for i in records}
+            user_of = {}
+        wanted = [p for i, p in partner_of.items() if p and not user_of.get(i)]
+        partners = (
+            self._rows(self.source.customers.model, wanted, [wb.partner_user_field])
+            if wanted
+            else {}
+        )
+        assignees: dict[int, int | None] = {}
+        for record_id in records:
+            partner = partner_of.get(record_id)
+            assignees[record_id] = (
+                user_of.get(record_id)
+                or (
+                    _ref_id(partners.get(partner, {}).get(wb.partner_user_field))
+                    if partner
+                    else None
+                )
+                or wb.fallback_user_id
+            )
+        return assignees
+
+    def create_tasks(self, tasks: list[TaskRequest]) -> WriteResults:
+        results: WriteResults = []
+        for part in chunks(tasks, 500):
+            model = self._model_for(part[0].entity)
+            res_model_id, activity_type = self._res_model_id(model), self._activity_type_id()
+            assignees = self._assignees(part, model)
+            values: list[dict[str, Any] | RecordRejected] = []
+            for task in part:
+                record_id = int(task.external_id) if task.external_id.isdigit() else 0
+                if record_id not in assignees or self._model_for(task.entity) != model:
+                    values.append(RecordRejected(f"Odoo has no {model} {task.external_id}"))
+                    continue
+                value: dict[str, Any] = {
+                    "res_model_id": res_model_id,
+                    "res_id": record_id,
+                    "activity_type_id": activity_type,
+                    "date_deadline": task.due_on.isoformat(),
+                    "summary": task.summary,
+                    "note": task.note_html,
+                }
+                user = int(task.user_ref) if str(task.user_ref or "").isdigit() else None
+                if user or assignees[record_id]:
+                    value["user_id"] = user or assignees[record_id]
+                values.append(value)
+            results.extend(self._create_many("mail.activity", values))
+        return results
+
+    def find_tasks(self, tasks: list[tuple[TaskRequest, str]]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for part in chunks(tasks, 500):
+            rows = self.client.call(
+                "mail.activity",
+                "search_read",
+                domain=[
+                    ("res_model", "=", self._model_for(part[0][0].entity)),
+                    ("res_id", "in", sorted(set(self._ids([t for t, _m in part])))),
+                    ("summary", "ilike", "[dunlin "),
+                ],
+                fields=["summary", "res_id"],
+                load="",
+            )
+            found.update(_on_record([(t.external_id, m) for t, m in part], rows, "summary"))
+        return found
+
+    def close_tasks(self, task_ids: list[str]) -> WriteResults:
+        """Mark done the activities still there (done or deleted in Odoo: nothing to close):
+        one search and one action_feedback a chunk; a refused chunk is retried per record."""
+        results: WriteResults = []
+        for part in chunks(task_ids, 500):
+            ids = [int(i) for i in part if str(i).isdigit()]
+            alive = set(self.client.call("mail.activity", "search", domain=[("id", "in", ids)]))
+            if alive:
+                try:
+                    self.client.call(
+                        "mail.activity", "action_feedback", sorted(alive), feedback="Done in Dunlin"
+                    )
+                except RecordRejected:
+                    results.extend(each(self._close_one, part))
+                    continue
+            results.extend(part)
+        return results
+
+    def _close_one(self, task_id: str) -> str:
+        self.close_task(task_id)
+        return task_id
+
     def close_task(self, task_id: str) -> None:
         exists = self.client.call("mail.activity", "search", domain=[("id", "=", int(task_id))])
         if exists:  # already done or deleted in Odoo: nothing left to close
@@ -374,6 +587,19 @@ class OdooConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _on_record(
+    wanted: list[tuple[str, str]], rows: list[dict[str, Any]], field: str
+) -> dict[str, str]:
+    """(record id, marker) pairs → marker → id of the row on that record whose `field` holds
+    the marker."""
+    seen = by_marker([(row, row.get(field)) for row in rows])
+    return {
+        marker: str(seen[marker]["id"])
+        for record_id, marker in wanted
+        if marker in seen and str(seen[marker].get("res_id")) == record_id
+    }
 
 
 def _ref_id(value: Any) -> int | None:

@@ -76,7 +76,7 @@ FORM_KEYS = {
 }
 # What the fake serves; any other service path is a 404 (never a fake "form not found").
 QUERIES = {"ExecuteBillQuery", "BillQuery"}
-SERVICES = QUERIES | {"Save", "ValidateUser", "LoginByAppSecret", "LoginBySign"}
+SERVICES = QUERIES | {"Save", "BatchSave", "ValidateUser", "LoginByAppSecret", "LoginBySign"}
 _IN_TERM = re.compile(r"([\w.]+)\s+in\s*\(([^)]*)\)", re.IGNORECASE)
 _TERM = re.compile(r"^\s*([\w.]+)\s*(>=|<=|<>|=|>|<|like)\s*(.+?)\s*$", re.IGNORECASE)
 
@@ -118,6 +118,7 @@ class FakeK3Cloud:
         self.clock = time.time
         self.skew_seconds = 900
         self.logins = 0
+        self.calls: list[str] = []  # the business service of each request
         self.app = FaultyApp(self.handle)
 
     # ---- data --------------------------------------------------------------------------------
@@ -318,6 +319,7 @@ class FakeK3Cloud:
             return _json([[lost]] if service in QUERIES else lost)
         try:
             with self.lock:
+                self.calls.append(service)
                 result = self._service(service, body)
         except (KingdeeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             # The server wraps every failure in a ResponseStatus, never a bare HTTP 500.
@@ -344,6 +346,13 @@ class FakeK3Cloud:
             else:
                 form, data = body["parameters"][0], body["parameters"][1]
             return self.save(form, json.loads(data) if isinstance(data, str) else data)
+        if service == "BatchSave":
+            form, data = (
+                (body["formid"], body["data"])
+                if "formid" in body
+                else (body["parameters"][0], body["parameters"][1])
+            )
+            return self.batch_save(form, json.loads(data) if isinstance(data, str) else data)
         raise AssertionError(f"unreachable: {service}")  # SERVICES filters
 
     def _known(self, form: str) -> set[str]:
@@ -401,6 +410,40 @@ class FakeK3Cloud:
             terms.append((field, op.lower(), _literal(raw)))
         return terms
 
+    def batch_save(self, form: str, data: dict[str, Any]) -> dict[str, Any]:
+        """BatchSave: each Model saved or refused on its own (base data checked), answered per
+        DIndex in SuccessEntitys and Errors; IsSuccess only when all were saved."""
+        models = data.get("Model")
+        if not isinstance(models, list) or not models:
+            raise KingdeeError(8, "Model 不能为空")
+        known_customers = {c["FNumber"] for c in self.forms["BD_Customer"].values()}
+        saved, errors = [], []
+        for index, model in enumerate(models):
+            missing = [n for n in _customer_refs(model) if n not in known_customers]
+            if missing:
+                errors.append(
+                    {
+                        "FieldName": "F_DL_CustomerId",
+                        "Message": f"客户 {missing[0]} 不存在",
+                        "DIndex": index,
+                    }
+                )
+                continue
+            answer = self.save(form, {**data, "Model": model})
+            saved.append({"Id": answer["Result"]["Id"], "Number": "", "DIndex": index})
+        return {
+            "Result": {
+                "ResponseStatus": {
+                    "IsSuccess": not errors,
+                    "ErrorCode": 500 if errors else 0,
+                    "MsgCode": 11 if errors else 0,
+                    "Errors": errors,
+                    "SuccessEntitys": saved,
+                    "SuccessMessages": [],
+                },
+            }
+        }
+
     def save(self, form: str, data: dict[str, Any]) -> dict[str, Any]:
         known = self._known(form)
         model = dict(data.get("Model") or {})
@@ -432,6 +475,15 @@ class FakeK3Cloud:
                 "NeedReturnData": [{"FID": record_id}],
             }
         }
+
+
+def _customer_refs(record: dict[str, Any]) -> list[str]:
+    """The customer numbers a record refers to (keys like FCUSTOMERID / F_DL_CustomerId)."""
+    return [
+        value["FNumber"]
+        for key, value in record.items()
+        if key.lower().endswith("customerid") and isinstance(value, dict) and "FNumber" in value
+    ]
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class FakeOdoo:
             "dunlin": (6, "secret", "dunlin-api-key"),
         }
         self.latency = 0.0  # seconds added to each model call, to play a real server
-        self.web_sessions: dict[str, int] = {}  # web-client session id → uid
+        self.calls: list[tuple[str, str]] = []  # (model, method) of each model call
         self.app = FaultyApp(self.handle)
         self._base_records()
 
@@ -81,6 +81,17 @@ class FakeOdoo:
                 "res_id": 4,
             },
         )
+        for subtype_id, name, label in ((1, "mt_note", "Note"), (2, "mt_comment", "Discussions")):
+            db.insert("mail.message.subtype", {"id": subtype_id, "name": label})
+            db.insert(
+                "ir.model.data",
+                {
+                    "module": "mail",
+                    "name": name,
+                    "model": "mail.message.subtype",
+                    "res_id": subtype_id,
+                },
+            )
         db.insert("res.partner.category", {"id": 1, "name": "VIP"})
         db.insert("res.partner.category", {"id": 2, "name": "Distributor"})
 
@@ -211,6 +222,7 @@ class FakeOdoo:
             uid = self._uid_for(database, uid, secret)
             call_args, kwargs = _call_shape(method, args[5:])
             with self.db.lock:
+                self.calls.append((model, name))
                 return _nil_free(self.env.call(uid, model, name, call_args, kwargs))
         if service == "db" and method == "list":
             return [self.database]
@@ -345,6 +357,7 @@ class FakeOdoo:
                 raise UnknownArgument(f"cannot call {model}.{method} with ids")
             kwargs.pop("ids", None) if is_model else None
             with self.db.lock:
+                self.calls.append((model, method))
                 result = self.env.call(uid, model, method, [], kwargs)
         except Exception as raised:  # serialised as Odoo's json2 dispatcher does
             exc = _odoo_error(raised)

@@ -239,21 +239,40 @@ class Env:
     # ---- writing -----------------------------------------------------------------------------
 
     def _create(self, ctx, vals_list=None):
+        """Odoo 16+ creates from a list of values in one transaction: every record is checked
+        before any is stored, so a refused batch stores nothing."""
         single = isinstance(vals_list, dict)
-        new_ids = []
-        for values in [vals_list] if single else list(vals_list or []):
-            unknown = [k for k in values if k not in ctx.schema]
-            if unknown:
-                raise InvalidField(f"Invalid field {unknown[0]!r} on model {ctx.model!r}")
-            if ctx.model == "mail.activity":
-                values = dict(values)
-                ir_model = self.db.tables["ir.model"].get(values.get("res_model_id"))
-                if not ir_model:
-                    raise MissingError("res_model_id is required")
-                values["res_model"] = ir_model["model"]
-                values.setdefault("user_id", ctx.uid)
-            new_ids.append(self.db.insert(ctx.model, values))
+        checked = [
+            self._checked(ctx, v) for v in ([vals_list] if single else list(vals_list or []))
+        ]
+        new_ids = [self.db.insert(ctx.model, values) for values in checked]
         return new_ids[0] if single else new_ids
+
+    def _checked(self, ctx, values):
+        unknown = [k for k in values if k not in ctx.schema]
+        if unknown:
+            raise InvalidField(f"Invalid field {unknown[0]!r} on model {ctx.model!r}")
+        values = dict(values)
+        if ctx.model == "mail.activity":
+            ir_model = self.db.tables["ir.model"].get(values.get("res_model_id"))
+            if not ir_model:
+                raise MissingError("res_model_id is required")
+            values["res_model"] = ir_model["model"]
+            values.setdefault("user_id", ctx.uid)
+        if ctx.model in ("mail.activity", "mail.message"):
+            document = values.get("res_model") or values.get("model")
+            if values.get("res_id") not in self.db.tables.get(document, {}):
+                raise MissingError(
+                    f"Record does not exist or has been deleted. ({document}({values.get('res_id')},))"
+                )
+        if ctx.model == "mail.message" and values.get("subtype_id"):
+            xmlids = self.db.tables["ir.model.data"].values()
+            values["subtype_xmlid"] = next(
+                f"{x['module']}.{x['name']}"
+                for x in xmlids
+                if x["model"] == "mail.message.subtype" and x["res_id"] == values["subtype_id"]
+            )
+        return values
 
     def _write(self, ctx, ids, vals=None):
         unknown = [k for k in vals or {} if k not in ctx.schema]

@@ -146,8 +146,10 @@ def schema(version: int) -> dict[str, dict[str, dict[str, Any]]]:
             "body": _f("html"),
             "message_type": _f("selection", selection=["comment", "notification"]),
             "subtype_xmlid": {**_f("char"), "store": False},
+            "subtype_id": _f("many2one", "mail.message.subtype"),
             "author_id": _f("many2one", "res.partner"),
         },
+        "mail.message.subtype": {**common, "name": _f("char")},
         "mail.activity": {
             **common,
             "res_model_id": _f("many2one", "ir.model"),

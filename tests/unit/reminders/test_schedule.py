@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,8 +68,84 @@ def test_every_send_time_is_inside_a_window_on_a_working_day(day, minutes, tz, k
     sent = next_send_time(day, not_before, WINDOWS, CN, tz, spread_offset(key, 30))
     local = sent.astimezone(ZoneInfo(tz))
     assert sent >= not_before and local.date() >= day
-    assert CN.is_working_day(local.date())
-    assert WINDOWS.contains(local)
+    assert not CN.is_holiday(local.date())
+    assert WINDOWS.contains(local, CN)
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CN_TABLE = holidays.country_holidays("CN", years=range(2020, 2028))
+MAKEUP_DAYS = sorted(d for d in CN_TABLE.weekend_workdays if 2020 <= d.year <= 2027)
+WEEKDAY_WINDOWS = {"mon-fri": "09:00-18:00"}
+
+
+def test_a_makeup_sunday_gets_the_working_day_window():
+    """调休: Sunday 2026-09-20 is a working day in China; a reminder due that day goes out that
+    morning, not on Monday 09-21."""
+    sunday = date(2026, 9, 20)
+    assert sunday.weekday() == 6 and CN_TABLE.is_working_day(sunday)
+    windows = SendWindows.parse(WEEKDAY_WINDOWS)
+    early = datetime.combine(sunday, time(6), SHANGHAI)
+    sent = next_send_time(sunday, early, windows, CN, "Asia/Shanghai")
+    assert sent.astimezone(SHANGHAI) == datetime.combine(sunday, time(9), SHANGHAI)
+
+
+def test_the_calendar_knows_makeup_days_for_several_years():
+    assert len(MAKEUP_DAYS) >= 20 and {d.year for d in MAKEUP_DAYS} >= set(range(2020, 2027))
+    assert all(CN.is_makeup_day(d) and CN.is_working_day(d) for d in MAKEUP_DAYS)
+
+
+def _in_holiday_break(day: date) -> bool:
+    """A day off whose run of consecutive days off holds a public holiday (e.g. 2025-10-04)."""
+    if CN_TABLE.is_working_day(day):
+        return False
+    run = [day]
+    for step in (-1, 1):
+        other = day + timedelta(days=step)
+        while not CN_TABLE.is_working_day(other):
+            run.append(other)
+            other += timedelta(days=step)
+    return any(d in CN_TABLE for d in run)
+
+
+def test_weekends_inside_a_holiday_break_are_holidays():
+    windows = SendWindows.parse({"mon-fri": "09:00-18:00", "sat-sun": "10:00-12:00"})
+    assert windows.ranges_on(date(2025, 10, 4), CN) == ()  # Saturday of National Day week
+    assert windows.ranges_on(date(2025, 10, 18), CN) == ((time(10), time(12)),)  # ordinary
+
+
+window_specs = st.fixed_dictionaries(
+    {"mon-fri": st.sampled_from(["09:00-18:00", "09:00-12:00, 14:00-18:00", "08:30-09:30"])},
+    optional={
+        "sat": st.sampled_from(["10:00-12:00", "closed"]),
+        "sun": st.sampled_from(["13:00-15:00", "closed"]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spec=window_specs,
+    day=st.dates(date(2020, 1, 1), date(2027, 12, 31)) | st.sampled_from(MAKEUP_DAYS),
+)
+def test_windows_follow_the_cn_calendar(spec, day):
+    """Make-up working days get the working-day windows, public holidays none, ordinary weekend
+    days what the policy gives their weekday, working weekdays their own."""
+    windows = SendWindows.parse(spec)
+    ranges = windows.ranges_on(day, CN)
+    if day in CN_TABLE or _in_holiday_break(day):
+        assert ranges == ()
+    elif day in CN_TABLE.weekend_workdays:
+        assert ranges == windows.by_weekday[0] != ()
+    else:
+        assert ranges == windows.by_weekday[day.weekday()]
+    # next_send_time agrees: from the start of the day, it sends that day exactly when the day
+    # has a window, at its first opening.
+    start = datetime.combine(day, time(0), SHANGHAI)
+    sent = next_send_time(day, start, windows, CN, "Asia/Shanghai").astimezone(SHANGHAI)
+    if ranges:
+        assert sent == datetime.combine(day, ranges[0][0], SHANGHAI)
+    else:
+        assert sent.date() > day
 
 
 @settings(max_examples=300, deadline=None)
@@ -90,3 +167,14 @@ def test_caps_are_never_exceeded(caps, requests):
         )
         assert caps.per_day is None or same_day <= caps.per_day
         assert caps.per_week is None or same_week <= caps.per_week
+
+
+def test_a_makeup_day_works_as_the_nearest_weekday():
+    """Saturday make-up days take Friday's windows, Sunday ones Monday's, whatever the policy
+    says of Saturdays and Sundays; a calendar without holidays has no make-up days."""
+    windows = SendWindows.parse(
+        {"mon": "08:00-10:00", "tue-thu": "09:00-18:00", "fri": "13:00-15:00", "sat-sun": "closed"}
+    )
+    assert windows.ranges_on(date(2026, 10, 10), CN) == ((time(13), time(15)),)  # Saturday
+    assert windows.ranges_on(date(2026, 9, 20), CN) == ((time(8), time(10)),)  # Sunday
+    assert windows.ranges_on(date(2026, 9, 20), calendar_for(None)) == ()
