@@ -51,6 +51,7 @@ class FakeOdoo:
             "dunlin": (6, "secret", "dunlin-api-key"),
         }
         self.latency = 0.0  # seconds added to each model call, to play a real server
+        self.web_sessions: dict[str, int] = {}  # web-client session id → uid
         self.calls: list[tuple[str, str]] = []  # (model, method) of each model call
         self.app = FaultyApp(self.handle)
         self._base_records()
