@@ -184,6 +184,15 @@ class RowTransformer:
         return [r.field for r in self._customer]
 
     @property
+    def column_fields(self) -> dict[str, str]:
+        """Each column the mapping reads → the (first) field it fills, for error messages."""
+        found: dict[str, str] = {}
+        for reader in [*self._customer, *(self._receivable or [])]:
+            if reader.column:
+                found.setdefault(reader.column, reader.field)
+        return found
+
+    @property
     def receivable_fields(self) -> list[str]:
         fields = {r.field for r in self._receivable or []}
         return sorted(fields | {"number", "currency", "amount_open", "status"})

@@ -53,3 +53,24 @@ def test_unsupported_and_missing_files(tmp_path):
     other.write_text("x")
     with pytest.raises(SpreadsheetError, match="unsupported"):
         open_sheet(other, SourceSettings())
+
+
+def test_xlsx_uncached_formula_is_marked_and_a_styled_blank_stays_blank(tmp_path):
+    from openpyxl.styles import Font
+
+    from connectors.spreadsheet import UncachedFormula
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["A", "B"])
+    ws.append([1, "=A2*2"])
+    ws.append([2, None])
+    ws["B3"].font = Font(bold=True)  # present in the file, no value
+    path = tmp_path / "f.xlsx"
+    wb.save(path)
+    sheet = open_sheet(path, SourceSettings())
+    assert sheet.may_hold_formulas
+    assert list(sheet.rows) == [
+        (2, {"A": 1, "B": UncachedFormula("=A2*2", "B2")}),
+        (3, {"A": 2, "B": None}),
+    ]
