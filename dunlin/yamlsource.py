@@ -63,11 +63,11 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """A scalar Python refuses (an int of 5000 digits, 2024-13-45) is a YAML error with its
-        line, not a ValueError from deep inside the constructor."""
+        """A scalar Python refuses (an int of 5000 digits, 2024-13-45, `!!timestamp x`) is a
+        YAML error with its line, not a ValueError or AttributeError from inside PyYAML."""
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as exc:
+        except (ValueError, ArithmeticError, AttributeError, TypeError, LookupError) as exc:
             raise YamlLimitError(f"bad value: {exc}", node.start_mark) from exc
 
 

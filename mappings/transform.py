@@ -153,8 +153,8 @@ def _read(readers: list[_Reader], row: dict[str, Any], errors: list[FieldError])
                 continue
         try:
             out[field] = parse(raw)
-        except ValueError as exc:
-            errors.append(FieldError(column, field, str(exc)))
+        except (ValueError, ArithmeticError) as exc:  # ArithmeticError: Decimal, overflow
+            errors.append(FieldError(column, field, str(exc) or type(exc).__name__))
     return out
 
 

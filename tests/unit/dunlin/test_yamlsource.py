@@ -54,6 +54,7 @@ def few_alias_bomb(levels: int = 40) -> str:
         ),
         ("name: x\nn: " + "9" * 5000 + "\n", "bad value", 2),
         ("name: x\nd: 2024-13-45\n", "bad value", 2),
+        ("name: x\nd: !!timestamp soon\n", "bad value", 2),
         ("? [a, b]\n: c\n", "unhashable", 1),
     ],
     ids=[
@@ -64,6 +65,7 @@ def few_alias_bomb(levels: int = 40) -> str:
         "alias-budget",
         "int",
         "date",
+        "tag",
         "key",
     ],
 )

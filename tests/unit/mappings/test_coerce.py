@@ -90,3 +90,13 @@ def test_small_parsers():
         coerce.parse_timezone("Mars/Olympus")
     with pytest.raises(ValueError):
         coerce.parse_url("javascript:alert(1)")
+
+
+@pytest.mark.parametrize("value", [10**15, float("inf"), float("nan"), -(10**12), 1e300])
+def test_an_out_of_range_timestamp_is_a_value_error(value):
+    """Found by the fuzz pass: a number in a date column raised OverflowError/OSError, which
+    the importer and the payment webhooks did not expect (a traceback, a 500)."""
+    with pytest.raises(ValueError, match="out of range"):
+        coerce.parse_datetime(value)
+    with pytest.raises(ValueError, match="out of range"):
+        coerce.parse_date(value)
