@@ -7,6 +7,8 @@ default, so the first data row is row 2), which is what error messages quote.
 from __future__ import annotations
 
 import csv
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,9 @@ def _open_csv(path: Path, settings: SourceSettings) -> Sheet:
         raise SpreadsheetError(
             f"{path}: not {settings.encoding} text; set settings.encoding in the mapping (e.g. gbk)"
         ) from exc
+    except csv.Error as exc:
+        handle.close()
+        raise SpreadsheetError(f"{path}: line {reader.line_num}: not CSV: {exc}") from exc
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         with handle:
@@ -80,6 +85,10 @@ def _open_csv(path: Path, settings: SourceSettings) -> Sheet:
                     f"{path}: line {line}: not {settings.encoding} text; nothing was imported "
                     "(set settings.encoding in the mapping, e.g. gbk) / 文件编码错误"
                 ) from exc
+            except csv.Error as exc:  # e.g. a field over csv.field_size_limit (128 kB)
+                raise SpreadsheetError(
+                    f"{path}: line {reader.line_num}: not CSV: {exc}; nothing was imported"
+                ) from exc
 
     return Sheet(path, header, rows())
 
@@ -93,6 +102,21 @@ def first_undecodable_line(path: Path, encoding: str) -> int | None:
             except UnicodeDecodeError:
                 return number
     return None
+
+
+# What a damaged or foreign file raises from inside zipfile, zlib, ElementTree and openpyxl.
+DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    SyntaxError,  # xml.etree.ElementTree.ParseError
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +175,7 @@ def _open_xlsx(path: Path, settings: SourceSettings) -> Sheet:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, *DAMAGED) as exc:
         raise SpreadsheetError(f"{path}: cannot open as XLSX: {exc}") from exc
     if settings.sheet is not None and settings.sheet not in workbook.sheetnames:
         workbook.close()
@@ -165,10 +189,14 @@ def _open_xlsx(path: Path, settings: SourceSettings) -> Sheet:
     except StopIteration:
         workbook.close()
         raise SpreadsheetError(f"{path}: no header row at row {settings.header_row}") from None
+    except DAMAGED as exc:
+        workbook.close()
+        raise SpreadsheetError(f"{path}: cannot read as XLSX: {exc}") from exc
     first = settings.header_row + 1
     formulas = _FormulaView(path, sheet.title, first)
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        number = first - 1
         try:
             for number, cells in enumerate(iterator, start=first):
                 values = [c.value for c in cells]
@@ -185,6 +213,11 @@ def _open_xlsx(path: Path, settings: SourceSettings) -> Sheet:
                 if all(v is None or v == "" for v in values):
                     continue
                 yield number, dict(zip(header, values, strict=False))
+        except DAMAGED as exc:
+            raise SpreadsheetError(
+                f"{path}: the file is damaged after row {number}: {exc}; nothing was imported "
+                "/ 文件已损坏"
+            ) from exc
         finally:
             formulas.close()
             workbook.close()
