@@ -40,6 +40,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(text)
         self._aliases = 0
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
@@ -51,6 +52,10 @@ class _BoundedLoader(yaml.SafeLoader):
                     f"别名（*name）超过 {MAX_ALIASES} 个",
                     event.start_mark,
                 )
+        else:
+            self._nodes += 1  # stops a plain huge document early, before composing all of it
+            if self._nodes > MAX_NODES:
+                raise YamlLimitError(_too_many(MAX_NODES), event.start_mark)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -69,6 +74,13 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except (ValueError, ArithmeticError, AttributeError, TypeError, LookupError) as exc:
             raise YamlLimitError(f"bad value: {exc}", node.start_mark) from exc
+
+
+def _too_many(limit: int) -> str:
+    return (
+        f"more than {limit} values (each alias counted as what it repeats) / "
+        f"超过 {limit} 个值（别名按展开计算）"
+    )
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -91,11 +103,7 @@ def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
         if finished:
             size = 1 + sum(sizes[id(child)] for child in _children(node))
             if size > limit:
-                raise YamlLimitError(
-                    f"expands to more than {limit} values once aliases are resolved / "
-                    f"展开别名后超过 {limit} 个值",
-                    node.start_mark,
-                )
+                raise YamlLimitError(_too_many(limit), node.start_mark)
             sizes[key] = size
             continue
         if key in sizes:

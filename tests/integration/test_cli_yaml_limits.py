@@ -21,5 +21,5 @@ def test_cli_checks_refuse_an_alias_bomb(tmp_path):
         # the process start dominates; expanding the bomb would take minutes
         assert time.perf_counter() - started < 10
         assert result.returncode == 2, result.stderr
-        assert f"{bomb}:6: (yaml): expands to more than 20000 values" in result.stderr
+        assert f"{bomb}:6: (yaml): more than 20000 values" in result.stderr
         assert "Traceback" not in result.stderr
