@@ -9,6 +9,7 @@ that expand to too many nodes, recursive aliases, deep nesting and large texts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -212,6 +213,28 @@ def _friendly(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return "required field is missing / 缺少必填字段"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def read_config(path: Path, error: type[ConfigFileError] = ConfigFileError) -> str:
+    """A config file's text, read no further than the size limit (a config named by mistake
+    could be a log of gigabytes); a file that is not UTF-8 is a config error, not a crash."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            return handle.read(MAX_CHARS + 1)
+    except UnicodeDecodeError as exc:
+        raise error(
+            [
+                ConfigIssue(
+                    str(path),
+                    None,
+                    "(file)",
+                    f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 / "
+                    "文件不是 UTF-8 编码，请另存为 UTF-8",
+                )
+            ]
+        ) from exc
+    except OSError as exc:
+        raise error([ConfigIssue(str(path), None, "(file)", exc.strerror or str(exc))]) from exc
 
 
 def parse_config(

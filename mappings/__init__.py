@@ -9,7 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from dunlin.yamlsource import ConfigFileError, ConfigIssue, parse_config, validate_located
+from dunlin.yamlsource import (
+    ConfigFileError,
+    ConfigIssue,
+    parse_config,
+    read_config,
+    validate_located,
+)
 from mappings.api import API_MAPPINGS
 from mappings.schema import Mapping
 
@@ -59,7 +65,7 @@ def parse_mapping(text: str, filename: str) -> Mapping:
 
 def load_mapping(name_or_path: str) -> Mapping:
     path = resolve(name_or_path)
-    return parse_mapping(path.read_text(encoding="utf-8"), str(path))
+    return parse_mapping(read_config(path, MappingError), str(path))
 
 
 def current_mapping(name_or_path: str) -> Mapping:

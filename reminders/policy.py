@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from dunlin.yamlsource import parse_config, validate_located
+from dunlin.yamlsource import parse_config, read_config, validate_located
 from mappings.coerce import CHANNELS, TIERS
 from reminders.schedule import Caps, SendWindows
 
@@ -298,7 +298,7 @@ def parse_policy(text: str, filename: str, known_tags: set[str] | None = None) -
 
 
 def load_policy(path: Path, known_tags: set[str] | None = None) -> Policy:
-    return parse_policy(path.read_text(encoding="utf-8"), str(path), known_tags)
+    return parse_policy(read_config(path), str(path), known_tags)
 
 
 def default_policy() -> Policy:

@@ -9,7 +9,7 @@ from tests.integration.test_cli import run
 from tests.unit.dunlin.test_yamlsource import billion_laughs
 
 
-def test_cli_checks_refuse_an_alias_bomb(tmp_path):
+def test_cli_checks_refuse_an_alias_bomb_and_a_file_not_in_utf8(tmp_path):
     key = run(["secret-key"], tmp_path).stdout.strip()
     env = {"DUNLIN_SECRET_KEY": key, "DUNLIN_ORG": "acme"}
     assert run(["init"], tmp_path, **env).returncode == 0
@@ -23,3 +23,9 @@ def test_cli_checks_refuse_an_alias_bomb(tmp_path):
         assert result.returncode == 2, result.stderr
         assert f"{bomb}:6: (yaml): more than 20000 values" in result.stderr
         assert "Traceback" not in result.stderr
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("name: 测试\n".encode("gbk"))
+    for command in (["policies", "check"], ["mappings", "check"], ["policies", "load"]):
+        result = run([*command, str(gbk)], tmp_path, **env)
+        assert result.returncode == 2, result.stderr
+        assert f"{gbk}: (file): not UTF-8 text" in result.stderr

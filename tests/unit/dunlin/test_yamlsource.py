@@ -115,3 +115,13 @@ def test_a_document_with_too_many_values_stops_composing_at_the_limit():
         parse_mapping(text, "big.yaml")
     (issue,) = raised.value.issues
     assert "more than 20000 values" in issue.message and issue.line == 10_000
+
+
+def test_a_config_file_is_read_no_further_than_the_limit(tmp_path):
+    from dunlin.yamlsource import read_config
+
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (3 * MAX_CHARS), encoding="utf-8")
+    assert len(read_config(big)) == MAX_CHARS + 1
+    with pytest.raises(ConfigFileError, match="the limit is"):
+        parse_policy(read_config(big), str(big))
