@@ -180,7 +180,7 @@ def import_file(
         formula_columns = transformer.column_fields if sheet.may_hold_formulas else {}
         for number, raw in sheet.rows:
             report.rows_read += 1
-            unreadable = _uncached_formulas(raw, formula_columns)
+            unreadable = formula_columns and _uncached_formulas(raw, formula_columns)
             if unreadable:
                 report.rejections.append(Rejection(number, unreadable, raw))
                 continue
