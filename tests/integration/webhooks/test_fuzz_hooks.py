@@ -333,3 +333,12 @@ def test_links_answer_below_500(app, client, seeded, token, action, form, lang):
     csrf = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
     response = client.post(f"/s/{good}/{action}", data={**form, "csrf_token": csrf})
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
+
+
+def test_a_date_far_out_of_range_in_a_payment_is_not_a_500(client, seeded):
+    """Found by the fuzz pass: a negative int64 (or 1e17) in a date field of a payment record
+    raised OSError/OverflowError from datetime.fromtimestamp: a 500 that Odoo never resends."""
+    for due in (-(2**63), 1e17):
+        body = {**odoo_body("1234", 0.0, "paid"), "invoice_date_due": due}
+        response = client.post(f"/hooks/odoo/{seeded.source_id}/{seeded.secret}", json=body)
+        assert response.status_code < 500, response.get_data(as_text=True)[:300]
