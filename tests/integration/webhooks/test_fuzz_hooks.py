@@ -213,8 +213,14 @@ wx_bodies = st.dictionaries(
     ),
     xml=wx_bodies | st.text(max_size=80),
     raw=raw_bodies,
+    sealed=st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", max_size=90
+    )
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20).filter(
+        lambda t: "]]>" not in t
+    ),
 )
-def test_receipts_answer_below_500(client, receipt_urls, payload, form, xml, raw):
+def test_receipts_answer_below_500(client, receipt_urls, payload, form, xml, raw, sealed):
     fresh_address(client)
     for provider in ("aliyun", "tencent"):
         _ok(client.post(receipt_urls[provider], json=payload))
@@ -238,6 +244,12 @@ def test_receipts_answer_below_500(client, receipt_urls, payload, form, xml, raw
     for data in (xml.encode(), raw):
         response = client.post(f"{receipt_urls['wechat']}?{query}", data=data)
         _ok(response)
+    # safe mode, correctly signed, so the sealed part reaches the decryption
+    signed = {"timestamp": stamp, "nonce": nonce, "echostr": sealed}
+    signed["msg_signature"] = wx_signature("QDG6eK", stamp, nonce, sealed)
+    _ok(client.get(receipt_urls["wechat"], query_string=signed))
+    body = f"<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[{sealed}]]></Encrypt></xml>"
+    _ok(client.post(receipt_urls["wechat"], query_string=signed, data=body.encode()))
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from mappings import load_mapping, parse_mapping, shipped_names
 from mappings.transform import RowTransformer
 from reminders.policy import parse_policy
 from sync.payments import NoticeError, notice_reader, read_notice
+from tests.fakes.sealing import seal
 from webhooks import receipt_parsers as parse
+from webhooks.signatures import open_sealed, wx_aes_key
 
 ROOT = Path(__file__).parents[3]
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -326,3 +328,20 @@ def test_spreadsheet_rows_give_a_result_or_field_errors(name: str, data: st.Data
     result = transformer.transform(row)
     assert all(isinstance(e.message, str) for e in result.errors)
     json.dumps([e.message for e in result.errors])
+
+
+# --- sealed envelopes (YonSuite events, WeChat/WeCom safe mode) ----------------------------
+
+SEAL_KEY = wx_aes_key("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+SEALED = seal(SEAL_KEY, b'{"type": "RECEIPT_AUDIT"}', b"app-key")
+
+
+@FUZZ
+@given(encrypt=st.text(max_size=80) | mutated(SEALED, ["=", "A", "+", "/", "====", SEALED[:16]]))
+def test_sealed_envelopes_raise_only_value_error(encrypt: str) -> None:
+    """Both endpoints turn ValueError into a 422; anything else would be a 500."""
+    try:
+        message, receiver = open_sealed(SEAL_KEY, encrypt)
+    except ValueError:
+        return
+    assert isinstance(message, bytes) and isinstance(receiver, str)
