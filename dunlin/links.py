@@ -52,11 +52,12 @@ class LinkSigner:
             org_id, customer_id, reminder_id = self._serializer.loads(
                 token, max_age=self.max_age_seconds
             )
+            return LinkTarget(int(org_id), int(customer_id), int(reminder_id))
         except SignatureExpired as exc:
             raise LinkError("link_expired", "this link has expired / 链接已过期") from exc
-        except (BadSignature, ValueError, TypeError) as exc:
+        except (BadSignature, ValueError, TypeError, OverflowError) as exc:
+            # OverflowError/ValueError: a payload of another shape (an older version's token)
             raise LinkError("bad_link", "this link is not valid / 链接无效") from exc
-        return LinkTarget(int(org_id), int(customer_id), int(reminder_id))
 
 
 def link_urls(

@@ -9,9 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from dunlin.yamlsource import ConfigFileError, ConfigIssue, validate_yaml
+from dunlin.yamlsource import (
+    ConfigFileError,
+    ConfigIssue,
+    parse_config,
+    read_config,
+    validate_located,
+)
 from mappings.api import API_MAPPINGS
 from mappings.schema import Mapping
 
@@ -50,25 +54,18 @@ def resolve(name_or_path: str) -> Path:
     )
 
 
-def _kind_of(text: str) -> str | None:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None  # validate_yaml reports it with its line
-    return data.get("kind") if isinstance(data, dict) else None
-
-
 def parse_mapping(text: str, filename: str) -> Mapping:
     """Validate against the schema of the file's `kind` (spreadsheet, odoo, kingdee, rest)."""
-    kind = _kind_of(text)
-    model = API_MAPPINGS.get(kind or "", Mapping)
+    located = parse_config(text, filename, error=MappingError)
+    kind = located.data.get("kind")
+    model = API_MAPPINGS.get(kind if isinstance(kind, str) else "", Mapping)
     context = {"shorthand": "path" if model is not Mapping else "column"}
-    return validate_yaml(text, filename, model, context=context, error=MappingError)
+    return validate_located(located, model, context=context, error=MappingError)
 
 
 def load_mapping(name_or_path: str) -> Mapping:
     path = resolve(name_or_path)
-    return parse_mapping(path.read_text(encoding="utf-8"), str(path))
+    return parse_mapping(read_config(path, MappingError), str(path))
 
 
 def current_mapping(name_or_path: str) -> Mapping:

@@ -108,7 +108,11 @@ def parse_date(value: Any, formats: tuple[str, ...] = ("YMD",), tz: str = "UTC")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Epoch seconds or milliseconds (Xbongbong, Fxiaoke): the day in the source's zone.
-        return parse_datetime(value).astimezone(_zone(tz)).date()
+        moment = parse_datetime(value)
+        try:
+            return moment.astimezone(_zone(tz)).date()
+        except OverflowError as exc:  # 0001-01-01 in a zone west of UTC
+            raise ValueError(f"not a date: {value!r} is out of range") from exc
     if value.__class__ is str and len(value) == 10 and value[4] == "-" and "YMD" in formats:
         try:  # the common API case, "2026-03-05", without the regexes below
             return date.fromisoformat(value)
@@ -149,8 +153,8 @@ def parse_datetime(value: Any, tz: str = "UTC") -> datetime:
         seconds = value / 1000 if value > 10**11 else value
         try:
             return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError) as exc:  # inf, nan, year 10000+
-            raise ValueError(f"not a date and time: {value!r}") from exc
+        except (OverflowError, OSError, ValueError) as exc:  # inf, nan, beyond year 9999
+            raise ValueError(f"not a timestamp: {value!r} is out of range") from exc
     else:
         text = normalise_text(value)
         if text.isdigit() and len(text) in (10, 13):  # epoch seconds / milliseconds as text

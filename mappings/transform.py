@@ -153,8 +153,8 @@ def _read(readers: list[_Reader], row: dict[str, Any], errors: list[FieldError])
                 continue
         try:
             out[field] = parse(raw)
-        except ValueError as exc:
-            errors.append(FieldError(column, field, str(exc)))
+        except (ValueError, ArithmeticError) as exc:  # ArithmeticError: Decimal, overflow
+            errors.append(FieldError(column, field, str(exc) or type(exc).__name__))
     return out
 
 
@@ -182,6 +182,15 @@ class RowTransformer:
     @property
     def customer_fields(self) -> list[str]:
         return [r.field for r in self._customer]
+
+    @property
+    def column_fields(self) -> dict[str, str]:
+        """Each column the mapping reads → the (first) field it fills, for error messages."""
+        found: dict[str, str] = {}
+        for reader in [*self._customer, *(self._receivable or [])]:
+            if reader.column:
+                found.setdefault(reader.column, reader.field)
+        return found
 
     @property
     def receivable_fields(self) -> list[str]:

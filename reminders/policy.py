@@ -13,10 +13,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from dunlin.yamlsource import validate_yaml
+from dunlin.yamlsource import parse_config, read_config, validate_located
 from mappings.coerce import CHANNELS, TIERS
 from reminders.schedule import Caps, SendWindows
 
@@ -288,18 +287,18 @@ class Policy(_Strict):
 def parse_policy(text: str, filename: str, known_tags: set[str] | None = None) -> Policy:
     """Validate; with `known_tags` (the org's), track tags must be among them or the file's own
     `known_tags` list."""
+    located = parse_config(text, filename)
     context = None
     if known_tags is not None:
-        try:
-            declared = (yaml.safe_load(text) or {}).get("known_tags") or []
-        except (yaml.YAMLError, AttributeError):
-            declared = []  # validate_yaml reports the syntax error with its line
+        declared = located.data.get("known_tags") or []
+        if not isinstance(declared, list):
+            declared = []  # the model reports the wrong type with its line
         context = {"known_tags": set(known_tags) | {str(tag) for tag in declared}}
-    return validate_yaml(text, filename, Policy, context)
+    return validate_located(located, Policy, context)
 
 
 def load_policy(path: Path, known_tags: set[str] | None = None) -> Policy:
-    return parse_policy(path.read_text(encoding="utf-8"), str(path), known_tags)
+    return parse_policy(read_config(path), str(path), known_tags)
 
 
 def default_policy() -> Policy:

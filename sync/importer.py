@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.spreadsheet import open_sheet
+from connectors.spreadsheet import UncachedFormula, open_sheet
 from dunlin.bulk import analyze_after_bulk
 from dunlin.db import utcnow
 from dunlin.errors import DunlinError
@@ -177,8 +177,13 @@ def import_file(
         customer_fields = transformer.customer_fields
         receivable_fields = transformer.receivable_fields
         batch = _Batch()
+        formula_columns = transformer.column_fields if sheet.may_hold_formulas else {}
         for number, raw in sheet.rows:
             report.rows_read += 1
+            unreadable = formula_columns and _uncached_formulas(raw, formula_columns)
+            if unreadable:
+                report.rejections.append(Rejection(number, unreadable, raw))
+                continue
             result = transformer.transform(raw)
             if result.errors:
                 report.rejections.append(Rejection(number, result.errors, raw))
@@ -222,6 +227,15 @@ def import_file(
     if on_progress:
         on_progress(report.rows_read)
     return report
+
+
+def _uncached_formulas(raw: dict[str, Any], columns: dict[str, str]) -> list[FieldError]:
+    """A mapped cell whose formula was never calculated: its value is unknown, not blank."""
+    return [
+        FieldError(column, field, value.describe())
+        for column, field in columns.items()
+        if isinstance(value := raw.get(column), UncachedFormula)
+    ]
 
 
 def write_rejects(path: Path, header: list[str], rejections: list[Rejection]) -> None:

@@ -66,7 +66,10 @@ def verify_url(channel_id: int, token: str):  # type: ignore[no-untyped-def]
     if not verify_wx(signature, *parts):
         refuse(401, "bad_signature", "the callback signature does not match / 签名不匹配")
     if request.args.get("msg_signature"):
-        echostr = open_sealed(wx_aes_key(secrets["encoding_aes_key"]), echostr)[0].decode()
+        try:
+            echostr = open_sealed(wx_aes_key(secrets["encoding_aes_key"]), echostr)[0].decode()
+        except (ValueError, KeyError) as exc:  # KeyError: no EncodingAESKey configured
+            refuse(422, "bad_payload", f"echostr does not decrypt: {exc} / echostr 无法解密")
     return Response(echostr, mimetype="text/plain")
 
 

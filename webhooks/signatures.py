@@ -94,6 +94,8 @@ def open_sealed(key: bytes, encrypt: str) -> tuple[bytes, str]:
     (PKCS#7 with block 32; the YonSuite SDK strips nothing when the last byte is out of range)."""
     decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
     plain = decryptor.update(base64.b64decode(encrypt)) + decryptor.finalize()
+    if len(plain) < 20:  # empty ("====") or shorter than random bytes + length prefix
+        raise ValueError("the envelope is too short")
     pad = plain[-1]
     if 1 <= pad <= 32:
         plain = plain[:-pad]

@@ -13,7 +13,7 @@ from dunlin.errors import NotFound
 from dunlin.events import record_event
 from dunlin.i18n import t
 from dunlin.orgs import get_org
-from dunlin.yamlsource import ConfigFileError
+from dunlin.yamlsource import ConfigFileError, read_config
 from reminders.models import PolicyVersion, Task
 from reminders.policy import load_policy
 from reminders.policy_store import active_policy, org_tags, save_version, versions
@@ -61,9 +61,7 @@ def policies_load(state, file: Path) -> None:  # type: ignore[no-untyped-def]
     try:
         with transaction(app.factory) as session:
             org = get_org(session, state.org)
-            version, created = save_version(
-                session, org.id, file.read_text(encoding="utf-8"), str(file)
-            )
+            version, created = save_version(session, org.id, read_config(file), str(file))
             record_event(
                 session,
                 org.id,

@@ -119,3 +119,13 @@ def test_parse_amount_rounds_like_postgresql():
     for too_big in ("10000000000000000", "9999999999999999.99995", "1e999999999"):
         with pytest.raises(ValueError):
             coerce.parse_amount(too_big)
+
+
+@pytest.mark.parametrize("value", [10**15, float("inf"), float("nan"), -(10**12), 1e300])
+def test_an_out_of_range_timestamp_is_a_value_error(value):
+    """Found by the fuzz pass: a number in a date column raised OverflowError/OSError, which
+    the importer and the payment webhooks did not expect (a traceback, a 500)."""
+    with pytest.raises(ValueError, match="out of range"):
+        coerce.parse_datetime(value)
+    with pytest.raises(ValueError, match="out of range"):
+        coerce.parse_date(value)
