@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +14,16 @@ from redis import Redis
 from tests.conftest import service_missing
 
 REDIS_URL = os.environ.get("DUNLIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(autouse=True)
+def keep_signal_handlers() -> Iterator[None]:
+    """An in-process RQ worker installs SIGINT/SIGTERM handlers that raise StopRequested and
+    never puts the old ones back; a later interrupt would then land in an unrelated test."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture
