@@ -38,12 +38,12 @@ from dunlin.db import make_engine, make_sessionmaker, transaction, utcnow  # noq
 from dunlin.migrate import upgrade  # noqa: E402
 from dunlin.orgs import ensure_org  # noqa: E402
 from dunlin.settings import Settings  # noqa: E402
-from reminders.channel_store import save_channel  # noqa: E402
-from reminders.channels.base import OutgoingMessage  # noqa: E402
-from reminders.channels.smtp import build_message  # noqa: E402
 from reminders.models import Reminder  # noqa: E402
-from reminders.queue import enqueue_due  # noqa: E402
-from reminders.render import Renderer  # noqa: E402
+from reminders.sending.channel_store import save_channel  # noqa: E402
+from reminders.sending.channels.base import OutgoingMessage  # noqa: E402
+from reminders.sending.channels.smtp import build_message  # noqa: E402
+from reminders.sending.queue import enqueue_due  # noqa: E402
+from reminders.sending.render import Renderer  # noqa: E402
 from sync.models import Customer, Receivable  # noqa: E402
 from sync.sources import ensure_source  # noqa: E402
 from tests.fakes.smtp import free_port  # noqa: E402

@@ -42,7 +42,7 @@ from dunlin.db import make_engine, make_sessionmaker, transaction
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org
 from dunlin.settings import Settings
-from reminders.planner import plan
+from reminders.planning.planner import plan
 from sync.importer import import_file
 from rich.progress import Progress
 url, path = sys.argv[1], Path(sys.argv[2])
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from dunlin.demo.generator import generate
+    from cli.sample.generator import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "ar.csv"

@@ -30,8 +30,8 @@ from dunlin.db import make_engine, make_sessionmaker, transaction, utcnow
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org
 from dunlin.settings import Settings
-from reminders.facts import INVOICE_COLUMNS
-from reminders.planner import plan
+from reminders.planning.facts import INVOICE_COLUMNS
+from reminders.planning.planner import plan
 from sync.models import Customer, Receivable
 from sync.sources import ensure_source
 
@@ -83,7 +83,7 @@ with engine.connect() as conn:  # Core, the path the planner reads through
         rows += 1
 baseline = time.perf_counter() - start
 
-import reminders.planner as planner_module  # decide() timed on its own, for the floor below
+import reminders.planning.planner as planner_module  # decide() timed on its own, for the floor below
 decide_seconds = [0.0]
 real_decide = planner_module.decide
 def timed_decide(*args):

@@ -44,11 +44,11 @@ from reminders.models import Reminder, Task  # noqa: E402
 from sync.models import Receivable, Source  # noqa: E402
 from sync.run import sync_sources  # noqa: E402
 from sync.sources import add_source, credentials_of  # noqa: E402
-from sync.writeback import SourceWriteback  # noqa: E402
 from tests.fakes.k3cloud import FakeK3Cloud  # noqa: E402
 from tests.fakes.k3cloud import served as served_k3  # noqa: E402
 from tests.fakes.odoo import FakeOdoo  # noqa: E402
 from tests.fakes.odoo import served as served_odoo  # noqa: E402
+from usecases.writeback import SourceWriteback  # noqa: E402
 
 PROFILE = False
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)

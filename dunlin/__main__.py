@@ -1,3 +1,3 @@
-from dunlin.cli import main
+from cli import main
 
 main()

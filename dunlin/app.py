@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.db import make_engine, make_sessionmaker
 from dunlin.errors import ConfigError
-from dunlin.links import link_maker
 from dunlin.migrate import alembic_config
 from dunlin.settings import Settings, get_settings
+from reminders.sending.links import link_maker
 
 
 @dataclass

@@ -205,8 +205,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def all_models() -> type[Base]:
     """Import every package's models so Base.metadata knows all tables."""
     import dunlin.models  # noqa: F401
+    import dunlin.users  # noqa: F401
     import reminders.models  # noqa: F401
     import sync.models  # noqa: F401
-    import webhooks.models  # noqa: F401
 
     return Base

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.events import record_event
-from reminders.cancel import cancel_for_settled
+from reminders.ledger import cancel_for_settled
 from reminders.models import Task
 from sync.models import Customer, Receivable
 

@@ -48,7 +48,7 @@ def freeze_heap_for_exit() -> None:
 
 
 class DunlinSimpleWorker(PromptPubsub, SimpleWorker):
-    """Runs jobs in-process (the default: see reminders/jobs.py)."""
+    """Runs jobs in-process (the default: see reminders/sending/jobs.py)."""
 
 
 class DunlinForkWorker(PromptPubsub, Worker):

@@ -35,7 +35,7 @@ from dunlin.bulk import analyze_after_bulk
 from dunlin.db import utcnow
 from mappings.schema import Mapping
 from mappings.transform import RecordTransformer
-from reminders.cancel import cancel_for_settled
+from reminders.ledger import cancel_for_settled
 from sync.models import Customer, Receivable, Source, SyncCursor
 from sync.store import (
     CUSTOMER_DEFAULTS,

@@ -24,7 +24,7 @@ from dunlin.events import record_event
 from dunlin.orgs import get_org
 from mappings import load_mapping
 from mappings.transform import FieldError, RowTransformer
-from reminders.cancel import cancel_for_settled
+from reminders.ledger import cancel_for_settled
 from sync.sources import ensure_source
 from sync.store import (
     CUSTOMER_DEFAULTS,

@@ -15,9 +15,9 @@ from werkzeug.exceptions import HTTPException
 
 from dunlin.alerts import install_alerts
 from dunlin.app import App
-from dunlin.links import flask_secret
 from dunlin.log import guard_handlers, redacting_filter
 from dunlin.settings import Settings, get_settings
+from reminders.sending.links import flask_secret
 
 
 def refuse_impossible_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:

@@ -1,6 +1,6 @@
 """Customer-facing links from a reminder: the click tracker, the self-service page, unsubscribe.
 
-Tokens are signed and expire (dunlin.links); the only redirect goes to the invoice's own
+Tokens are signed and expire (reminders.sending.links); the only redirect goes to the invoice's own
 payment URL from our database (http/https only), never to a URL taken from the request.
 Forms carry a CSRF token (Flask-WTF); each action is an event and, where a person must act,
 a task (reminders.customer_actions).
@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from dunlin.db import transaction, utcnow
 from dunlin.events import record_event
-from dunlin.links import LinkError, LinkSigner, LinkTarget
 from dunlin.models import Org
 from reminders import customer_actions as actions
 from reminders.models import Reminder
-from reminders.receipts import Receipt, apply_receipts
-from reminders.render import format_day, format_money
+from reminders.sending.links import LinkError, LinkSigner, LinkTarget
+from reminders.sending.receipts import Receipt, apply_receipts
+from reminders.sending.render import format_day, format_money
 from sync.models import Customer
 from webhooks.edge import dunlin_app, parse_id, refuse
 

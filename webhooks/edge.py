@@ -1,6 +1,6 @@
 """What every inbound endpoint shares: the store, a JSON refusal that is also logged, a JSON
 body of bounded size and depth without NUL characters, and ids within PostgreSQL's BIGINT.
-Replays are recognised by dunlin.deliveries."""
+Replays are recognised by sync.deliveries."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Payment webhooks: a source says an invoice was paid, and its reminders stop in the same
-request (sync.payments.apply_payment).
+request (usecases.payments.apply_payment).
 
 - Odoo's "Send Webhook Notification" cannot sign and gives up after 1 s: the per-source secret
   sits in the URL path, and the work done before answering is one short transaction. A
@@ -10,8 +10,8 @@ request (sync.payments.apply_payment).
   HMAC-SHA256 of "<t>.<Dunlin-Event-Id>.<body>">`, checked within a tolerance window: the id is
   signed, so a captured notice cannot come back under a new one, and each id is accepted once.
 
-Every delivery is recorded in SQL (dunlin.deliveries) in the transaction that applies it, and
-every notice is ordered by the source's own timestamp (sync.payments.judge): a late one is
+Every delivery is recorded in SQL (sync.deliveries) in the transaction that applies it, and
+every notice is ordered by the source's own timestamp (usecases.payments.judge): a late one is
 acknowledged and changes nothing, and only an explicit `reopen` reopens a settled invoice.
 """
 
@@ -29,7 +29,8 @@ from sqlalchemy import select
 
 from mappings.coerce import parse_datetime
 from sync.models import Source
-from sync.payments import (
+from sync.sources import open_webhook_secret
+from usecases.payments import (
     APPLIED,
     NoticeError,
     PaymentResult,
@@ -37,7 +38,6 @@ from sync.payments import (
     read_notice,
     settle_notice,
 )
-from sync.sources import open_webhook_secret
 from webhooks.edge import dunlin_app, json_body, refuse, secret_box
 from webhooks.signatures import DELIVERY_ID, verify_jiandaoyun, verify_signed_delivery
 

@@ -25,9 +25,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from dunlin.db import transaction
-from dunlin.deliveries import first_delivery
 from mappings import MappingError, current_mapping
 from mappings.api import RestPush
+from sync.deliveries import first_delivery
 from sync.models import Source
 from sync.sources import credentials_of
 from sync.trigger import PushSyncs

@@ -1,4 +1,4 @@
-"""Provider receipt payloads → `reminders.receipts.Receipt` (pure; reference/channels.md §11).
+"""Provider receipt payloads → `reminders.sending.receipts.Receipt` (pure; reference/channels.md §11).
 
 Statuses a provider reports that say nothing new (queued, sending, accepted) are dropped.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
-from reminders.receipts import Receipt
+from reminders.sending.receipts import Receipt
 
 TWILIO = {"delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
 GENERIC = ("delivered", "read", "clicked", "replied", "failed")

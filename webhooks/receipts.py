@@ -1,6 +1,6 @@
 """Delivery receipts from providers: `/hooks/receipts/<channel config id>/<path token>`.
 
-The path token (dunlin.links.receipt_path_token) stops strangers for providers that cannot
+The path token (reminders.sending.links.receipt_path_token) stops strangers for providers that cannot
 sign (Aliyun, Tencent); Twilio, WeChat, WeCom and our webhook channel are verified on top with
 their own signatures. Receipts are idempotent by the ledger's forward-only state machine.
 """
@@ -15,9 +15,9 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from dunlin.db import transaction
-from dunlin.links import receipt_path_token
 from reminders.models import ChannelConfig
-from reminders.receipts import Receipt, apply_receipts
+from reminders.sending.links import receipt_path_token
+from reminders.sending.receipts import Receipt, apply_receipts
 from webhooks import receipt_parsers as parse
 from webhooks.edge import dunlin_app, has_nul, json_body, refuse, secret_box
 from webhooks.signatures import (

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dunlin.settings import Settings
-from reminders.ratelimit import MemoryLimiter
+from reminders.sending.ratelimit import MemoryLimiter
 from webhooks.edge import refuse
 
 csrf = CSRFProtect()

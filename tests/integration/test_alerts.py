@@ -11,8 +11,8 @@ import pytest
 
 from dunlin.alerts import alert, install_alerts, stop_alerts
 from dunlin.log import redacting_filter
-from reminders.channels.base import Outcome
-from reminders.dispatch import send_due
+from reminders.sending.channels.base import Outcome
+from reminders.sending.dispatch import send_due
 from sync.run import sync_sources
 from tests.integration.reminders.test_dispatch import NOON, Answering, load
 from tests.integration.sync.conftest import add_odoo_source, box, odoo  # noqa: F401

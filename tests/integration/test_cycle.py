@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import select, update
 
 from dunlin.orgs import get_org
-from reminders.channels.base import Outcome, SendResult
-from reminders.channels.outbox import OutboxChannel
-from reminders.dispatch import send_due, send_one
 from reminders.models import Reminder, Task
-from reminders.planner import plan
-from reminders.render import Renderer
+from reminders.planning.planner import plan
+from reminders.sending.channels.base import Outcome, SendResult
+from reminders.sending.channels.outbox import OutboxChannel
+from reminders.sending.dispatch import send_due, send_one
+from reminders.sending.render import Renderer
 from sync.importer import import_file
 from sync.models import Customer, Receivable
 from tests.integration.helpers import row, write_sheet

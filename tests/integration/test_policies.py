@@ -9,11 +9,11 @@ from sqlalchemy import select, update
 from dunlin.db import transaction
 from dunlin.orgs import get_org
 from dunlin.yamlsource import ConfigFileError
-from reminders import planner
-from reminders.dispatch import send_due
 from reminders.models import Reminder, Task
-from reminders.planner import plan
-from reminders.policy_store import active_policy, save_version, versions
+from reminders.planning import planner
+from reminders.planning.planner import plan
+from reminders.planning.policy_store import active_policy, save_version, versions
+from reminders.sending.dispatch import send_due
 from sync.importer import import_file
 from sync.models import Customer, Receivable
 from tests.integration.helpers import row, write_sheet
@@ -155,7 +155,7 @@ def test_invalid_customer_time_zone_falls_back_and_is_flagged(customers):
 
 
 def test_dry_run_with_a_file_policy_writes_nothing(customers):
-    from reminders.policy import parse_policy
+    from reminders.core.policy import parse_policy
 
     report = plan(
         customers.factory, "acme", TODAY, policy=parse_policy(POLICY, "p.yaml"), dry_run=True

@@ -14,8 +14,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from dunlin.db import utcnow
+from dunlin.users import ApiToken, User
 from webhooks.edge import dunlin_app, refuse
-from webhooks.models import ApiToken, User
 
 TOKEN_PREFIX = "dln_"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -9,11 +9,14 @@ from sqlalchemy import select
 from dunlin.db import transaction
 from dunlin.errors import ConfigError, NotFound
 from dunlin.events import record_event
-from dunlin.links import receipt_path_token
 from dunlin.models import Org
 from dunlin.yamlsource import ConfigFileError
 from mappings.coerce import CHANNELS
-from reminders.channel_store import (
+from reminders.core.policy import parse_policy
+from reminders.models import ChannelConfig, PolicyVersion
+from reminders.planning.planner import plan
+from reminders.planning.policy_store import org_tags, save_version
+from reminders.sending.channel_store import (
     channel_configs,
     get_channel,
     masked_secrets,
@@ -21,12 +24,9 @@ from reminders.channel_store import (
     save_channel,
     test_message,
 )
-from reminders.channels.http import ChannelContext
-from reminders.channels.registry import HeldChannel, build_channel
-from reminders.models import ChannelConfig, PolicyVersion
-from reminders.planner import plan
-from reminders.policy import parse_policy
-from reminders.policy_store import org_tags, save_version
+from reminders.sending.channels.http import ChannelContext
+from reminders.sending.channels.registry import HeldChannel, build_channel
+from reminders.sending.links import receipt_path_token
 from webhooks.api import bp
 from webhooks.api import schemas as s
 from webhooks.api.auth import Principal

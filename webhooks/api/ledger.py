@@ -14,7 +14,7 @@ from dunlin.events import record_event
 from dunlin.models import Event
 from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
-from sync.writeback import mask_recipient
+from usecases.writeback import mask_recipient
 from webhooks.api import bp
 from webhooks.api import schemas as s
 from webhooks.api.auth import Principal

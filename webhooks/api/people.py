@@ -10,13 +10,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from dunlin.db import transaction, utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
+from dunlin.users import ApiToken, User
 from webhooks.api import bp
 from webhooks.api import schemas as s
 from webhooks.api.auth import Principal, new_token
 from webhooks.api.common import owned, page
 from webhooks.api.spec import operation
 from webhooks.edge import dunlin_app, refuse
-from webhooks.models import ApiToken, User
 
 ADMIN = ("admin",)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from mappings import shipped_names
 from mappings.coerce import CHANNELS
-from reminders.channels.registry import providers
+from reminders.sending.channels.registry import providers
 from webhooks.api.spec import MAX_ID, ApiModel
 
 Role = Literal["admin", "finance", "sales"]

@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.orgs import get_org
-from reminders.channel_store import save_channel
 from reminders.models import Reminder
-from reminders.planner import plan
+from reminders.planning.planner import plan
+from reminders.sending.channel_store import save_channel
 from sync.importer import import_file
 from tests.integration.helpers import row, write_sheet
 

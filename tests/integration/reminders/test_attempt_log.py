@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reminders.queue import (
+from reminders.sending.queue import (
     AttemptLogLost,
     attempts_key,
     log_attempts,

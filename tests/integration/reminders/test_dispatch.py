@@ -10,11 +10,11 @@ from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.models import Event
 from dunlin.orgs import get_org
-from reminders.channel_store import enable_channel, save_channel
-from reminders.channels.base import Outcome, SendResult
-from reminders.dispatch import ATTEMPT_GROUP, Dispatcher, send_due
 from reminders.models import ChannelConfig, Reminder
-from reminders.planner import plan
+from reminders.planning.planner import plan
+from reminders.sending.channel_store import enable_channel, save_channel
+from reminders.sending.channels.base import Outcome, SendResult
+from reminders.sending.dispatch import ATTEMPT_GROUP, Dispatcher, send_due
 from sync.importer import import_file
 from tests.integration.helpers import row, write_sheet
 from tests.integration.reminders.conftest import due_reminders
@@ -107,7 +107,7 @@ def test_other_orgs_rows_are_never_claimed(app, tmp_path):
 
 
 def test_queueing_and_sweeping_one_org_never_touch_another(app, tmp_path, redis):
-    from reminders.queue import enqueue_due, sweep
+    from reminders.sending.queue import enqueue_due, sweep
 
     load(app, tmp_path)
     with transaction(app.factory) as session:  # acme's row is in flight with an expired lease

@@ -14,9 +14,15 @@ import pytest
 from dunlin.app import App
 from dunlin.db import transaction, utcnow
 from dunlin.orgs import get_org
-from reminders.decide import pace_setter
-from reminders.facts import LOOKUP_CHUNK, done_steps, invoice_facts, pace_setters, stream_groups
+from reminders.core.decide import pace_setter
 from reminders.models import Task
+from reminders.planning.facts import (
+    LOOKUP_CHUNK,
+    done_steps,
+    invoice_facts,
+    pace_setters,
+    stream_groups,
+)
 from sync.models import Customer, Receivable
 from sync.sources import ensure_source
 from tests.integration.helpers import planned_reminder
@@ -100,7 +106,7 @@ def _done_for(app: App, org_id: int) -> list[Receivable]:
 
 @pytest.mark.parametrize("chunk", [3, LOOKUP_CHUNK])
 def test_done_steps_answers_for_the_targets_asked_about_only(app: App, monkeypatch, chunk) -> None:
-    import reminders.facts as facts
+    import reminders.planning.facts as facts
 
     monkeypatch.setattr(facts, "LOOKUP_CHUNK", chunk)
     org_id = _fill(app, "acme", seed=3)

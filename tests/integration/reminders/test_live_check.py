@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from dunlin.db import transaction
 from dunlin.orgs import get_org
-from reminders.channels.base import Outcome
-from reminders.dispatch import send_due
-from reminders.live import live_balances
 from reminders.models import Reminder
-from reminders.policy_store import save_version
+from reminders.planning.policy_store import save_version
+from reminders.sending.channels.base import Outcome
+from reminders.sending.dispatch import send_due
+from reminders.sending.live import live_balances
 from sync.models import Receivable, Source, SyncCursor
 from sync.run import sync_sources
 from tests.integration.helpers import planned_reminder

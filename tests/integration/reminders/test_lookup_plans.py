@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import event, select
 
 from dunlin.db import same_org
-from reminders.channels.base import Outcome
-from reminders.dispatch import send_due
 from reminders.models import Reminder
-from reminders.planner import plan
+from reminders.planning.planner import plan
+from reminders.sending.channels.base import Outcome
+from reminders.sending.dispatch import send_due
 from tests.integration.reminders.conftest import due_reminders, shanghai_today
 from tests.integration.reminders.test_dispatch import Answering
 

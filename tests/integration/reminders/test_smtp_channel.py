@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reminders.channels.base import Outcome, OutgoingMessage
-from reminders.channels.smtp import SmtpChannel
+from reminders.sending.channels.base import Outcome, OutgoingMessage
+from reminders.sending.channels.smtp import SmtpChannel
 from tests.fakes.smtp import RecordingHandler, SmtpSink, self_signed
 
 
@@ -214,7 +214,7 @@ def test_a_body_line_that_starts_with_a_dot_arrives_as_written():
     """The parts are base64, so only a raw message can show the body's dot-stuffing."""
     import smtplib
 
-    from reminders.channels.smtp import _send_body
+    from reminders.sending.channels.smtp import _send_body
 
     handler = RecordingHandler()
     raw = b"Subject: dots\r\n\r\nfirst\r\n.second\r\n..third\r\n.\r\nlast"

@@ -13,11 +13,11 @@ from sqlalchemy import select, update
 
 from dunlin.db import transaction
 from dunlin.orgs import get_org
-from reminders.cancel import cancel_for_settled
-from reminders.dispatch import send_due
+from reminders.ledger import cancel_for_settled
 from reminders.models import Reminder
-from reminders.planner import plan
-from reminders.policy_store import save_version
+from reminders.planning.planner import plan
+from reminders.planning.policy_store import save_version
+from reminders.sending.dispatch import send_due
 from sync.importer import import_file
 from sync.models import Receivable
 from tests.integration.helpers import row, write_sheet

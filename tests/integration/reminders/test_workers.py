@@ -21,10 +21,10 @@ from sqlalchemy import update
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.orgs import get_org
-from reminders.channel_store import save_channel
-from reminders.dispatch import ATTEMPT_GROUP, CHUNK, LEASE
 from reminders.models import Reminder
-from reminders.queue import enqueue_due, queue_name, sweep
+from reminders.sending.channel_store import save_channel
+from reminders.sending.dispatch import ATTEMPT_GROUP, CHUNK, LEASE
+from reminders.sending.queue import enqueue_due, queue_name, sweep
 from reminders.workers import DunlinSimpleWorker
 from sync.models import Receivable
 from tests.fakes.smtp import RecordingHandler, SmtpSink
@@ -236,7 +236,7 @@ def test_provider_429_then_503_then_ok_is_delivered_once_after_backoff(
     app, tmp_path, redis, monkeypatch
 ):
     """An in-process DunlinSimpleWorker (real RQ on real Redis) so `responses` answers the provider."""
-    from reminders import jobs
+    from reminders.sending import jobs
 
     monkeypatch.setattr(jobs, "worker_app", lambda: app)
     due_reminders(app, tmp_path, 1)

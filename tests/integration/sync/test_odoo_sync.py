@@ -200,7 +200,7 @@ def test_a_payment_in_odoo_cancels_the_planned_reminder(app, box, odoo):
     from datetime import date
 
     from reminders.models import Reminder
-    from reminders.planner import plan
+    from reminders.planning.planner import plan
 
     add_odoo_source(app, box, odoo)
     sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
@@ -259,7 +259,7 @@ def test_the_reconcile_reads_again_an_invoice_paid_without_a_newer_write_date(ap
     from datetime import date
 
     from reminders.models import Reminder
-    from reminders.planner import plan
+    from reminders.planning.planner import plan
 
     add_odoo_source(app, box, odoo)
     sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)

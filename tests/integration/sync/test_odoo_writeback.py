@@ -7,14 +7,14 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select, update
 
-from reminders.channels.outbox import OutboxChannel
-from reminders.dispatch import send_due
 from reminders.models import Reminder, Task
-from reminders.planner import plan
+from reminders.planning.planner import plan
+from reminders.sending.channels.outbox import OutboxChannel
+from reminders.sending.dispatch import send_due
 from sync.models import Writeback
 from sync.run import sync_sources
-from sync.writeback import write_back
 from tests.integration.sync.conftest import add_odoo_source
+from usecases.writeback import write_back
 
 TODAY = date(2026, 12, 1)
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)

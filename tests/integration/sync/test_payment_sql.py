@@ -1,5 +1,5 @@
 """The payment statement PostgreSQL runs decides a receivable's new status, open amount and
-version in SQL (one round trip); SQLite and the rest of Dunlin use `sync.payments.judge`. The
+version in SQL (one round trip); SQLite and the rest of Dunlin use `usecases.payments.judge`. The
 two must agree for every combination of old state, version and notice."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from dunlin.db import make_engine
-from sync.payment_sql import SETTLE_SQL
-from sync.payments import PaymentNotice, judge
+from usecases.payment_sql import SETTLE_SQL
+from usecases.payments import PaymentNotice, judge
 
 STATUSES = ["open", "paid", "partial", "disputed", "cancelled", "written_off"]
 # The settlement fragment reads `target`; here it is one made-up row.

@@ -10,7 +10,7 @@ from dunlin.app import App
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction, utcnow
 from dunlin.orgs import get_org
-from reminders.cancel import cancel_for_settled
+from reminders.ledger import cancel_for_settled
 from reminders.models import Reminder
 from sync.models import Customer, Receivable
 from sync.sources import add_source

@@ -12,9 +12,9 @@ from sqlalchemy import inspect, select, update
 from connectors.base import NoteRequest, RecordRejected, TaskRequest
 from reminders.models import Reminder
 from sync.models import Writeback
-from sync.writeback import write_back
 from tests.integration.sync.test_kingdee_sync import _connector as k3_connector
 from tests.integration.sync.test_odoo_writeback import _notes, _synced_and_sent
+from usecases.writeback import write_back
 
 
 def _more_sent(app, count: int) -> None:
@@ -174,7 +174,7 @@ def test_a_run_pages_through_everything_left(app, box, odoo, tmp_path):
     from mappings import load_mapping
     from sync.models import Source
     from sync.sources import credentials_of
-    from sync.writeback import SourceWriteback
+    from usecases.writeback import SourceWriteback
 
     _synced_and_sent(app, box, odoo, tmp_path)
     _more_sent(app, 130)

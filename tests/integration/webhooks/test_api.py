@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from dunlin.db import transaction
 from dunlin.orgs import get_org
+from dunlin.users import ApiToken, User
 from reminders.models import Task
 from tests.integration.webhooks.conftest import seed
 from webhooks.api.auth import new_token
-from webhooks.models import ApiToken, User
 
 
 def make_user(app, org_slug: str, role: str = "admin", ref: str | None = None) -> str:

@@ -255,7 +255,7 @@ def test_closed_sets_are_enums_the_server_agrees_with(app, client):
     from zoneinfo import ZoneInfo
 
     from mappings import shipped_names
-    from reminders.channels.registry import providers
+    from reminders.sending.channels.registry import providers
 
     token = make_user(app, "acme")
     schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]

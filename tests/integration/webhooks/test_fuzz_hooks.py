@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from dunlin.links import LinkSigner, LinkTarget
+from reminders.sending.links import LinkSigner, LinkTarget
 from sync.models import Source
 from tests.fakes import xbongbong, yonsuite
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dunlin.links import LinkSigner, LinkTarget, receipt_path_token
+from reminders.sending.links import LinkSigner, LinkTarget, receipt_path_token
 from tests.integration.webhooks.conftest import seed
 
 HUGE = str(2**64)  # above BIGINT (2^63 - 1)

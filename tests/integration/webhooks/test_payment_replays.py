@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from dunlin.bulk import COPY_THRESHOLD
 from dunlin.models import Event, InboundDelivery
+from reminders.core.policy import THANK_YOU_STEP
 from reminders.models import Reminder
-from reminders.planner import plan
-from reminders.policy import THANK_YOU_STEP
+from reminders.planning.planner import plan
 from sync.models import Receivable
 from sync.store import upsert_receivables
 from tests.integration.webhooks.conftest import Seeded, seed

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from dunlin import db
 from dunlin.models import Event, Org
-from reminders.channels.base import Outcome, SendResult
-from reminders.dispatch import claim, send_due
+from reminders.core.policy import THANK_YOU_STEP
 from reminders.models import Reminder
-from reminders.policy import THANK_YOU_STEP
+from reminders.sending.channels.base import Outcome, SendResult
+from reminders.sending.dispatch import claim, send_due
 from sync.models import Receivable
-from sync.payments import PaymentNotice, apply_payment
 from tests.integration.webhooks.conftest import seed
+from usecases.payments import PaymentNotice, apply_payment
 from webhooks.signatures import jiandaoyun_signature
 
 

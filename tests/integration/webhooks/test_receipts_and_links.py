@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
-from dunlin.links import LinkSigner, LinkTarget, receipt_path_token
 from dunlin.models import Event
-from reminders.channel_store import save_channel
 from reminders.models import Reminder, Task
+from reminders.sending.channel_store import save_channel
+from reminders.sending.links import LinkSigner, LinkTarget, receipt_path_token
 from sync.models import Customer, Receivable
 from tests.fakes.sealing import seal
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed
@@ -321,7 +321,7 @@ def test_one_click_unsubscribe(app, client):
 def test_dispatch_puts_signed_links_into_the_message(app):
     from datetime import UTC, datetime
 
-    from reminders.dispatch import send_due
+    from reminders.sending.dispatch import send_due
     from tests.integration.webhooks.test_payments import SlowChannel
 
     s = seed(app)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from dunlin.links import LinkSigner, LinkTarget, receipt_path_token
+from reminders.sending.links import LinkSigner, LinkTarget, receipt_path_token
 from tests.fakes.smtp import free_port
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed
 from tests.integration.webhooks.test_api import make_user

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dunlin.crypto import generate_key
-from dunlin.links import LinkSigner, LinkTarget, receipt_path_token
 from dunlin.log import RedactingFilter, redact, redact_path
+from reminders.sending.links import LinkSigner, LinkTarget, receipt_path_token
 
 # What our secrets are made of: token_urlsafe, hex digests, itsdangerous tokens, API tokens.
 secret_text = st.text(string.ascii_letters + string.digits + "-_", min_size=16, max_size=64)

@@ -18,7 +18,7 @@ from dunlin.yamlsource import (
     safe_load,
 )
 from mappings import MappingError, parse_mapping
-from reminders.policy import parse_policy
+from reminders.core.policy import parse_policy
 
 ROOT = Path(__file__).parents[3]
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.payment_sql import SETTLED
-from sync.payments import (
+from usecases.payment_sql import SETTLED
+from usecases.payments import (
     APPLIED,
     REOPEN_REFUSED,
     STALE,

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.spreadsheet import UncachedFormula
-from dunlin.links import LinkError, LinkSigner, LinkTarget
 from dunlin.yamlsource import ConfigFileError
 from mappings import load_mapping, parse_mapping, shipped_names
 from mappings.transform import RowTransformer
-from reminders.policy import parse_policy
-from sync.payments import NoticeError, notice_reader, read_notice
+from reminders.core.policy import parse_policy
+from reminders.sending.links import LinkError, LinkSigner, LinkTarget
 from tests.fakes.sealing import seal
+from usecases.payments import NoticeError, notice_reader, read_notice
 from webhooks import receipt_parsers as parse
 from webhooks.signatures import open_sealed, wx_aes_key
 
@@ -156,7 +156,7 @@ def test_xml_events_raise_only_payload_error(body: str) -> None:
                 assert isinstance(receipt.message_id, str)
 
 
-# --- customer-link tokens (dunlin/links.py) -------------------------------------------------
+# --- customer-link tokens (reminders/sending/links.py) -------------------------------------------------
 
 SIGNER = LinkSigner("fuzz-key-material")
 GOOD = SIGNER.sign(LinkTarget(1, 2, 3))
@@ -184,7 +184,7 @@ def test_a_link_signed_by_us_over_an_odd_payload_is_a_bad_link() -> None:
             continue
 
 
-# --- payment webhook records through each source's mapping (sync/payments.py) -------------
+# --- payment webhook records through each source's mapping (usecases/payments.py) -------------
 
 NOTICE_KEYS = [
     "id",
@@ -220,7 +220,7 @@ def test_payment_records_raise_only_notice_error(name: str, record: dict[str, An
     assert notice.external_id
 
 
-# --- policy and mapping YAML (reminders/policy.py, mappings/) -------------------------------
+# --- policy and mapping YAML (reminders/core/policy.py, mappings/) -------------------------------
 
 YAML_TOKENS = [
     "&a ",

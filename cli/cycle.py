@@ -1,0 +1,374 @@
+"""`dunlin plan`, `send`, `run` (plan then send) and `explain`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import or_, select
+
+from cli.output import console, progress, table
+from dunlin.app import App, RunClock, clock
+from dunlin.crypto import optional_box
+from dunlin.errors import NotFound
+from dunlin.i18n import t
+from dunlin.orgs import get_org
+from reminders.core.decide import Decision, decide
+from reminders.core.policy import Policy, load_policy
+from reminders.core.schedule import CapLedger, calendar_for
+from reminders.planning.facts import done_steps, invoice_facts, load_customers, stream_groups
+from reminders.planning.planner import PlanReport, Scheduler, plan, valid_timezone
+from reminders.planning.policy_store import active_policy, org_tags
+from reminders.sending.channels.http import ChannelContext
+from reminders.sending.channels.registry import ChannelSet
+from reminders.sending.dispatch import SendReport, send_due
+from reminders.sending.live import live_balances
+from sync.models import Customer
+
+log = logging.getLogger(__name__)
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+date_option = click.option(
+    "--date",
+    "as_of",
+    type=DATE,
+    help="Act as if it were this day (YYYY-MM-DD), at noon in the org's time zone.",
+)
+
+
+def _org_clock(app: App, org_slug: str, as_of: datetime | None) -> RunClock:
+    with app.factory() as session:
+        tz = get_org(session, org_slug).timezone
+    return clock(as_of.date() if as_of else None, tz)
+
+
+policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Use this policy file instead of the org's active policy (preview before loading it).",
+)
+
+
+def _file_policy(app: App, org_slug: str, policy_file: Path | None) -> Policy | None:
+    if policy_file is None:
+        return None
+    with app.factory() as session:
+        return load_policy(policy_file, known_tags=org_tags(session, get_org(session, org_slug).id))
+
+
+def show_plan(report: PlanReport, limit: int) -> None:
+    rows = [
+        (
+            p.customer.name,
+            f"{p.decision.track.name}/{p.decision.occurrence.name}",
+            "+".join(c for c, _ in p.decision.deliveries) or t("(task only)", "（仅任务）"),
+            ", ".join(a for _, a in p.decision.deliveries),
+            len(p.decision.invoices),
+            f"{p.decision.total:,.2f} {p.decision.currency}",
+            p.scheduled_at.isoformat(timespec="minutes"),
+        )
+        for p in report.planned[:limit]
+    ]
+    title = t(
+        f"{'Would plan' if report.dry_run else 'Planned'} for {report.today} ({report.policy})",
+        f"{report.today} {'将安排' if report.dry_run else '已安排'}的提醒（{report.policy}）",
+    )
+    console.print(
+        table(
+            title,
+            [
+                t("customer", "客户"),
+                t("step", "节点"),
+                t("channel", "渠道"),
+                t("to", "收件人"),
+                t("invoices", "单据数"),
+                t("open", "未收"),
+                t("scheduled (UTC)", "计划时间 (UTC)"),
+            ],
+            rows,
+        )
+    )
+    if report.planned_count > limit:
+        console.print(
+            t(
+                f"… and {report.planned_count - limit} more",
+                f"……另有 {report.planned_count - limit} 条",
+            )
+        )
+    if report.dry_run:
+        console.print(
+            t(
+                f"Dry run: {report.planned_count} decision(s); nothing was written.",
+                f"试运行：{report.planned_count} 项决定，未写入任何数据。",
+            )
+        )
+    else:
+        console.print(
+            t(
+                f"Planned {report.reminders_inserted} reminder(s) and {report.tasks_inserted} task(s).",
+                f"已安排 {report.reminders_inserted} 条提醒和 {report.tasks_inserted} 个任务。",
+            )
+        )
+    if report.thanks_planned:
+        console.print(
+            t(
+                f"Thank-you messages for {report.thanks_planned} paid invoice(s).",
+                f"已为 {report.thanks_planned} 张已付款单据安排感谢消息。",
+            )
+        )
+    if report.broken_promises:
+        console.print(
+            t(
+                f"[yellow]{report.broken_promises} broken promise(s): reminders resume and a "
+                "person follows up.[/yellow]",
+                f"[yellow]{report.broken_promises} 个付款承诺未兑现：恢复提醒并转人工跟进。[/yellow]",
+            )
+        )
+    if report.invalid_timezones:
+        console.print(
+            t(
+                f"[yellow]{len(report.invalid_timezones)} customer(s) have an invalid time zone; the org's "
+                f"zone was used: {', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+                f"[yellow]{len(report.invalid_timezones)} 个客户的时区无效，已改用组织时区："
+                f"{', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+            )
+        )
+    if report.skipped:
+        console.print(
+            t("Not reminded today:", "今日不提醒：")
+            + " "
+            + "; ".join(f"{reason} ×{n}" for reason, n in report.skipped.most_common())
+        )
+
+
+def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
+    """Send due rows in this process through the org's configured channels."""
+    with app.factory() as session:
+        org = get_org(session, org_slug)
+        box = optional_box(app.settings.secret_key_material)
+        channels = ChannelSet.load(
+            session, org.id, box, ChannelContext(app.settings.resolved_outbox_dir / org_slug)
+        )
+    try:
+        with progress() as bar:
+            task = bar.add_task(t("Sending", "发送中"), total=None)
+            report = send_due(
+                app.factory,
+                org_slug,
+                now,
+                channels.get,
+                links=app.links,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                live=lambda org: live_balances(app.factory, box, org),
+            )
+    finally:
+        channels.close()
+    return report
+
+
+def run_enqueue(app: App, org_slug: str, now: datetime) -> None:
+    """Queue mode: repair lost work, then hand due rows to the workers."""
+    from redis import Redis
+
+    from reminders.sending.queue import enqueue_due, sweep
+
+    redis = Redis.from_url(app.settings.redis_url)
+    swept = sweep(app.factory, redis, org_slug, now)
+    queued = enqueue_due(app.factory, redis, org_slug, now)
+    console.print(
+        t(
+            f"Queued {queued} reminder(s) for the workers"
+            f" ({swept.requeued} recovered from lost jobs, {swept.uncertain} marked uncertain).",
+            f"已将 {queued} 条提醒交给工作进程（其中 {swept.requeued} 条来自丢失的任务，"
+            f"{swept.uncertain} 条标记为不确定）。",
+        )
+    )
+
+
+def dispatch(app: App, org_slug: str, now: datetime, queue: bool) -> None:
+    if queue:
+        run_enqueue(app, org_slug, now)
+    else:
+        show_send(app, org_slug, run_send(app, org_slug, now))
+
+
+queue_option = click.option(
+    "--queue/--now",
+    "queue",
+    default=None,
+    help="--queue: hand due reminders to the RQ workers; --now: send them in this process "
+    "right now. Default: DUNLIN_DISPATCH (inline unless set to queue).",
+)
+
+
+def show_send(app: App, org_slug: str, report: SendReport) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or t(
+        "nothing due", "没有到期的提醒"
+    )
+    console.print(t(f"Send: {counts}.", f"发送：{counts}。"))
+    if report.marked_uncertain:
+        console.print(
+            t(
+                f"[yellow]{report.marked_uncertain} row(s) marked uncertain (lease expired).[/yellow]",
+                f"[yellow]{report.marked_uncertain} 条因租约过期标记为不确定。[/yellow]",
+            )
+        )
+    console.print(
+        t(
+            f"Outbox: {app.settings.resolved_outbox_dir / org_slug}",
+            f"发件箱：{app.settings.resolved_outbox_dir / org_slug}",
+        )
+    )
+
+
+@click.command("plan")
+@click.option("--dry-run", is_flag=True, help="Show what would be planned; write nothing.")
+@date_option
+@policy_option
+@click.option("--show", default=30, show_default=True, help="How many planned rows to list.")
+@click.pass_obj
+def plan_command(
+    state,
+    dry_run: bool,
+    as_of: datetime | None,
+    policy_file: Path | None,  # type: ignore[no-untyped-def]
+    show: int,
+) -> None:
+    """Decide today's reminders and write them to the ledger (idempotent)."""
+    app = state.app()
+    run_clock = _org_clock(app, state.org, as_of)
+    report = plan(
+        app.factory,
+        state.org,
+        run_clock.today,
+        policy=_file_policy(app, state.org, policy_file),
+        not_before=run_clock.not_before,
+        dry_run=dry_run,
+        keep=show,
+    )
+    show_plan(report, show)
+
+
+@click.command("send")
+@date_option
+@queue_option
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    help="Keep going: repeat every N seconds (the dispatcher process of a deployment).",
+)
+@click.pass_obj
+def send_command(state, as_of: datetime | None, queue: bool | None, every: int | None) -> None:  # type: ignore[no-untyped-def]
+    """Send the reminders that are due, through the configured channels (the local outbox for
+    channels not configured)."""
+    app = state.app()
+    use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import OperationalError
+
+    while True:
+        if not every:
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+            return
+        try:
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+        except (OperationalError, RedisError) as exc:  # a restart of the store or of Redis
+            log.warning("send cycle failed, retrying in %ss: %s", every, type(exc).__name__)
+            console.print(
+                t(
+                    f"[yellow]Store or queue unavailable ({type(exc).__name__}); "
+                    f"retrying in {every}s.[/yellow]",
+                    f"[yellow]数据库或队列暂不可用（{type(exc).__name__}），{every} 秒后重试。[/yellow]",
+                )
+            )
+        time.sleep(every)
+
+
+@click.command("run")
+@date_option
+@queue_option
+@click.option("--show", default=10, show_default=True, help="How many planned rows to list.")
+@click.pass_obj
+def run_command(state, as_of: datetime | None, queue: bool | None, show: int) -> None:  # type: ignore[no-untyped-def]
+    """One full cycle: plan today's reminders, then send the due ones (or queue them)."""
+    app = state.app()
+    run_clock = _org_clock(app, state.org, as_of)
+    report = plan(
+        app.factory, state.org, run_clock.today, not_before=run_clock.not_before, keep=show
+    )
+    show_plan(report, show)
+    use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    dispatch(app, state.org, run_clock.send_until, use_queue)
+
+
+@click.command("explain")
+@click.argument("customer")
+@date_option
+@policy_option
+@click.pass_obj
+def explain_command(state, customer: str, as_of: datetime | None, policy_file: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """Say why a customer (external id or exact name) does or does not get a reminder.
+
+    Runs the planner's own decision, scheduling and caps as a dry run for that customer.
+    """
+    app = state.app()
+    run_clock = _org_clock(app, state.org, as_of)
+    with app.factory() as session:
+        org = get_org(session, state.org)
+        found = session.scalars(
+            select(Customer).where(
+                Customer.org_id == org.id,
+                or_(Customer.external_id == customer, Customer.name == customer),
+            )
+        ).all()
+        if not found:
+            raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
+        policy = _file_policy(app, state.org, policy_file) or active_policy(session, org.id).policy
+        calendar = calendar_for(policy.calendar)
+        customers = load_customers(session, org.id, [c.id for c in found])
+        for c in found:
+            groups = list(stream_groups(session, org.id, [c.id]))
+            done = done_steps(session, org.id, [r.id for _, _, rows in groups for r in rows])
+            if not groups:
+                console.print(t(f"{c.name}: nothing open.", f"{c.name}：没有未结清的应收。"))
+            info = customers.get(c.id)
+            for _customer_id, currency, rows in groups:
+                # The planner's own facts and decision, for one customer.
+                invoices = invoice_facts(rows)
+                outcome = decide(policy, info.fact, invoices, run_clock.today, done, calendar)
+                if isinstance(outcome, Decision):
+                    tz = info.timezone if valid_timezone(info.timezone) else org.timezone
+                    when = Scheduler(
+                        policy,
+                        calendar,
+                        policy.windows(),
+                        CapLedger(policy.caps.to_caps()),
+                        run_clock.not_before,
+                    ).schedule(
+                        f"r{outcome.target.id}:{outcome.occurrence.name}",
+                        run_clock.today,
+                        tz,
+                        outcome.track.veto_hours,
+                    )
+                    via = ", ".join(ch for ch, _ in outcome.deliveries) or t(
+                        "a task only", "仅创建任务"
+                    )
+                    verdict = t(
+                        f"remind via {via} at {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} ({tz})",
+                        f"于 {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（{tz}）通过 {via} 提醒",
+                    )
+                else:
+                    verdict = t("no reminder", "不提醒")
+                console.print(
+                    f"{c.name} [{currency}] {run_clock.today}: {verdict} — {outcome.reason}"
+                )
+
+
+def register(group: click.Group) -> None:
+    for command in (plan_command, send_command, run_command, explain_command):
+        group.add_command(command)

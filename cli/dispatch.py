@@ -1,0 +1,278 @@
+"""`dunlin worker`, `dunlin channels ...` and `dunlin templates preview`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import or_, select
+
+from cli.output import console, table
+from cli.params import key_values, read_secret, secret_box
+from dunlin.errors import NotFound
+from dunlin.i18n import t
+from dunlin.orgs import get_org
+from mappings.coerce import CHANNELS
+from reminders.sending.channel_store import (
+    channel_configs,
+    enable_channel,
+    get_channel,
+    masked_secrets,
+    remove_channel,
+    save_channel,
+    test_message,
+)
+from reminders.sending.channels.http import ChannelContext
+from reminders.sending.channels.registry import HeldChannel, build_channel, providers
+from reminders.sending.queue import queue_name
+from reminders.sending.render import Renderer
+from sync.models import Customer
+
+log = logging.getLogger(__name__)
+
+
+def redis_connection(state):  # type: ignore[no-untyped-def]
+    from redis import Redis
+
+    return Redis.from_url(state.settings.redis_url)
+
+
+@click.command("worker")
+@click.option(
+    "--queues",
+    default=",".join((*CHANNELS, "sync")),
+    show_default=True,
+    help="Comma-separated channels whose queues this worker serves; `sync` runs the syncs "
+    "that sources' pushes ask for.",
+)
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option(
+    "--fork",
+    is_flag=True,
+    help="Fork a child per job (rq.Worker) instead of running jobs in-process (SimpleWorker).",
+)
+@click.pass_obj
+def worker_command(state, queues: str, burst: bool, fork: bool) -> None:  # type: ignore[no-untyped-def]
+    """Run an RQ worker that sends queued reminders and pushed syncs (needs Redis:
+    DUNLIN_REDIS_URL)."""
+    from rq import Queue
+
+    from reminders.workers import DunlinForkWorker, DunlinSimpleWorker, freeze_heap_for_exit
+
+    state.app()  # fail early on a missing key or an old schema
+    redis = redis_connection(state)
+    names = [queue_name(c.strip()) for c in queues.split(",") if c.strip()]
+    worker_class = DunlinForkWorker if fork else DunlinSimpleWorker
+    worker = worker_class([Queue(n, connection=redis) for n in names], connection=redis)
+    console.print(
+        t(
+            f"Worker {worker.name} ({worker_class.__name__}) on {', '.join(names)}",
+            f"工作进程 {worker.name}（{worker_class.__name__}）监听 {', '.join(names)}",
+        )
+    )
+    worker.work(burst=burst, logging_level="DEBUG" if state.debug else "INFO")
+    freeze_heap_for_exit()  # the process exits next
+
+
+@click.group("channels")
+def channels() -> None:
+    """Configure how each policy channel (email, sms, wecom, ...) is sent.
+
+    \b
+    Examples:
+      dunlin channels add email --provider smtp --set host=smtp.example.com \\
+          --set from="Acme AR <ar@example.com>" --set username=ar@example.com --secret password
+      dunlin channels add sms --provider aliyun_sms --set access_key_id=LTAI... \\
+          --set sign_name=Acme --set templates.reminder=SMS_123 --secret access_key_secret
+      dunlin channels test email --to me@example.com
+    """
+
+
+@channels.command("add")
+@click.argument("name", type=click.Choice(CHANNELS))
+@click.option("--provider", required=True, help="Which provider serves it (see `channels list`).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A setting.")
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="NAME",
+    help="A secret to store encrypted; read from DUNLIN_SECRET_<NAME> or asked for without echo.",
+)
+@click.pass_obj
+def channels_add(state, name, provider, settings, secrets) -> None:  # type: ignore[no-untyped-def]
+    """Configure (or replace) the provider for a channel; secrets are stored encrypted."""
+    app = state.app()
+    values = _nested(key_values(settings, "--set", numbers=True))
+    secret_values = {s: read_secret(s) for s in secrets}
+    box = secret_box(state)
+    with app.factory() as session, session.begin():
+        org = get_org(session, state.org)
+        config = save_channel(session, box, org.id, name, provider, values, secret_values)
+        # Build it once now so a missing setting is reported here (and nothing is stored),
+        # not at send time.
+        built = build_channel(config, name, box, ChannelContext(app.settings.resolved_outbox_dir))
+        built.close()
+        if isinstance(built, HeldChannel):
+            raise click.UsageError(built.reason)  # rolls the transaction back
+    console.print(t(f"Channel {name} → {provider} saved.", f"渠道 {name} → {provider} 已保存。"))
+
+
+def _nested(values: dict[str, object]) -> dict[str, object]:
+    """templates.reminder=SMS_1 → {"templates": {"reminder": "SMS_1"}}; JSON lists allowed."""
+    out: dict[str, object] = {}
+    for key, value in values.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[leaf] = value
+    return out
+
+
+@channels.command("list")
+@click.pass_obj
+def channels_list(state) -> None:  # type: ignore[no-untyped-def]
+    """Show which provider serves each channel, and which are broken."""
+    app = state.app()
+    box = secret_box(state)
+    with app.factory() as session:
+        org = get_org(session, state.org)
+        configs = channel_configs(session, org.id)
+        rows = []
+        for name in CHANNELS:
+            config = configs.get(name)
+            if config is None:
+                rows.append((name, t("outbox (not configured)", "发件箱（未配置）"), "-", "-", ""))
+                continue
+            rows.append(
+                (
+                    name,
+                    config.provider,
+                    ", ".join(f"{k}={v}" for k, v in sorted(config.settings.items())) or "-",
+                    masked_secrets(box, config),
+                    f"[red]{t('broken', '故障')}: {config.broken_reason}[/red]"
+                    if config.broken_reason
+                    else t("ok", "正常"),
+                )
+            )
+    console.print(
+        table(
+            t("Channels", "发送渠道"),
+            [t("channel", "渠道"), t("provider", "服务商"), t("settings", "设置"), "secrets", ""],
+            rows,
+        )
+    )
+    console.print(t("Providers: ", "可用服务商：") + ", ".join(sorted(providers())))
+
+
+@channels.command("test")
+@click.argument("name", type=click.Choice(CHANNELS))
+@click.option("--to", "address", required=True, help="Where to send the test message.")
+@click.pass_obj
+def channels_test(state, name: str, address: str) -> None:  # type: ignore[no-untyped-def]
+    """Send one real test message and print the provider's answer."""
+    app = state.app()
+    box = secret_box(state)
+    with app.factory() as session:
+        org = get_org(session, state.org)
+        configs = channel_configs(session, org.id)
+    ctx = ChannelContext(app.settings.resolved_outbox_dir / org.slug)
+    channel = build_channel(configs.get(name), name, box, ctx)
+    message = test_message(org, name, address, datetime.now(UTC))
+    try:
+        result = channel.send(message)
+    finally:
+        channel.close()
+    colour = "green" if result.outcome.value == "sent" else "red"
+    console.print(f"[{colour}]{result.outcome.value}[/{colour}] {result.provider_message_id or ''}")
+    if result.detail:
+        console.print(result.detail)
+    if result.outcome.value != "sent":
+        raise SystemExit(1)
+
+
+@channels.command("enable")
+@click.argument("name", type=click.Choice(CHANNELS))
+@click.pass_obj
+def channels_enable(state, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Clear a channel's broken mark after fixing it; held reminders become due now."""
+    app = state.app()
+    with app.factory() as session, session.begin():
+        org = get_org(session, state.org)
+        released = enable_channel(session, org.id, name, datetime.now(UTC))
+    console.print(
+        t(
+            f"Channel {name} enabled; {released} held reminder(s) are due now.",
+            f"渠道 {name} 已启用；{released} 条暂停的提醒即刻到期。",
+        )
+    )
+
+
+@channels.command("remove")
+@click.argument("name", type=click.Choice(CHANNELS))
+@click.pass_obj
+def channels_remove(state, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Remove a channel's config (it falls back to the outbox)."""
+    app = state.app()
+    with app.factory() as session, session.begin():
+        org = get_org(session, state.org)
+        get_channel(session, org.id, name)
+        remove_channel(session, org.id, name)
+    console.print(t(f"Channel {name} removed.", f"渠道 {name} 已删除。"))
+
+
+@click.group("templates")
+def templates() -> None:
+    """Look at reminder templates as customers will see them."""
+
+
+@templates.command("preview")
+@click.argument("name")
+@click.option("--customer", required=True, help="Customer external id or exact name.")
+@click.option("--locale", type=click.Choice(["zh_CN", "en_US"]), help="Default: the customer's.")
+@click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
+@click.pass_obj
+def templates_preview(state, name: str, customer: str, locale: str | None, show_html: bool) -> None:  # type: ignore[no-untyped-def]
+    """Render template NAME for a customer's open invoices, without sending anything."""
+    from reminders.planning.preview import preview_context
+
+    app = state.app()
+    with app.factory() as session:
+        org = get_org(session, state.org)
+        found = session.scalars(
+            select(Customer).where(
+                Customer.org_id == org.id,
+                or_(Customer.external_id == customer, Customer.name == customer),
+            )
+        ).first()
+        if found is None:
+            raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
+        context = preview_context(session, org, found)
+    if context is None:
+        raise NotFound(t("the customer has nothing open", "该客户没有未结清的应收"))
+    renderer = Renderer()
+    chosen = renderer.pick_locale(locale or found.language, org.language)
+    rendered = renderer.render(name, chosen, context)
+    console.print(f"[bold]{t('Subject', '主题')}:[/bold] {rendered.subject}")
+    console.print(rendered.text, markup=False)
+    console.print(f"[bold]{t('Short (SMS / chat)', '短消息（短信/聊天）')}:[/bold]")
+    console.print(rendered.short, markup=False)
+    console.print(f"[bold]{t('Provider template parameters', '服务商模板参数')}:[/bold]")
+    console.print(
+        json.dumps(renderer.variables(context, chosen), ensure_ascii=False, indent=2),
+        markup=False,
+    )
+    if show_html:
+        console.print(rendered.html, markup=False)
+
+
+def register(group: click.Group) -> None:
+    for command in (worker_command, channels, templates):
+        group.add_command(command)
