@@ -16,6 +16,7 @@ from dunlin.errors import DunlinError
 from dunlin.i18n import t
 from dunlin.log import redacting_filter, setup_logging
 from dunlin.settings import Settings, get_settings
+from usecases.wiring import wire
 
 
 @dataclass
@@ -68,6 +69,7 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
       dunlin serve                      webhooks, customer links and the admin API
     """
     setup_logging(debug)
+    wire()  # sync's settlements reach the reminders ledger (invariant 2)
     # Invalid settings are reported, with the reason, by the command that needs them.
     with contextlib.suppress(DunlinError):
         install_alerts(get_settings().alert_url_list)

@@ -15,7 +15,7 @@ from dunlin.db import transaction
 from dunlin.i18n import t
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
-from mappings.coerce import CHANNELS
+from dunlin.vocabulary import CHANNELS
 from reminders.models import Reminder, Task
 from reminders.planning.planner import valid_timezone
 from reminders.planning.policy_store import active_policy

@@ -18,14 +18,16 @@ from dunlin.errors import NotFound
 from dunlin.i18n import t
 from dunlin.orgs import get_org
 from reminders.core.decide import Decision, decide
-from reminders.core.policy import Policy, load_policy
+from reminders.core.policy import Policy
 from reminders.core.schedule import CapLedger, calendar_for
 from reminders.planning.facts import done_steps, invoice_facts, load_customers, stream_groups
 from reminders.planning.planner import PlanReport, Scheduler, plan, valid_timezone
+from reminders.planning.policy_file import load_policy
 from reminders.planning.policy_store import active_policy, org_tags
 from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import ChannelSet
 from reminders.sending.dispatch import SendReport, send_due
+from reminders.sending.links import links_for
 from reminders.sending.live import live_balances
 from sync.models import Customer
 
@@ -162,7 +164,7 @@ def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
                 org_slug,
                 now,
                 channels.get,
-                links=app.links,
+                links=links_for(app.settings),
                 on_progress=lambda done, total: bar.update(task, completed=done, total=total),
                 live=lambda org: live_balances(app.factory, box, org),
             )

@@ -15,7 +15,7 @@ from cli.params import key_values, read_secret, secret_box
 from dunlin.errors import NotFound
 from dunlin.i18n import t
 from dunlin.orgs import get_org
-from mappings.coerce import CHANNELS
+from dunlin.vocabulary import CHANNELS
 from reminders.sending.channel_store import (
     channel_configs,
     enable_channel,

@@ -14,8 +14,8 @@ from dunlin.events import record_event
 from dunlin.i18n import t
 from dunlin.orgs import get_org
 from dunlin.yamlsource import ConfigFileError, read_config
-from reminders.core.policy import load_policy
 from reminders.models import PolicyVersion, Task
+from reminders.planning.policy_file import load_policy
 from reminders.planning.policy_store import active_policy, org_tags, save_version, versions
 
 FILE = click.Path(path_type=Path, dir_okay=False, exists=True)

@@ -24,9 +24,9 @@ from sync.sources import (
     credentials_of,
     get_source,
     masked_credentials,
-    remove_source,
     update_source,
 )
+from usecases.sources import remove_source
 from usecases.writeback import write_back
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache, cached_property
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from alembic.runtime.migration import MigrationContext
@@ -18,7 +16,6 @@ from dunlin.db import make_engine, make_sessionmaker
 from dunlin.errors import ConfigError
 from dunlin.migrate import alembic_config
 from dunlin.settings import Settings, get_settings
-from reminders.sending.links import link_maker
 
 
 @dataclass
@@ -35,12 +32,6 @@ class App:
     @cached_property
     def factory(self) -> sessionmaker[Session]:
         return make_sessionmaker(self.engine)
-
-    @cached_property
-    def links(self) -> Callable[[Any], dict[str, str | None]] | None:
-        """Signed customer links for outgoing reminders (None without DUNLIN_PUBLIC_URL)."""
-        s = self.settings
-        return link_maker(s.public_url, s.secret_key_material, s.link_max_age_days)
 
     def require_current_schema(self) -> None:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -200,13 +200,3 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
-
-
-def all_models() -> type[Base]:
-    """Import every package's models so Base.metadata knows all tables."""
-    import dunlin.models  # noqa: F401
-    import dunlin.users  # noqa: F401
-    import reminders.models  # noqa: F401
-    import sync.models  # noqa: F401
-
-    return Base

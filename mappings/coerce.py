@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-CHANNELS = ("email", "sms", "wecom", "wechat", "dingtalk", "push", "webhook")
-TIERS = ("A", "B", "C")
+from dunlin.vocabulary import CHANNELS, TIERS
 
 # A year-month-day date with any usual separator: 2026-03-05, 2026/3/5, 2026.3.5, 2026年3月5日
 _YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")

@@ -13,11 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.events import record_event
+from dunlin.vocabulary import CHANNELS
 from reminders.ledger import cancel_for_settled
 from reminders.models import Task
 from sync.models import Customer, Receivable
-
-CHANNELS = ("email", "sms", "wecom", "wechat", "dingtalk", "push", "webhook")
 
 
 class ActionRefused(ValueError):

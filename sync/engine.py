@@ -35,7 +35,7 @@ from dunlin.bulk import analyze_after_bulk
 from dunlin.db import utcnow
 from mappings.schema import Mapping
 from mappings.transform import RecordTransformer
-from reminders.ledger import cancel_for_settled
+from sync import settlement
 from sync.models import Customer, Receivable, Source, SyncCursor
 from sync.store import (
     CUSTOMER_DEFAULTS,
@@ -303,7 +303,7 @@ class SourceSync:
         settled = upsert_receivables(session, ready, fields)
         # Paid or cancelled in the source: its planned reminders stop in the same transaction
         # that records it (ARCHITECTURE invariant 2), not at the end of the run.
-        self.report.reminders_cancelled += cancel_for_settled(
+        self.report.reminders_cancelled += settlement.settled(
             session,
             self.org_id,
             self.source_id,
@@ -376,7 +376,7 @@ class SourceSync:
             ).all()
             # By the ids just closed: looking them up again by external id walked every
             # settled receivable of the org on PostgreSQL's stale statistics (0.6 s a chunk).
-            self.report.reminders_cancelled += cancel_for_settled(
+            self.report.reminders_cancelled += settlement.settled(
                 session, self.org_id, settled_ids=list(closed)
             )
 
@@ -430,7 +430,7 @@ class SourceSync:
                 self._close(session, gone)
                 closed = len(gone)
             # and a sweep: any settled invoice of this source still holding planned reminders
-            self.report.reminders_cancelled += cancel_for_settled(
+            self.report.reminders_cancelled += settlement.settled(
                 session, self.org_id, self.source_id
             )
             cursor = self._stored_cursor(session, RECONCILE)

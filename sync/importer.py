@@ -24,7 +24,7 @@ from dunlin.events import record_event
 from dunlin.orgs import get_org
 from mappings import load_mapping
 from mappings.transform import FieldError, RowTransformer
-from reminders.ledger import cancel_for_settled
+from sync import settlement
 from sync.sources import ensure_source
 from sync.store import (
     CUSTOMER_DEFAULTS,
@@ -206,7 +206,7 @@ def import_file(
             session.rollback()
             raise ImportRejected(report)
         importer.flush(batch)
-        report.reminders_cancelled = cancel_for_settled(session, org.id)
+        report.reminders_cancelled = settlement.settled(session, org.id)
         report.customers = importer.customers_written
         report.receivables = importer.receivables_written
         source.last_synced_at = utcnow()

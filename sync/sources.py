@@ -8,14 +8,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.crypto import SecretBox
 from dunlin.errors import DunlinError, NotFound
 from dunlin.log import redacting_filter
-from reminders.models import Reminder, Task
-from sync.models import Customer, Receivable, Source, SyncCursor, Writeback
+from sync.models import Source
 
 
 def ensure_source(session: Session, org_id: int, name: str, kind: str, mapping: str) -> Source:
@@ -96,24 +95,6 @@ def masked_credentials(box: SecretBox, source: Source) -> str:
         public = key in PUBLIC_CREDENTIALS
         shown.append(f"{key}={value if public else '••••••'}")
     return ", ".join(shown) or "-"
-
-
-def remove_source(session: Session, source: Source) -> dict[str, int]:
-    """Delete a source and everything synced from it (its customers' reminders and tasks too)."""
-    customers = select(Customer.id).where(Customer.source_id == source.id)
-    counts = {}
-    for model, where in (
-        (Writeback, Writeback.source_id == source.id),
-        (Reminder, Reminder.customer_id.in_(customers)),
-        (Task, Task.customer_id.in_(customers)),
-        (SyncCursor, SyncCursor.source_id == source.id),
-        (Receivable, Receivable.source_id == source.id),
-        (Customer, Customer.source_id == source.id),
-    ):
-        result = session.execute(delete(model).where(where))
-        counts[model.__tablename__] = result.rowcount or 0
-    session.delete(source)
-    return counts
 
 
 def api_sources(session: Session, org_id: int, names: list[str] | None = None) -> list[Source]:

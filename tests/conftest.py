@@ -14,10 +14,14 @@ from sqlalchemy.engine import Engine
 
 from dunlin.app import App
 from dunlin.crypto import generate_key
-from dunlin.db import all_models, make_engine, transaction
+from dunlin.db import make_engine, transaction
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org
 from dunlin.settings import Settings
+from usecases.schema import all_models
+from usecases.wiring import wire
+
+wire()  # as every entry point does: sync's settlements cancel reminders
 
 PG_ADMIN_URL = os.environ.get(
     "DUNLIN_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

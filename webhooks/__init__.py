@@ -18,6 +18,7 @@ from dunlin.app import App
 from dunlin.log import guard_handlers, redacting_filter
 from dunlin.settings import Settings, get_settings
 from reminders.sending.links import flask_secret
+from usecases.wiring import wire
 
 
 def refuse_impossible_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     flask_app.url_value_preprocessor(refuse_impossible_ids)
     flask_app.register_error_handler(HTTPException, json_errors)
     settings = settings or get_settings()
+    wire()  # sync's settlements reach the reminders ledger (invariant 2)
     dunlin = App(settings)
     install_alerts(settings.alert_url_list)
     flask_app.extensions["dunlin"] = dunlin

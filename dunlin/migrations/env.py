@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from dunlin.db import all_models
+from usecases.schema import all_models
 
 target_metadata = all_models().metadata
 config = context.config

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cached_property
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from dunlin.yamlsource import parse_config, read_config, validate_located
-from mappings.coerce import CHANNELS, TIERS
+from dunlin.vocabulary import CHANNELS, TIERS
 from reminders.core.schedule import Caps, SendWindows
 
-TEMPLATES_DIR = Path(__file__).parent.parent / "sending" / "templates"
 Tone = Literal["courtesy", "friendly", "firm", "final"]
 ChannelChoice = str | list[str]  # a name, or a group sent in parallel
-
-
-def known_templates() -> set[str]:
-    return {p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir()}
 
 
 class _Strict(BaseModel):
@@ -73,11 +66,11 @@ def check_channels(value: list[ChannelChoice]) -> list[ChannelChoice]:
     return value
 
 
-def check_template(value: str) -> str:
-    if value not in known_templates():
-        raise ValueError(
-            f"unknown template {value!r} (known: {', '.join(sorted(known_templates()))})"
-        )
+def check_template(value: str, known: set[str] | None) -> str:
+    """`known` comes in the validation context from whoever read the policy's text (the
+    templates an org can use); a policy built in code is not checked here."""
+    if known is not None and value not in known:
+        raise ValueError(f"unknown template {value!r} (known: {', '.join(sorted(known))})")
     return value
 
 
@@ -92,8 +85,8 @@ class _Sends(_Strict):
 
     @field_validator("template", check_fields=False)
     @classmethod
-    def _known_template(cls, value: str) -> str:
-        return check_template(value)
+    def _known_template(cls, value: str, info: ValidationInfo) -> str:
+        return check_template(value, (info.context or {}).get("templates"))
 
 
 class Step(_Sends):
@@ -282,23 +275,6 @@ class Policy(_Strict):
 
     def windows(self) -> SendWindows:
         return SendWindows.parse(self.send_windows)
-
-
-def parse_policy(text: str, filename: str, known_tags: set[str] | None = None) -> Policy:
-    """Validate; with `known_tags` (the org's), track tags must be among them or the file's own
-    `known_tags` list."""
-    located = parse_config(text, filename)
-    context = None
-    if known_tags is not None:
-        declared = located.data.get("known_tags") or []
-        if not isinstance(declared, list):
-            declared = []  # the model reports the wrong type with its line
-        context = {"known_tags": set(known_tags) | {str(tag) for tag in declared}}
-    return validate_located(located, Policy, context)
-
-
-def load_policy(path: Path, known_tags: set[str] | None = None) -> Policy:
-    return parse_policy(read_config(path), str(path), known_tags)
 
 
 def default_policy() -> Policy:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from reminders.core.policy import Policy, default_policy, parse_policy
+from reminders.core.policy import Policy, default_policy
 from reminders.models import PolicyVersion
+from reminders.planning.policy_file import parse_policy
 from sync.models import Customer
 
 

@@ -14,7 +14,7 @@ from dunlin.events import record_event
 from dunlin.i18n import t
 from dunlin.log import redacting_filter
 from dunlin.models import Org
-from mappings.coerce import CHANNELS
+from dunlin.vocabulary import CHANNELS
 from reminders.core.outcomes import BROKEN_PREFIX
 from reminders.models import ChannelConfig, Reminder
 from reminders.sending.channels.base import OutgoingMessage

@@ -22,6 +22,7 @@ from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import ChannelSet
 from reminders.sending.channels.tokens import RedisTokenCache
 from reminders.sending.dispatch import Dispatcher
+from reminders.sending.links import links_for
 from reminders.sending.live import live_balances
 from reminders.sending.queue import alive_key, log_attempts, start_attempt_log
 from reminders.sending.ratelimit import RedisLimiter
@@ -74,7 +75,7 @@ def deliver_job(org_id: int, reminder_ids: list[int]) -> dict[str, int]:
         on_chunk=beat,
         before_send=attempted,
         job_id=run,
-        links=app.links,
+        links=links_for(app.settings),
         live=checker.check if checker is not None else None,
     )
     try:

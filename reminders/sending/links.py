@@ -12,6 +12,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from dunlin.settings import Settings
+
 MAX_AGE_DAYS = 90
 
 
@@ -94,3 +96,8 @@ def receipt_path_token(key_material: str, channel_config_id: int) -> str:
     such as Aliyun and Tencent SMS). Derived, not stored: it rotates with the secret key."""
     digest = hashlib.sha256(_derive(key_material, "receipts") + str(channel_config_id).encode())
     return digest.hexdigest()[:32]
+
+
+def links_for(settings: Settings) -> Callable[[Any], dict[str, str | None]] | None:
+    """Signed customer links for outgoing reminders (None without DUNLIN_PUBLIC_URL)."""
+    return link_maker(settings.public_url, settings.secret_key_material, settings.link_max_age_days)

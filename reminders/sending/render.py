@@ -28,6 +28,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def shipped_templates() -> set[str]:
+    """The template names a policy may use: one folder each."""
+    return {p.name for p in TEMPLATES.iterdir() if p.is_dir()}
+
+
 LOCALES = ("zh_CN", "en_US")
 FALLBACK_LOCALE = "zh_CN"
 MONEY_MEMO = "_money_memo"  # in the render context: amounts this message already formatted

@@ -155,7 +155,7 @@ def test_invalid_customer_time_zone_falls_back_and_is_flagged(customers):
 
 
 def test_dry_run_with_a_file_policy_writes_nothing(customers):
-    from reminders.core.policy import parse_policy
+    from reminders.planning.policy_file import parse_policy
 
     report = plan(
         customers.factory, "acme", TODAY, policy=parse_policy(POLICY, "p.yaml"), dry_run=True

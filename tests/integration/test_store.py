@@ -9,11 +9,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dunlin.db import all_models, transaction
+from dunlin.db import transaction
 from dunlin.models import Org
 from reminders.models import Reminder
 from sync.models import Customer, Receivable
 from sync.sources import ensure_source
+from usecases.schema import all_models
 
 
 def _customer_and_receivable(session, org_id: int, amount: Decimal):

@@ -12,9 +12,9 @@ from dunlin.events import record_event
 from dunlin.models import Org
 from dunlin.yamlsource import ConfigFileError
 from mappings.coerce import CHANNELS
-from reminders.core.policy import parse_policy
 from reminders.models import ChannelConfig, PolicyVersion
 from reminders.planning.planner import plan
+from reminders.planning.policy_file import parse_policy
 from reminders.planning.policy_store import org_tags, save_version
 from reminders.sending.channel_store import (
     channel_configs,

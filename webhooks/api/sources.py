@@ -18,8 +18,8 @@ from sync.sources import (
     credentials_of,
     masked_credentials,
     new_webhook_secret,
-    remove_source,
 )
+from usecases.sources import remove_source
 from webhooks.api import bp
 from webhooks.api import schemas as s
 from webhooks.api.auth import Principal

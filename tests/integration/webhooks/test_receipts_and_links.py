@@ -14,7 +14,7 @@ from dunlin.db import transaction
 from dunlin.models import Event
 from reminders.models import Reminder, Task
 from reminders.sending.channel_store import save_channel
-from reminders.sending.links import LinkSigner, LinkTarget, receipt_path_token
+from reminders.sending.links import LinkSigner, LinkTarget, links_for, receipt_path_token
 from sync.models import Customer, Receivable
 from tests.fakes.sealing import seal
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed
@@ -334,7 +334,11 @@ def test_dispatch_puts_signed_links_into_the_message(app):
             return super().send(message)
 
     send_due(
-        app.factory, "acme", datetime.now(UTC), lambda _n: Capture(), links=app_with_links.links
+        app.factory,
+        "acme",
+        datetime.now(UTC),
+        lambda _n: Capture(),
+        links=links_for(app_with_links.settings),
     )
     url = captured[0].variables["self_service_url"]
     assert url.startswith(PUBLIC_URL + "/s/")

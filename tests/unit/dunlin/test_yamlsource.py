@@ -18,7 +18,7 @@ from dunlin.yamlsource import (
     safe_load,
 )
 from mappings import MappingError, parse_mapping
-from reminders.core.policy import parse_policy
+from reminders.planning.policy_file import parse_policy
 
 ROOT = Path(__file__).parents[3]
 

@@ -15,7 +15,7 @@ from connectors.spreadsheet import UncachedFormula
 from dunlin.yamlsource import ConfigFileError
 from mappings import load_mapping, parse_mapping, shipped_names
 from mappings.transform import RowTransformer
-from reminders.core.policy import parse_policy
+from reminders.planning.policy_file import parse_policy
 from reminders.sending.links import LinkError, LinkSigner, LinkTarget
 from tests.fakes.sealing import seal
 from usecases.payments import NoticeError, notice_reader, read_notice

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from dunlin.yamlsource import ConfigFileError
-from reminders.core.policy import load_policy, parse_policy
+from reminders.planning.policy_file import load_policy, parse_policy
 
 EXAMPLE = Path(__file__).parents[4] / "reminders" / "policies" / "three-tracks.yaml"
 
