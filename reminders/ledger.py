@@ -111,7 +111,9 @@ def transition_row(
     )
 
 
-def cancelled_rows(org_id: int, at: datetime, reminder_ids: Iterable[int]) -> list[dict[str, Any]]:
+def cancelled_events(
+    org_id: int, at: datetime, reminder_ids: Iterable[int]
+) -> list[dict[str, Any]]:
     """The events of rows cancelled because their receivable was settled."""
     return [transition_row(org_id, at, i, s.CANCELLED, CANCEL_REASON) for i in reminder_ids]
 
@@ -156,7 +158,7 @@ def uncertain_summary(session: Session, org_id: int) -> tuple[int, int | None]:
     return count, newest
 
 
-def claimable_query(org_id: int, ids: Sequence[int], now: datetime) -> Any:
+def claimable_conditions(org_id: int, ids: Sequence[int], now: datetime) -> Any:
     """The conditions a claim checks, for the live balance check's look-ahead."""
     return (
         same_org(Reminder.org_id, org_id),
@@ -217,7 +219,7 @@ def claim(
     transitions (with the chunk's other events, in one statement)."""
     claimed = session.scalars(
         update(Reminder)
-        .where(*claimable_query(org_id, ids, now))
+        .where(*claimable_conditions(org_id, ids, now))
         .values(
             status=s.SENDING,
             lease_until=now + LEASE,

@@ -30,7 +30,7 @@ from dunlin.events import event_row
 from dunlin.oneshot import AutocommitStatement
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
-from reminders.ledger import CANCEL_FOR_RECEIVABLE, cancelled_rows
+from reminders.ledger import CANCEL_FOR_RECEIVABLE, cancelled_events
 from sync.deliveries import delivery_row, first_delivery
 from usecases import payment_sql as sql
 
@@ -233,7 +233,7 @@ def apply_payment(
     if status != "open":
         where = {"org": org_id, "receivable": receivable_id, "now": now}
         cancelled = list(conn.execute(CANCEL_FOR_RECEIVABLE, where).scalars())
-    events = cancelled_rows(org_id, now, cancelled)
+    events = cancelled_events(org_id, now, cancelled)
     events.append(
         event_row(
             org_id,

@@ -53,7 +53,7 @@ class LiveBalances:
         with self.factory() as session:
             rows = session.execute(
                 select(Reminder.id, Reminder.receivable_ids).where(
-                    *ledger.claimable_query(self.org.id, reminder_ids, now),
+                    *ledger.claimable_conditions(self.org.id, reminder_ids, now),
                     Reminder.step != THANK_YOU_STEP,  # thanks are for paid invoices
                 )
             ).all()
