@@ -16,6 +16,7 @@ from dunlin.i18n import t
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
 from dunlin.vocabulary import CHANNELS
+from reminders.core import statuses
 from reminders.models import Reminder, Task
 from reminders.planning.planner import valid_timezone
 from reminders.planning.policy_store import active_policy
@@ -185,12 +186,13 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                 sorted(by_status.items()),
             )
         )
-        if by_status.get("uncertain"):
+        uncertain = by_status.get(statuses.UNCERTAIN)
+        if uncertain:
             console.print(
                 t(
-                    f"[yellow]{by_status['uncertain']} message(s) are uncertain: the worker stopped after handing "
+                    f"[yellow]{uncertain} message(s) are uncertain: the worker stopped after handing "
                     "them to the provider. Check them before resending.[/yellow]",
-                    f"[yellow]{by_status['uncertain']} 条消息状态不确定：发送过程中断，请核实后再决定是否重发。[/yellow]",
+                    f"[yellow]{uncertain} 条消息状态不确定：发送过程中断，请核实后再决定是否重发。[/yellow]",
                 )
             )
         show_dispatch(app, session, org.id, by_status)
@@ -249,7 +251,7 @@ def show_dispatch(app, session, org_id: int, by_status: dict[str, int]) -> None:
     from reminders.sending.channel_store import channel_configs
     from reminders.sending.queue import queue_depths
 
-    in_flight = by_status.get("queued", 0) + by_status.get("sending", 0)
+    in_flight = by_status.get(statuses.QUEUED, 0) + by_status.get(statuses.SENDING, 0)
     console.print(t(f"In flight: {in_flight}", f"发送中：{in_flight}"))
     for name, config in sorted(channel_configs(session, org_id).items()):
         if config.broken_reason:

@@ -19,6 +19,7 @@ from dunlin.i18n import t
 from dunlin.log import redacting_filter
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
+from reminders.core.statuses import SENT
 from reminders.models import Reminder
 from reminders.planning.planner import plan
 from sync.importer import import_file
@@ -94,7 +95,7 @@ def _summary(app: App, outbox: Path) -> None:
             dict(
                 session.execute(
                     select(Reminder.channel, func.count())
-                    .where(Reminder.org_id == org.id, Reminder.status == "sent")
+                    .where(Reminder.org_id == org.id, Reminder.status == SENT)
                     .group_by(Reminder.channel)
                 )
                 .tuples()

@@ -24,24 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunlin.db import Base, BigId, Money, UTCDateTime, utcnow
+from reminders.core import statuses
 
-# planned → queued → sending → sent → delivered → read → clicked / replied; sent → failed (a
-# receipt); planned|queued → cancelled | suppressed (with a reason); sending (lease lost) →
-# uncertain. Every transition is an event (reminders/transitions.py).
-REMINDER_STATUSES = (
-    "planned",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "read",
-    "clicked",
-    "replied",
-    "failed",
-    "cancelled",
-    "suppressed",
-    "uncertain",
-)
+# The statuses and what moves a row between them: reminders/core/statuses.py and
+# reminders/ledger.py. Every transition is an event `reminder.<status>`.
+REMINDER_STATUSES = statuses.ALL
 
 
 class Reminder(Base):
@@ -67,7 +54,7 @@ class Reminder(Base):
     recipient: Mapped[str] = mapped_column(String(512))
     currency: Mapped[str] = mapped_column(String(3))
     amount_open: Mapped[Decimal] = mapped_column(Money)
-    status: Mapped[str] = mapped_column(String(16), default="planned")
+    status: Mapped[str] = mapped_column(String(16), default=statuses.PLANNED)
     reason: Mapped[str] = mapped_column(Text, default="")
     planned_on: Mapped[date | None] = mapped_column(Date)  # the plan day, in the org's calendar
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from dunlin.models import Event
-from reminders.ledger import CANCEL_REASON, CANCELLABLE, NOT_CLAIMED
+from reminders import ledger
+from reminders.core import statuses
+from reminders.ledger import CANCEL_REASON, IN_FLIGHT, NOT_CLAIMED, TRANSITION_ACTOR
 from reminders.models import Reminder
-from reminders.sending.dispatch import TRANSITION_ACTOR
 from sync.deliveries import RECEIVED_AT, RECORD_DELIVERY_SQL
 from sync.models import Receivable
 
@@ -41,12 +41,12 @@ LOCK = (
     )
     .values(updated_at=bindparam("now"))
 )
-IN_FLIGHT = (
+IN_FLIGHT_COUNT = (
     select(func.count())
     .where(
         Reminder.org_id == bindparam("org"),
         Reminder.target_receivable_id == Receivable.id,
-        Reminder.status == "sending",
+        IN_FLIGHT,
     )
     .scalar_subquery()
 )
@@ -57,7 +57,7 @@ READ = (
         Receivable.amount_open,
         Receivable.source_updated_at,
         Receivable.number,
-        IN_FLIGHT,
+        IN_FLIGHT_COUNT,
     )
     .where(Receivable.id == TARGET)
     .with_for_update(of=Receivable.__table__)
@@ -144,9 +144,12 @@ def _apply_pg(with_delivery: bool) -> Any:
     only_if_fresh = "AND EXISTS (SELECT 1 FROM delivery)" if with_delivery else ""
     fresh = "(SELECT count(*) FROM delivery)" if with_delivery else "1"
     # What settling stops, from the one definition cancel_for_settled and SQLite use.
-    cancellable = and_(*CANCELLABLE).compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-    )
+    cancellable = ledger.sql_cancellable()
+    # Locked: the rows settling may cancel, and those a worker holds (reported in flight).
+    held = ledger.sql_status_in(statuses.OPEN)
+    in_flight = ledger.sql_status_in(statuses.IN_FLIGHT)
+    cancelled = ledger.sql_literal(statuses.CANCELLED)
+    cancelled_kind = f"'{statuses.event_kind(statuses.CANCELLED)}'"
     events = "INSERT INTO events (org_id, at, kind, actor, subject_type, subject_id, summary, data)"
     sql = f"""
 WITH {delivery}target AS (
@@ -156,7 +159,7 @@ WITH {delivery}target AS (
 ), held AS (
     SELECT status FROM reminders
     WHERE org_id = :org AND target_receivable_id = (SELECT id FROM target)
-      AND status IN ('planned', 'queued', 'sending')
+      AND {held}
     FOR UPDATE
 ), {SETTLE_SQL.strip()}, marked AS (
     UPDATE receivables SET status = settled.status, amount_open = settled.amount_open,
@@ -164,14 +167,14 @@ WITH {delivery}target AS (
     FROM settled WHERE receivables.id = settled.id AND settled.outcome = 'applied'
     RETURNING receivables.id
 ), cancelled AS (
-    UPDATE reminders SET status = 'cancelled', error = :cancel_reason, updated_at = :now
+    UPDATE reminders SET status = {cancelled}, error = :cancel_reason, updated_at = :now
     WHERE org_id = :org AND target_receivable_id = (
         SELECT id FROM settled WHERE status <> 'open' AND outcome = 'applied'
     ) AND {cancellable}
     RETURNING id
 ), cancel_events AS (
     {events}
-    SELECT :org, :now, 'reminder.cancelled', :dispatcher, 'reminder', id, :cancel_reason,
+    SELECT :org, :now, {cancelled_kind}, :dispatcher, 'reminder', id, :cancel_reason,
            json_build_object()
     FROM cancelled
 ), payment_event AS (
@@ -201,7 +204,7 @@ WITH {delivery}target AS (
     WHERE {fresh} > 0 AND NOT EXISTS (SELECT 1 FROM target)
 )
 SELECT {fresh} AS fresh, settled.id, settled.status, settled.amount_open,
-       (SELECT count(*) FROM held WHERE status = 'sending') AS in_flight,
+       (SELECT count(*) FROM held WHERE {in_flight}) AS in_flight,
        (SELECT count(*) FROM cancelled) AS cancelled, settled.outcome
 FROM (SELECT 1) AS one LEFT JOIN settled ON true
 """

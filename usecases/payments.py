@@ -30,8 +30,7 @@ from dunlin.events import event_row
 from dunlin.oneshot import AutocommitStatement
 from mappings import current_mapping, resolve
 from mappings.transform import RecordTransformer
-from reminders.ledger import CANCEL_FOR_RECEIVABLE, CANCEL_REASON
-from reminders.sending.dispatch import transition_row
+from reminders.ledger import CANCEL_FOR_RECEIVABLE, cancelled_events
 from sync.deliveries import delivery_row, first_delivery
 from usecases import payment_sql as sql
 
@@ -234,7 +233,7 @@ def apply_payment(
     if status != "open":
         where = {"org": org_id, "receivable": receivable_id, "now": now}
         cancelled = list(conn.execute(CANCEL_FOR_RECEIVABLE, where).scalars())
-    events = [transition_row(org_id, now, i, "cancelled", CANCEL_REASON) for i in cancelled]
+    events = cancelled_events(org_id, now, cancelled)
     events.append(
         event_row(
             org_id,

@@ -40,6 +40,7 @@ from dunlin.i18n import ui_language
 from dunlin.models import Event
 from dunlin.orgs import get_org
 from mappings import load_mapping
+from reminders.core.statuses import SENT
 from reminders.models import Reminder, Task
 from sync.models import Receivable, Source, Writeback
 from sync.sources import api_sources, credentials_of
@@ -304,7 +305,7 @@ class SourceWriteback:
                 )
                 .where(
                     Reminder.org_id == self.source.org_id,
-                    Reminder.status == "sent",
+                    Reminder.status == SENT,
                     Receivable.source_id == self.source.id,
                     ~self._written("note", "r", Reminder.id, ("done", "failed")),
                 )

@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
+from reminders.core.statuses import CLICKED, DELIVERED, FAILED, READ, REPLIED
 from reminders.sending.receipts import Receipt
 
-TWILIO = {"delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
-GENERIC = ("delivered", "read", "clicked", "replied", "failed")
+# Provider words (keys) → the ledger status a receipt reports.
+TWILIO = {"delivered": DELIVERED, "read": READ, "undelivered": FAILED, "failed": FAILED}
+# Our webhook channel's receiver reports ledger statuses by name.
+GENERIC = (DELIVERED, READ, CLICKED, REPLIED, FAILED)
 
 
 class PayloadError(ValueError):
@@ -56,7 +59,7 @@ def aliyun(payload: Any) -> list[Receipt]:
         message_id = str(item.get("biz_id") or item.get("out_id") or "")
         ok = item.get("success") in (True, "true") or item.get("err_code") == "DELIVERED"
         detail = f"{item.get('err_code', '')} {item.get('err_msg', '')}".strip()
-        out.append(Receipt(message_id, "delivered" if ok else "failed", detail))
+        out.append(Receipt(message_id, DELIVERED if ok else FAILED, detail))
     return out
 
 
@@ -64,7 +67,7 @@ def tencent(payload: Any) -> list[Receipt]:
     """Status callback: report_status SUCCESS | FAIL, matched on sid (SendSms's SerialNo)."""
     out = []
     for item in _array(payload):
-        status = {"SUCCESS": "delivered", "FAIL": "failed"}.get(str(item.get("report_status")))
+        status = {"SUCCESS": DELIVERED, "FAIL": FAILED}.get(str(item.get("report_status")))
         if status:
             detail = f"{item.get('errmsg', '')} {item.get('description', '')}".strip()
             out.append(Receipt(str(item.get("sid") or ""), status, detail))
@@ -97,9 +100,7 @@ def wechat_event(fields: dict[str, str]) -> list[Receipt]:
     if fields.get("Event") != "TEMPLATESENDJOBFINISH":
         return []
     status = fields.get("Status", "")
-    return [
-        Receipt(fields.get("MsgID", ""), "delivered" if status == "success" else "failed", status)
-    ]
+    return [Receipt(fields.get("MsgID", ""), DELIVERED if status == "success" else FAILED, status)]
 
 
 def wecom_event(fields: dict[str, str]) -> list[Receipt]:
@@ -107,4 +108,4 @@ def wecom_event(fields: dict[str, str]) -> list[Receipt]:
     names TaskId/EventKey are REPORTED as GUESS in the reference)."""
     if fields.get("Event") != "template_card_event":
         return []
-    return [Receipt(fields.get("TaskId", ""), "clicked", fields.get("EventKey", ""))]
+    return [Receipt(fields.get("TaskId", ""), CLICKED, fields.get("EventKey", ""))]

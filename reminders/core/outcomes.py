@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from reminders.core.statuses import FAILED, PLANNED, SENT, UNCERTAIN
 from reminders.sending.channels.base import Outcome, SendResult
 
 BACKOFF = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
@@ -40,26 +41,26 @@ def next_state(result: SendResult, attempts: int, now: datetime) -> Next:
     outcome = result.outcome
     if outcome is Outcome.SENT:
         return Next(
-            "sent",
+            SENT,
             {
                 **base,
-                "status": "sent",
+                "status": SENT,
                 "sent_at": now,
                 "provider_message_id": result.provider_message_id,
             },
         )
     if outcome is Outcome.UNKNOWN:
-        return Next("uncertain", {**base, "status": "uncertain"})
+        return Next(UNCERTAIN, {**base, "status": UNCERTAIN})
     if outcome is Outcome.RETRY_LATER:
         if attempts >= MAX_ATTEMPTS:
-            return Next("failed", {**base, "status": "failed"}, fall_back=True)
+            return Next(FAILED, {**base, "status": FAILED}, fall_back=True)
         delay = max(waited or timedelta(0), backoff(attempts))
-        return Next("retry", {**base, "status": "planned", "scheduled_at": now + delay})
+        return Next("retry", {**base, "status": PLANNED, "scheduled_at": now + delay})
     if outcome is Outcome.RETRY_TOMORROW:
         if attempts >= MAX_ATTEMPTS:
-            return Next("failed", {**base, "status": "failed"}, fall_back=True)
+            return Next(FAILED, {**base, "status": FAILED}, fall_back=True)
         delay = max(waited or timedelta(0), TOMORROW)
-        return Next("deferred", {**base, "status": "planned", "scheduled_at": now + delay})
+        return Next("deferred", {**base, "status": PLANNED, "scheduled_at": now + delay})
     if outcome is Outcome.CHANNEL_BROKEN:
         # Not the recipient's fault: the attempt is given back so a fix resumes cleanly.
         return Next(
@@ -67,13 +68,13 @@ def next_state(result: SendResult, attempts: int, now: datetime) -> Next:
             {
                 **base,
                 "error": f"{BROKEN_PREFIX}{result.detail}",
-                "status": "planned",
+                "status": PLANNED,
                 "scheduled_at": now + max(waited or timedelta(0), HOLD_BROKEN),
                 "attempts": max(0, attempts - 1),
             },
             channel_broken=True,
         )
-    return Next("failed", {**base, "status": "failed"}, fall_back=True)
+    return Next(FAILED, {**base, "status": FAILED}, fall_back=True)
 
 
 def deferral(wait_seconds: float, attempts: int, now: datetime, why: str) -> Next:
@@ -81,7 +82,7 @@ def deferral(wait_seconds: float, attempts: int, now: datetime, why: str) -> Nex
     return Next(
         "rate limited",
         {
-            "status": "planned",
+            "status": PLANNED,
             "lease_until": None,
             "scheduled_at": now + timedelta(seconds=max(1.0, wait_seconds)),
             "attempts": max(0, attempts - 1),

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from dunlin.db import among_ids, same_org
 from reminders.core.decide import CustomerFact, InvoiceFact
 from reminders.core.policy import THANK_YOU_STEP
-from reminders.models import REMINDER_STATUSES, Reminder, Task
+from reminders.core.statuses import CAPPED
+from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable, Source
 
 CONTACT_COLUMNS = {
@@ -151,9 +152,7 @@ def done_steps(session: Session, org_id: int, targets: Sequence[int]) -> dict[in
 
 
 # Every message planned, on its way or gone (receipts move `sent` on to delivered, read, ...).
-CAPPED_STATUSES = tuple(
-    s for s in REMINDER_STATUSES if s not in ("failed", "cancelled", "suppressed")
-)
+CAPPED_STATUSES = CAPPED
 
 
 def cap_usage(

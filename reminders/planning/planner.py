@@ -41,6 +41,7 @@ from reminders.core.schedule import (
     next_send_time,
     spread_offset,
 )
+from reminders.core.statuses import PLANNED
 from reminders.customer_actions import check_broken_promises
 from reminders.models import Reminder, Task
 from reminders.planning.facts import (
@@ -398,7 +399,7 @@ def _reminder_rows(
             "recipient": address,
             "currency": d.currency,
             "amount_open": d.total,
-            "status": "planned",
+            "status": PLANNED,
             "reason": d.reason,
             "planned_on": today,
             "scheduled_at": p.scheduled_at,

@@ -22,11 +22,12 @@ from dunlin.db import utcnow
 from dunlin.models import Org
 from reminders.core.decide import usable_groups
 from reminders.core.policy import THANK_YOU_STEP, ThankYou
+from reminders.core.statuses import PLANNED, PROGRESS
 from reminders.models import Reminder
 from reminders.planning.facts import CustomerInfo, load_customers
 from sync.models import Receivable
 
-REMINDED = ("sent", "delivered", "read", "clicked", "replied")
+REMINDED = PROGRESS  # the message left
 
 
 def plan_thanks(
@@ -106,7 +107,7 @@ def _row(
         "recipient": address,
         "currency": invoice.currency,
         "amount_open": invoice.amount_total,
-        "status": "planned",
+        "status": PLANNED,
         "reason": "paid after a reminder",
         "planned_on": today,
         "scheduled_at": when,

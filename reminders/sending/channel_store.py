@@ -16,6 +16,7 @@ from dunlin.log import redacting_filter
 from dunlin.models import Org
 from dunlin.vocabulary import CHANNELS
 from reminders.core.outcomes import BROKEN_PREFIX
+from reminders.core.statuses import PLANNED
 from reminders.models import ChannelConfig, Reminder
 from reminders.sending.channels.base import OutgoingMessage
 from reminders.sending.channels.registry import providers
@@ -92,7 +93,7 @@ def enable_channel(session: Session, org_id: int, name: str, now: datetime) -> i
         .where(
             Reminder.org_id == org_id,
             Reminder.channel == name,
-            Reminder.status == "planned",
+            Reminder.status == PLANNED,
             Reminder.scheduled_at > now,
             Reminder.error.startswith(BROKEN_PREFIX),
         )

@@ -15,19 +15,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.alerts import alert
-from dunlin.bulk import insert_ignoring_conflicts, insert_rows
-from dunlin.db import same_org, utcnow
-from dunlin.events import event_row, record_event
-from dunlin.models import Event, Org
+from dunlin.bulk import insert_ignoring_conflicts
+from dunlin.db import utcnow
+from dunlin.events import record_event
+from dunlin.models import Org
 from dunlin.orgs import get_org
+from reminders import ledger
+from reminders.core import statuses as s
 from reminders.core.outcomes import BROKEN_PREFIX, Next, deferral, next_state
 from reminders.models import ChannelConfig, Reminder
 from reminders.sending.channels.base import Channel, Outcome, OutgoingMessage, SendResult
@@ -37,7 +39,6 @@ from reminders.sending.render import Renderer
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 # Rows claimed, sent and recorded together. A crash leaves at most this many sent but
 # unrecorded rows `uncertain` (claimed rows not yet tried go back, vouched for by the attempt
 # log), and a payment landing mid-chunk no longer stops the rows already claimed (~0.1 s of
@@ -49,10 +50,8 @@ CHUNK = 50
 # this many rows minus one `uncertain` although their send never began (never a resend).
 ATTEMPT_GROUP = 10
 MAX_INLINE_WAIT = 2.0  # seconds a provider's token bucket may make us wait before deferring
-CLAIMABLE = ("planned", "queued")
 # Seconds between tries to record a chunk's outcomes while the store is away (~30 s in all).
 RECORD_RETRY = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
-TRANSITION_ACTOR = "dispatcher"  # who the audit trail names for ledger transitions
 
 
 @dataclass
@@ -60,162 +59,6 @@ class SendReport:
     counts: Counter[str] = field(default_factory=Counter)
     broken_channels: set[str] = field(default_factory=set)
     marked_uncertain: int = 0
-
-
-def sweep_expired_leases(
-    session: Session,
-    org_id: int,
-    now: datetime,
-    never_attempted: Callable[[list[tuple[int, str | None]]], set[int]] | None = None,
-) -> int:
-    """Rows left `sending` past their lease: the outcome is unknown, so surface, don't resend.
-
-    `never_attempted` may vouch for rows whose send provably never started (the queue's
-    attempt log); those go back to `planned`. Returns how many became `uncertain`."""
-    expired = session.execute(
-        select(Reminder.id, Reminder.job_id).where(
-            Reminder.org_id == org_id, Reminder.status == "sending", Reminder.lease_until < now
-        )
-    ).all()
-    if not expired:
-        return 0
-    untouched = never_attempted([(r.id, r.job_id) for r in expired]) if never_attempted else set()
-    if untouched:
-        session.execute(
-            update(Reminder)
-            .where(
-                same_org(Reminder.org_id, org_id),
-                Reminder.id.in_(untouched),
-                Reminder.status == "sending",
-            )
-            .values(
-                status="planned",
-                lease_until=None,
-                attempts=Reminder.attempts - 1,
-                error=None,
-                updated_at=now,
-            )
-        )
-        why = "lease expired before the send started"
-        record_transitions(session, org_id, [(i, "planned", why) for i in sorted(untouched)])
-    doubtful = [r.id for r in expired if r.id not in untouched]
-    why = "lease expired with the outcome unknown; check before resending"
-    if doubtful:
-        session.execute(
-            update(Reminder)
-            .where(
-                same_org(Reminder.org_id, org_id),
-                Reminder.id.in_(doubtful),
-                Reminder.status == "sending",
-            )
-            .values(status="uncertain", error=why, lease_until=None, updated_at=now)
-        )
-        record_transitions(session, org_id, [(i, "uncertain", why) for i in doubtful])
-        alert(
-            f"{len(doubtful)} reminder(s) uncertain in org #{org_id}",
-            f"组织 #{org_id} 有 {len(doubtful)} 条提醒发送结果不确定",
-            "a worker stopped after the send began; check with the provider before resending "
-            "(dunlin status) / 请向服务商核实后再决定是否重发",
-        )
-    return len(doubtful)
-
-
-def due_rows(
-    session: Session, org_id: int, now: datetime, limit: int | None = None
-) -> list[tuple[int, str]]:
-    """(id, channel) of planned rows whose time has come, oldest first."""
-    stmt = (
-        select(Reminder.id, Reminder.channel)
-        .where(
-            Reminder.org_id == org_id, Reminder.status == "planned", Reminder.scheduled_at <= now
-        )
-        .order_by(Reminder.scheduled_at, Reminder.id)
-    )
-    if limit:
-        stmt = stmt.limit(limit)
-    return [(row.id, row.channel) for row in session.execute(stmt)]
-
-
-def record_transitions(
-    session: Session, org_id: int, changes: Sequence[tuple[int, str, str]]
-) -> None:
-    """One audit event per ledger transition, inserted in one statement."""
-    if changes:
-        now = utcnow()
-        insert_rows(
-            session,
-            Event.__table__,
-            [transition_row(org_id, now, i, status, detail) for i, status, detail in changes],
-        )
-
-
-def transition_row(
-    org_id: int, at: datetime, reminder_id: int, status: str, detail: str
-) -> dict[str, Any]:
-    return event_row(
-        org_id,
-        f"reminder.{status}",
-        detail,
-        at=at,
-        actor=TRANSITION_ACTOR,
-        subject=("reminder", reminder_id),
-    )
-
-
-def claim(
-    session: Session, org_id: int, ids: Sequence[int], now: datetime, job_id: str | None = None
-) -> list[Reminder]:
-    """planned|queued → sending for the given rows that are still due; others are skipped.
-
-    The row records the claiming job, whose attempt log alone can later vouch that a send
-    never started (two copies of a job may race after a requeue)."""
-    claimed = session.scalars(
-        update(Reminder)
-        .where(
-            Reminder.id.in_(list(ids)),
-            same_org(Reminder.org_id, org_id),
-            Reminder.status.in_(CLAIMABLE),
-            Reminder.scheduled_at <= now,
-        )
-        .values(
-            status="sending",
-            lease_until=now + LEASE,
-            attempts=Reminder.attempts + 1,
-            job_id=job_id,
-            updated_at=now,
-        )
-        .returning(Reminder)  # the claimed rows themselves: no second round trip to load them
-        .execution_options(populate_existing=True)
-    ).all()
-    return sorted(claimed, key=lambda row: row.id)  # RETURNING promises no order
-
-
-def release(session: Session, org_id: int, ids: Sequence[int], job_id: str | None) -> None:
-    """Claimed rows whose send never began go back to `planned` (only while still `sending`
-    under this run: a sweeper may have settled them already)."""
-    if not ids:
-        return
-    back = list(
-        session.scalars(
-            update(Reminder)
-            .where(
-                same_org(Reminder.org_id, org_id),
-                Reminder.id.in_(list(ids)),
-                Reminder.status == "sending",
-                Reminder.job_id == job_id if job_id is not None else Reminder.job_id.is_(None),
-            )
-            .values(
-                status="planned",
-                lease_until=None,
-                attempts=Reminder.attempts - 1,
-                job_id=None,
-                updated_at=utcnow(),
-            )
-            .returning(Reminder.id)
-        )
-    )
-    why = "released: the attempt log could not vouch for the send"
-    record_transitions(session, org_id, [(i, "planned", why) for i in sorted(back)])
 
 
 @dataclass
@@ -285,12 +128,12 @@ class Dispatcher:
                 self.report.counts["held"] += len(held)
                 ids = [i for i in ids if i not in held]
         with self.factory() as session, session.begin():
-            rows = claim(session, self.org.id, ids, now, self.job_id)
+            rows = ledger.claim(session, self.org.id, ids, now, self.job_id)
             if len(rows) < len(ids):
                 self.report.counts["skipped"] += len(ids) - len(rows)
             pending, done = self._prepare(session, rows, now)
-            record_transitions(session, self.org.id, [(r.id, "sending", r.channel) for r in rows])
-            record_transitions(session, self.org.id, done)
+            ledger.record_transitions(session, self.org.id, ledger.claimed_transitions(rows))
+            ledger.record_transitions(session, self.org.id, done)
         results: list[tuple[_Pending, Next]] = []
         unsent: list[_Pending] = []
         stop: Exception | None = None
@@ -319,7 +162,7 @@ class Dispatcher:
             try:
                 with self.factory() as session, session.begin():
                     self._record(session, results)
-                    release(session, self.org.id, [p.row_id for p in unsent], self.job_id)
+                    ledger.release(session, self.org.id, [p.row_id for p in unsent], self.job_id)
                 return
             except OperationalError:
                 self.report.counts, self.report.broken_channels = saved
@@ -336,9 +179,8 @@ class Dispatcher:
         for row in rows:
             verdict = verdicts[row.id]
             if isinstance(verdict, Cancel):
-                row.status, row.error, row.lease_until = "cancelled", verdict.reason, None
-                done.append((row.id, "cancelled", verdict.reason))
-                self.report.counts["cancelled"] += 1
+                done.append(ledger.give_up_claimed(row, s.CANCELLED, verdict.reason))
+                self.report.counts[s.CANCELLED] += 1
                 continue
             try:
                 locale = self.renderer.pick_locale(verdict.locale_wanted, self.org.language)
@@ -349,9 +191,8 @@ class Dispatcher:
                 rendered = self.renderer.render(row.template, locale, context, memo)
                 variables = self.renderer.variables(context, locale, memo)
             except Exception as exc:  # a broken template must not leave the row in flight
-                row.status, row.error, row.lease_until = "failed", f"render: {exc}", None
-                done.append((row.id, "failed", row.error))
-                self.report.counts["failed"] += 1
+                done.append(ledger.give_up_claimed(row, s.FAILED, f"render: {exc}"))
+                self.report.counts[s.FAILED] += 1
                 continue
             message = OutgoingMessage(
                 key=row.idempotency_key,
@@ -420,20 +261,15 @@ class Dispatcher:
     def _record(self, session: Session, results: list[tuple[_Pending, Next]]) -> None:
         if not results:
             return
-        session.execute(
-            update(Reminder),
-            [{"id": p.row_id, **outcome.changes} for p, outcome in results],
-        )
-        transitions = []
+        outcomes = [(pending.row_id, outcome.changes) for pending, outcome in results]
+        transitions = ledger.record_outcomes(session, self.org.id, outcomes)
         for pending, outcome in results:
             self.report.counts[outcome.label] += 1
-            status = outcome.changes.get("status", outcome.label)
-            transitions.append((pending.row_id, str(status), outcome.changes.get("error") or ""))
             if outcome.channel_broken:
                 self._mark_broken(session, pending.message.channel, outcome)
             if outcome.fall_back and pending.row.fallbacks:
                 self._fall_back(session, pending)
-        record_transitions(session, self.org.id, transitions)
+        ledger.record_transitions(session, self.org.id, transitions)
 
     def _mark_broken(self, session: Session, name: str, outcome: Next) -> None:
         if name in self.report.broken_channels:
@@ -473,7 +309,7 @@ class Dispatcher:
                 "channel": channel,
                 "recipient": address,
                 "fallbacks": rest,
-                "status": "planned",
+                "status": s.PLANNED,
                 "scheduled_at": now,
                 "attempts": 0,
                 "reason": f"fallback after {pending.message.channel} was refused",
@@ -532,8 +368,8 @@ def send_due(
     live balance check for the org (reminders/sending/live.py), if it has one."""
     with factory() as session, session.begin():
         org = get_org(session, org_slug)
-        marked = sweep_expired_leases(session, org.id, now)
-        due = due_rows(session, org.id, now, limit)
+        marked = ledger.sweep_expired_leases(session, org.id, now)
+        due = ledger.due_rows(session, org.id, now, limit)
     checker = live(org) if live is not None else None
     dispatcher = Dispatcher(
         factory,

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import NotSupported, SourceError
@@ -25,10 +25,10 @@ from dunlin.crypto import SecretBox
 from dunlin.db import same_org
 from dunlin.models import Org
 from mappings import load_mapping
+from reminders import ledger
 from reminders.core.policy import THANK_YOU_STEP, LiveCheck
 from reminders.models import Reminder
 from reminders.planning.policy_store import active_policy
-from reminders.sending.dispatch import CLAIMABLE, record_transitions
 from sync.engine import SourceSync
 from sync.models import Receivable, Source
 from sync.sources import credentials_of
@@ -53,10 +53,7 @@ class LiveBalances:
         with self.factory() as session:
             rows = session.execute(
                 select(Reminder.id, Reminder.receivable_ids).where(
-                    same_org(Reminder.org_id, self.org.id),
-                    Reminder.id.in_(list(reminder_ids)),
-                    Reminder.status.in_(CLAIMABLE),
-                    Reminder.scheduled_at <= now,
+                    *ledger.claimable_conditions(self.org.id, reminder_ids, now),
                     Reminder.step != THANK_YOU_STEP,  # thanks are for paid invoices
                 )
             ).all()
@@ -124,22 +121,8 @@ class LiveBalances:
             f"held {self.spec.hold_minutes} min"
         )
         with self.factory.begin() as session:
-            changed = session.scalars(
-                update(Reminder)
-                .where(
-                    same_org(Reminder.org_id, self.org.id),
-                    Reminder.id.in_(held),
-                    Reminder.status.in_(CLAIMABLE),
-                )
-                .values(
-                    status="planned",
-                    scheduled_at=now + timedelta(minutes=self.spec.hold_minutes),
-                    error=why,
-                    updated_at=now,
-                )
-                .returning(Reminder.id)
-            ).all()
-            record_transitions(session, self.org.id, [(i, "planned", why) for i in changed])
+            until = now + timedelta(minutes=self.spec.hold_minutes)
+            ledger.hold(session, self.org.id, held, until, why, now)
 
     def close(self) -> None:
         for runner in self._syncs.values():

@@ -18,15 +18,12 @@ from datetime import datetime
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dunlin.alerts import alert
-from dunlin.db import same_org
 from dunlin.models import Org
 from dunlin.orgs import get_org
-from reminders.models import Reminder
-from reminders.sending.dispatch import due_rows, record_transitions, sweep_expired_leases
+from reminders import ledger
 
 QUEUE_PREFIX = "dunlin"
 BATCH = 200  # rows per job: big enough to amortise RQ's ~60 Redis commands per job
@@ -150,7 +147,7 @@ def enqueue_due(
 
     with factory() as session:
         org = get_org(session, org_slug)
-        due = due_rows(session, org.id, now, limit)
+        due = ledger.due_rows(session, org.id, now, limit)
     by_channel: dict[str, list[int]] = defaultdict(list)
     for reminder_id, channel in due:
         by_channel[channel].append(reminder_id)
@@ -160,7 +157,7 @@ def enqueue_due(
         with factory() as session, session.begin():
             for start in range(0, len(ids), batch):
                 job_id = f"dunlin-{org.id}-{uuid.uuid4().hex}"
-                taken = _mark_queued(session, org, ids[start : start + batch], job_id, now)
+                taken = ledger.mark_queued(session, org.id, ids[start : start + batch], job_id, now)
                 if taken:
                     jobs.append((job_id, taken))
         queue = Queue(queue_name(channel), connection=redis)
@@ -180,25 +177,6 @@ def enqueue_due(
         )
         queued += sum(len(taken) for _, taken in jobs)
     return queued
-
-
-def _mark_queued(
-    session: Session, org: Org, ids: Sequence[int], job_id: str, now: datetime
-) -> list[int]:
-    taken = list(
-        session.scalars(
-            update(Reminder)
-            .where(
-                same_org(Reminder.org_id, org.id),
-                Reminder.id.in_(list(ids)),
-                Reminder.status == "planned",
-            )
-            .values(status="queued", job_id=job_id, queued_at=now, updated_at=now)
-            .returning(Reminder.id)
-        )
-    )
-    record_transitions(session, org.id, [(i, "queued", job_id) for i in taken])
-    return sorted(taken)
 
 
 def lost_jobs(redis: Redis, job_ids: Sequence[str]) -> set[str]:
@@ -229,16 +207,10 @@ def sweep(
     report = SweepReport()
     with factory() as session, session.begin():
         org = get_org(session, org_slug)
-        report.uncertain = sweep_expired_leases(
+        report.uncertain = ledger.sweep_expired_leases(
             session, org.id, now, lambda rows: never_attempted(redis, rows)
         )
-        job_ids = list(
-            session.scalars(
-                select(Reminder.job_id)
-                .where(Reminder.org_id == org.id, Reminder.status == "queued")
-                .distinct()
-            )
-        )
+        job_ids = ledger.queued_job_ids(session, org.id)
         tell_uncertain(session, redis, org)
     if not job_ids:
         return report
@@ -246,20 +218,7 @@ def sweep(
     if not lost:
         return report
     with factory() as session, session.begin():
-        back = list(
-            session.scalars(
-                update(Reminder)
-                .where(
-                    Reminder.org_id == org.id,
-                    Reminder.status == "queued",
-                    Reminder.job_id.in_(lost),
-                )
-                .values(status="planned", job_id=None, updated_at=now)
-                .returning(Reminder.id)
-            )
-        )
-        record_transitions(session, org.id, [(i, "planned", "requeued: job lost") for i in back])
-    report.requeued = len(back)
+        report.requeued = ledger.requeue_lost(session, org.id, lost, now)
     return report
 
 
@@ -267,11 +226,7 @@ def tell_uncertain(session: Session, redis: Redis, org: Org) -> None:
     """Alert whenever the org's set of unresolved `uncertain` rows changes, however they got
     there (a lease expired, a provider's answer was lost): every such row is named in an alert
     as long as a sweeper runs. Redis only remembers what was told; losing it re-alerts."""
-    count, newest = session.execute(
-        select(func.count(), func.max(Reminder.id)).where(
-            Reminder.org_id == org.id, Reminder.status == "uncertain"
-        )
-    ).one()
+    count, newest = ledger.uncertain_summary(session, org.id)
     told = redis.getset(UNCERTAIN_TOLD_PREFIX + str(org.id), f"{count}:{newest}")
     if not count or told == f"{count}:{newest}".encode():
         return

@@ -15,28 +15,28 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dunlin.db import utcnow
+from reminders.core import statuses as s
+from reminders.core.statuses import ACCEPTS_FAILURE, PROGRESS
+from reminders.ledger import record_transitions
 from reminders.models import Reminder
-from reminders.sending.dispatch import record_transitions
 
-PROGRESS = ("sent", "delivered", "read", "clicked", "replied")
 # `uncertain` rows (outcome unknown) are resolved by a receipt: the message did leave.
-ACCEPTS_FAILURE = ("sent", "uncertain")
 
 
 @dataclass(frozen=True)
 class Receipt:
     message_id: str  # the provider's id, or our idempotency key where the provider echoes it
-    status: str  # one of PROGRESS[1:] or "failed"
+    status: str  # one of PROGRESS[1:] or FAILED
     detail: str = ""
 
 
 def advance(current: str, reported: str) -> str | None:
     """The row's new status, or None when the receipt changes nothing (stale or repeated)."""
-    if reported == "failed":
-        return "failed" if current in ACCEPTS_FAILURE else None
+    if reported == s.FAILED:
+        return s.FAILED if current in ACCEPTS_FAILURE else None
     if reported not in PROGRESS:
         return None
-    if current == "uncertain":
+    if current == s.UNCERTAIN:
         return reported
     if current not in PROGRESS:
         return None
@@ -78,7 +78,7 @@ def apply_receipts(
         if status is None:
             continue
         row.status, row.updated_at = status, now
-        if status == "failed":
+        if status == s.FAILED:
             row.error = receipt.detail[:1000] or "failed (receipt)"
         elif row.delivered_at is None:
             row.delivered_at = now

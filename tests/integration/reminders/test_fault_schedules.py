@@ -40,9 +40,9 @@ from dunlin.db import make_engine, transaction
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
 from dunlin.settings import Settings
+from reminders.ledger import LEASE
 from reminders.models import Reminder
 from reminders.sending.channel_store import save_channel
-from reminders.sending.dispatch import LEASE
 from reminders.sending.queue import enqueue_due, sweep
 from tests.conftest import service_missing
 from tests.integration.faults import CountingProvider, PrivatePostgres, PrivateRedis

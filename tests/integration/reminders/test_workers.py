@@ -21,9 +21,10 @@ from sqlalchemy import update
 from dunlin.crypto import SecretBox
 from dunlin.db import transaction
 from dunlin.orgs import get_org
+from reminders.ledger import LEASE
 from reminders.models import Reminder
 from reminders.sending.channel_store import save_channel
-from reminders.sending.dispatch import ATTEMPT_GROUP, CHUNK, LEASE
+from reminders.sending.dispatch import ATTEMPT_GROUP, CHUNK
 from reminders.sending.queue import enqueue_due, queue_name, sweep
 from reminders.workers import DunlinSimpleWorker
 from sync.models import Receivable

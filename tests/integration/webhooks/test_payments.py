@@ -15,9 +15,10 @@ from sqlalchemy import select
 from dunlin import db
 from dunlin.models import Event, Org
 from reminders.core.policy import THANK_YOU_STEP
+from reminders.ledger import claim
 from reminders.models import Reminder
 from reminders.sending.channels.base import Outcome, SendResult
-from reminders.sending.dispatch import claim, send_due
+from reminders.sending.dispatch import send_due
 from sync.models import Receivable
 from tests.integration.webhooks.conftest import seed
 from usecases.payments import PaymentNotice, apply_payment
