@@ -84,7 +84,7 @@ def test_every_reference_citation_names_a_section_we_have():
 
 
 def test_the_checks_catch_what_they_are_for():
-    shared = "../" + "shared/reference/vectors"
+    shared = "../" + "shared" + "/reference/vectors"
     built = 'V = ROOT.parent / "shared" / ' + '"reference" / "vectors"'
     files = {
         "connectors/x.py": f"# see {shared}\n",
