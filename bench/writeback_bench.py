@@ -213,7 +213,7 @@ def main() -> None:
         "--latency-ms",
         type=float,
         default=0.0,
-        help="added to each Odoo model call, to play a real server (reference: 0.3-2 s a page)",
+        help="added to each Odoo model call, to play a real server (docs/reference/odoo.md §5.1: 0.3-2 s a page)",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile Dunlin's side")
     args = parser.parse_args()

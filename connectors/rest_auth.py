@@ -1,7 +1,7 @@
 """Vendor request-signing schemes as small pure functions: inputs in, signature or headers out.
 
 The generic REST connector calls these by the mapping's `auth.type`; each reproduces the
-reference (reference/other-sources.md) and its vectors where one exists.
+reference (docs/reference/rest-vendors.md) and its vectors where one exists.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Alerts for the people who run Dunlin: a channel broke, a source is failing, sends are in doubt.
 
-Sent through Apprise (reference/channels.md §9), which reaches ops chats and mail — Slack,
+Sent through Apprise (docs/reference/channels.md §9), which reaches ops chats and mail — Slack,
 Teams, Telegram, ntfy, Feishu, DingTalk and WeCom robots, mailto — from one URL each. It is for
 operators only: it has no receipts, ids or failure classes, so customers never get a message
 through it. URLs come from DUNLIN_ALERT_URLS (space- or comma-separated); without them an

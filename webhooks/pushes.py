@@ -41,7 +41,7 @@ from webhooks.signatures import (
 
 bp = Blueprint("pushes", __name__, url_prefix="/hooks")
 # The order the Xbongbong starter re-serializes a payload in before hashing it (fallback when
-# the raw body does not match: reference/other-sources.md §4.6).
+# the raw body does not match: docs/reference/rest-vendors.md §4.6).
 XBONGBONG_ORDER = ("formId", "operate", "corpid", "dataId", "type", "saasMark")
 
 

@@ -1,4 +1,4 @@
-"""Provider receipt payloads → `reminders.sending.receipts.Receipt` (pure; reference/channels.md §11).
+"""Provider receipt payloads → `reminders.sending.receipts.Receipt` (pure; docs/reference/channels.md §11).
 
 Statuses a provider reports that say nothing new (queued, sending, accepted) are dropped.
 """
@@ -32,7 +32,7 @@ def twilio(form: dict[str, str]) -> list[Receipt]:
 def twilio_json(payload: Any) -> list[Receipt]:
     """A JSON-body status callback. Field names as in the form callback; a CloudEvents-style
     envelope (`data` holding camelCase fields, as Event Streams send) is read too (GUESS: which
-    products send JSON status callbacks, and in which shape, is not pinned in the reference)."""
+    products send JSON status callbacks, and in which shape, is not pinned down: docs/reference/channels.md §3.4)."""
     if not isinstance(payload, dict):
         raise PayloadError("expected a JSON object")
     inner = payload["data"] if isinstance(payload.get("data"), dict) else payload
@@ -105,7 +105,7 @@ def wechat_event(fields: dict[str, str]) -> list[Receipt]:
 
 def wecom_event(fields: dict[str, str]) -> list[Receipt]:
     """template_card_event: a click on a card we sent with task_id = the ledger key (the field
-    names TaskId/EventKey are REPORTED as GUESS in the reference)."""
+    names TaskId/EventKey are a GUESS: docs/reference/channels.md §4.5)."""
     if fields.get("Event") != "template_card_event":
         return []
     return [Receipt(fields.get("TaskId", ""), CLICKED, fields.get("EventKey", ""))]

@@ -1,4 +1,4 @@
-"""The K3Cloud WebAPI over one pooled requests session (reference/kingdee.md).
+"""The K3Cloud WebAPI over one pooled requests session (docs/reference/kingdee.md).
 
 Two ways in: per-request signature headers (SDK 8.x; the server then sets a session cookie),
 or a session login (LoginByAppSecret, LoginBySign, ValidateUser) carried by the

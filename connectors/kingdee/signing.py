@@ -1,6 +1,6 @@
 """K3Cloud WebAPI request signatures (SDK 8.x, auth version 2.0) and the LoginBySign sign.
 
-Reproduces reference/vectors/kingdee.json byte for byte. Both signatures are base64 of the
+Reproduces tests/fixtures/vectors/kingdee.json byte for byte (docs/reference/kingdee.md §3). Both signatures are base64 of the
 *lowercase hex* HMAC-SHA256 (the SDKs' double encoding), not of the raw digest.
 """
 

@@ -1,7 +1,7 @@
 """Odoo as a Dunlin source: res.partner and account.move read incrementally, chatter notes and
 activities written back.
 
-Paging follows reference/odoo.md §3: the first load pages on `id` alone (write_date may not be
+Paging follows docs/reference/odoo.md §3: the first load pages on `id` alone (write_date may not be
 indexed) after noting the newest write_date; deltas page on the keyset (write_date, id) from
 the stored position minus an overlap window longer than Odoo's longest transaction, because
 write_date is the transaction's start time, not its commit time.
@@ -355,7 +355,7 @@ class OdooConnector:
         if user:
             values["user_id"] = user
         # `create`, not `activity_schedule`: the latter returns a recordset XML-RPC cannot carry,
-        # after committing, so a retry would duplicate the activity (reference/odoo.md §4.2).
+        # after committing, so a retry would duplicate the activity (docs/reference/odoo.md §4.2).
         result = self.client.call("mail.activity", "create", vals_list=[values])
         return str(result[0] if isinstance(result, list) else result)
 

@@ -1,5 +1,5 @@
 """A fake Kingdee K3Cloud WebAPI over real HTTP: signatures and sessions checked, StartRow/Limit
-paging, plan-line rows, and errors wrapped as the real one wraps them (reference/kingdee.md).
+paging, plan-line rows, and errors wrapped as the real one wraps them (docs/reference/kingdee.md §5).
 
     python -m tests.fakes.k3cloud --port 8090 --seed 42 --customers 2000 --bills 10000
 

@@ -2,7 +2,7 @@
 
     python -m tests.fakes.odoo --port 8069 --seed 42 --customers 20000 --invoices 100000
 
-Errors take Odoo's real shapes (reference/odoo.md §1): XML-RPC faults with string fault codes,
+Errors take Odoo's real shapes (docs/reference/odoo.md §2): XML-RPC faults with string fault codes,
 JSON-RPC `error` objects under HTTP 200, JSON-2 HTTP statuses with `serialize_exception`
 bodies. odoo-client-lib and OdooRPC run against it unchanged (tests/integration/connectors).
 """
@@ -215,7 +215,8 @@ class FakeOdoo:
                 return self.authenticate(*args[:3])
             raise UnknownArgument(f"common.{method} does not exist")
         if service == "object" and method in ("execute_kw", "execute"):
-            if self.latency:  # a real Odoo takes 0.3–2 s per page of 500 (reference/odoo.md §7)
+            # a real Odoo takes 0.3–2 s per page of 500 (docs/reference/odoo.md §5.1)
+            if self.latency:
                 time.sleep(self.latency)
             if len(args) < 5:
                 raise UnknownArgument(f"{method}() missing required positional arguments")
@@ -489,7 +490,7 @@ def _fault(exc: OdooException) -> xmlrpc.client.Fault:
 
 def _legacy_fault(exc: OdooException) -> xmlrpc.client.Fault:
     """`/xmlrpc/` (no `/2`) uses integer codes: 1 application error, 2 warning, 3 access
-    denied, 4 access error (reference/odoo.md marks these a GUESS)."""
+    denied, 4 access error (a GUESS: docs/reference/odoo.md §2.2)."""
     code = {"AccessDenied": 3, "AccessError": 4, "UserError": 2, "MissingError": 2}.get(exc.kind, 1)
     return xmlrpc.client.Fault(code, str(exc))
 

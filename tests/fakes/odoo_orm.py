@@ -1,6 +1,6 @@
 """The fake Odoo's database and ORM: records in memory, domains, ordering, write_date.
 
-Faithful where Dunlin depends on it (reference/odoo.md): `search_read` with explicit fields,
+Faithful where Dunlin depends on it (docs/reference/odoo.md §3): `search_read` with explicit fields,
 `load=''` bare many2one ids, unset values as `False`, "Invalid field" errors for unknown
 fields, prefix-notation domains, `write_date` as the *transaction start* (a transaction can be
 committed late with an older stamp), `mobile` absent from res.partner in 19, `blocked` in

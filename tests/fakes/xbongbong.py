@@ -132,7 +132,7 @@ class FakeXbongbong:
 def data_push(
     item: dict[str, Any], kind: str, operate: str = "edit", token: str = WEBHOOK_TOKEN
 ) -> tuple[bytes, dict[str, str]]:
-    """What Xbongbong POSTs when a record changes (reference/other-sources.md §4.6): ids only,
+    """What Xbongbong POSTs when a record changes (docs/reference/rest-vendors.md §4.6): ids only,
     header `sign` = SHA-256 hex of the body + the webhook token."""
     payload = {
         "formId": item.get("formId"),

@@ -131,7 +131,7 @@ def event_push(
     secret: str = APP_SECRET,
     receiver: str = APP_KEY,
 ) -> dict[str, Any]:
-    """The body YonSuite POSTs for a subscribed event (reference/other-sources.md §1.4):
+    """The body YonSuite POSTs for a subscribed event (docs/reference/rest-vendors.md §1.4):
     the event JSON sealed for the app key, signed with the app secret (a suite app's events:
     the suite key and secret)."""
     key = base64.b64decode(secret.replace("-", "")[:43].ljust(43, "0") + "=")

@@ -1,7 +1,7 @@
 """Alibaba Cloud SMS (dysmsapi SendSms) signed with ACS3-HMAC-SHA256.
 
 Business failures come back as HTTP 200 with `Code` ≠ `OK`; they are classified from the
-reference table (channels.md §1.4). `OK` means accepted, not delivered: delivery comes from the
+reference table (docs/reference/channels.md §1.2). `OK` means accepted, not delivered: delivery comes from the
 SmsReport push, matched on `BizId` (stored as the provider message id) or our `OutId`.
 """
 

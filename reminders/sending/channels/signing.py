@@ -1,7 +1,8 @@
 """Request signatures of the message providers, as pure functions of their inputs.
 
-Each one reproduces ../shared/reference/vectors (computed with the vendors' own SDKs); the tests
-in tests/unit/reminders/channels/test_signing.py hold them to it.
+Each one reproduces the vectors in tests/fixtures/vectors (computed with the vendors' own SDKs;
+docs/reference/channels.md §0.4); tests/unit/reminders/sending/channels/test_signing.py holds
+them to it.
 """
 
 from __future__ import annotations

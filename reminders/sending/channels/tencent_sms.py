@@ -1,7 +1,7 @@
 """Tencent Cloud SMS (SendSms 2021-01-11) signed with TC3-HMAC-SHA256.
 
 A request can succeed while its number fails, so the per-number `SendStatusSet[].Code` decides;
-a whole-request failure is `Response.Error.Code`. Codes are classified per channels.md §2.4.
+a whole-request failure is `Response.Error.Code`. Codes are classified per docs/reference/channels.md §2.2.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Twilio Programmable Messaging: one form POST per message, HTTP Basic auth.
 
 The answer's `sid` is the provider id that status callbacks carry back. Error codes are
-classified per channels.md §3.4 (21610 = the recipient texted STOP).
+classified per docs/reference/channels.md §3.2 (21610 = the recipient texted STOP).
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_write_off_seen_by_the_next_incremental_sync(app, box, k3cloud):
 
 
 def test_a_write_off_that_left_the_modified_date_is_paid_at_the_reconcile(app, box, k3cloud):
-    """reference/kingdee.md: a write-off may not touch FModifyDate (GUESS). The incremental
+    """docs/reference/kingdee.md §4.9: a write-off may not touch FModifyDate (GUESS). The incremental
     sync cannot see it; the reconcile sees the bill leave the open listing, reads it by id
     and records it paid (not cancelled)."""
     add_k3_source(app, box, k3cloud)

@@ -14,13 +14,12 @@ from connectors.kingdee.signing import (
     signed_path,
 )
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "reference" / "vectors" / "kingdee.json"
-LOCAL_COPY = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "kingdee.json"
+# Our copy of the vectors (docs/reference/kingdee.md §3): the tests never read outside the repo.
+VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "kingdee.json"
 
 
 def _vectors():
-    path = VECTORS if VECTORS.exists() else LOCAL_COPY
-    return json.loads(path.read_text())["vectors"]
+    return json.loads(VECTORS.read_text())["vectors"]
 
 
 @pytest.mark.parametrize("vector", _vectors(), ids=lambda v: v["id"])

@@ -95,7 +95,7 @@ def test_fxiaoke_auth_travels_in_the_body():
 
 
 def test_jdy_canonical_string_worked_example():
-    # Worked by hand from reference/other-sources.md §5.2: sorted keys, each key and value
+    # Worked by hand from docs/reference/rest-vendors.md §5.2: sorted keys, each key and value
     # percent-encoded twice ("=" → %3D → %253D), the path once with "/" → %2F.
     query = {"app_signature": "ab+c=", "app_key": "bVZgAZOv1"}
     assert jdy_canonical_query(query) == "app_key=bVZgAZOv1&app_signature=ab%252Bc%253D"

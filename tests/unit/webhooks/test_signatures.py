@@ -14,12 +14,15 @@ from hypothesis import strategies as st
 from webhooks.signatures import (
     delivery_signature,
     jiandaoyun_signature,
+    open_sealed,
     same,
     unix_time,
     verify_jiandaoyun,
     verify_signed_delivery,
     verify_timestamped_hmac,
     verify_wx,
+    wx_aes_key,
+    wx_signature,
 )
 
 VECTORS = Path(__file__).resolve().parents[2] / "fixtures" / "vectors" / "jiandaoyun.json"
@@ -185,3 +188,28 @@ def test_twilio_json_verdict_agrees_with_twilios_validator(body, other, port, si
         theirs = validator.validate(received, sent, signature)
         ours = verify_twilio_json(signature, "tok-123", received, sent.encode()) is None
         assert ours == theirs
+
+
+WECOM = json.loads((VECTORS.parent / "wecom.json").read_text())["vectors"]
+WECHAT = json.loads((VECTORS.parent / "wechat.json").read_text())["vectors"]
+
+
+@pytest.mark.parametrize("vector", WECOM, ids=lambda v: v["id"])
+def test_wecom_callback_reproduces_the_sdk_vector(vector):
+    """msg_signature over the sorted token, timestamp, nonce and echostr, and the AES envelope
+    opened to the plaintext and the corp id it was sealed for (docs/reference/channels.md §4.5)."""
+    given, expected = vector["inputs"], vector["expected"]
+    parts = (given["token"], given["timestamp"], given["nonce"], given["echostr"])
+    assert wx_signature(*parts) == expected["msg_signature"]
+    assert verify_wx(expected["msg_signature"].upper(), *parts)
+    message, receiver = open_sealed(wx_aes_key(given["encoding_aes_key"]), given["echostr"])
+    assert message.decode() == expected["decrypted_echostr"]
+    assert receiver == given["receive_id"]
+
+
+@pytest.mark.parametrize("vector", WECHAT, ids=lambda v: v["id"])
+def test_wechat_plain_signature_reproduces_the_sdk_vector(vector):
+    given = vector["inputs"]
+    parts = (given["token"], given["timestamp"], given["nonce"])
+    assert "".join(sorted(parts)) == vector["expected"]["sorted_concat"]
+    assert wx_signature(*parts) == vector["expected"]["signature"]
