@@ -27,6 +27,31 @@ from connectors.base import (
     TaskRequest,
 )
 
+# A REST mapping over the fake's record shapes: customers {id, name}; receivables {id,
+# customer, total, open, due, state}.
+MAPPING = """\
+version: 1
+kind: rest
+name: memory
+source:
+  page_size: 2
+  rate_limit: 0
+  retries: 1
+  auth: {type: none}
+  customers: {path: /customers, id_field: id}
+  receivables: {path: /invoices, id_field: id}
+customer:
+  external_id: id
+  name: name
+receivable:
+  external_id: id
+  customer_external_id: customer
+  amount_total: total
+  amount_open: open
+  due_on: due
+  status: {path: state, map: {open: open, paid: paid}, fallback: open}
+"""
+
 
 @dataclass
 class Opened:

@@ -17,32 +17,9 @@ from sync.engine import RECONCILE
 from sync.models import Customer, Receivable, SyncCursor
 from sync.run import sync_sources
 from sync.sources import add_source
-from tests.fakes.memory_connector import MemoryConnector
+from tests.fakes.memory_connector import MAPPING, MemoryConnector
 
 NO_SLEEP = lambda _s: None  # noqa: E731
-
-MAPPING = """\
-version: 1
-kind: rest
-name: memory
-source:
-  page_size: 2
-  rate_limit: 0
-  retries: 1
-  auth: {type: none}
-  customers: {path: /customers, id_field: id}
-  receivables: {path: /invoices, id_field: id}
-customer:
-  external_id: id
-  name: name
-receivable:
-  external_id: id
-  customer_external_id: customer
-  amount_total: total
-  amount_open: open
-  due_on: due
-  status: {path: state, map: {open: open, paid: paid}, fallback: open}
-"""
 
 
 def invoice(n: int, state: str = "open", open_amount: int = 100) -> dict:
