@@ -27,6 +27,7 @@ from connectors.base import SourceAuthError, SourceConfigError
 from connectors.http import snippet
 from connectors.template import fill
 from mappings.api import (
+    AuthScheme,
     BearerAuth,
     FxiaokeAuth,
     HeaderAuth,
@@ -37,7 +38,6 @@ from mappings.api import (
     TokenEndpointAuth,
     XbongbongAuth,
     YonSuiteAuth,
-    _Auth,
 )
 
 
@@ -257,10 +257,10 @@ class TokenStrategy(AuthStrategy):
 
 
 S = TypeVar("S", bound=type[AuthStrategy])
-STRATEGIES: dict[type[_Auth], type[AuthStrategy]] = {}
+STRATEGIES: dict[type[AuthScheme], type[AuthStrategy]] = {}
 
 
-def scheme(model: type[_Auth]) -> Callable[[S], S]:
+def scheme(model: type[AuthScheme]) -> Callable[[S], S]:
     """Register the strategy of a schema model."""
 
     def register(strategy: S) -> S:
@@ -270,11 +270,12 @@ def scheme(model: type[_Auth]) -> Callable[[S], S]:
     return register
 
 
-def strategy_for(spec: _Auth, context: AuthContext) -> AuthStrategy:
-    try:
-        strategy = STRATEGIES[type(spec)]
-    except KeyError:
-        raise SourceConfigError(f"no strategy for auth type {spec.type!r}") from None  # type: ignore[attr-defined]
+def strategy_for(spec: AuthScheme, context: AuthContext) -> AuthStrategy:
+    """The strategy registered for the scheme's model, bound to one connector's context."""
+    strategy = STRATEGIES.get(type(spec))
+    if strategy is None:
+        name = getattr(spec, "type", type(spec).__name__)
+        raise SourceConfigError(f"no strategy for auth type {name!r}")
     return strategy(spec, context)
 
 

@@ -122,21 +122,21 @@ class KingdeeSource(Reading):
 # ---- generic REST -------------------------------------------------------------------------------
 
 
-class _Auth(_Strict):
+class AuthScheme(_Strict):
     """One way of authorising requests; secrets come from the source's encrypted credentials.
     Each scheme has its own model with exactly its fields, chosen by `type` (RestAuth)."""
 
 
-class _VendorTokenAuth(_Auth):
+class VendorTokenAuth(AuthScheme):
     # Renew the vendor's session token this many seconds before it expires.
     refresh_margin: int = Field(default=300, ge=0)
 
 
-class NoAuth(_Auth):
+class NoAuth(AuthScheme):
     type: Literal["none"]
 
 
-class BearerAuth(_Auth):
+class BearerAuth(AuthScheme):
     """A static token (credential `token`) in a header, after a prefix."""
 
     type: Literal["bearer"] = "bearer"
@@ -144,21 +144,21 @@ class BearerAuth(_Auth):
     prefix: str = "Bearer "
 
 
-class HeaderAuth(_Auth):
+class HeaderAuth(AuthScheme):
     """A static token (credential `token`) as the whole value of a header (an API key)."""
 
     type: Literal["header"]
     header: str = "Authorization"
 
 
-class QueryAuth(_Auth):
+class QueryAuth(AuthScheme):
     """A static token (credential `token`) as a query parameter."""
 
     type: Literal["query"]
     query_param: str = "access_token"
 
 
-class TokenEndpointAuth(_Auth):
+class TokenEndpointAuth(AuthScheme):
     """A token fetched from `token_url` (OAuth2 client credentials or alike), sent as a
     bearer header; `token_body` may use credentials as `{client_id}` placeholders."""
 
@@ -173,7 +173,7 @@ class TokenEndpointAuth(_Auth):
     expires_path: str | None = "expires_in"
 
 
-class HmacAuth(_Auth):
+class HmacAuth(AuthScheme):
     """HMAC-SHA256 (credential `hmac_secret`) over `timestamp.body`, with the timestamp."""
 
     type: Literal["hmac"]
@@ -181,13 +181,13 @@ class HmacAuth(_Auth):
     hmac_timestamp_header: str = "X-Timestamp"
 
 
-class XbongbongAuth(_Auth):
+class XbongbongAuth(AuthScheme):
     """销帮帮: a `sign` header over the body and credential `token`; `corpid` in the body."""
 
     type: Literal["xbongbong"]
 
 
-class YonSuiteAuth(_VendorTokenAuth):
+class YonSuiteAuth(VendorTokenAuth):
     """用友 YonSuite: a signed token request, the access token in the query or a header."""
 
     type: Literal["yonsuite"]
@@ -201,20 +201,20 @@ class YonSuiteAuth(_VendorTokenAuth):
     suite_token_url: str | None = None
 
 
-class FxiaokeAuth(_VendorTokenAuth):
+class FxiaokeAuth(VendorTokenAuth):
     """纷享销客: a corpAccessToken from `token_url`, carried in every JSON body."""
 
     type: Literal["fxiaoke"]
     token_url: str
 
 
-class KingdeeJdyAuth(_VendorTokenAuth):
+class KingdeeJdyAuth(VendorTokenAuth):
     """金蝶云星辰: gateway-signed calls and an app-token from two signed token calls."""
 
     type: Literal["kingdee_jdy"]
 
 
-AUTH_MODELS: dict[str, type[_Auth]] = {
+AUTH_MODELS: dict[str, type[AuthScheme]] = {
     "none": NoAuth,
     "bearer": BearerAuth,
     "header": HeaderAuth,
@@ -250,6 +250,7 @@ RestAuth = Annotated[
         _auth_type,
         custom_error_type="auth_type",
         custom_error_message=f"auth.type must be one of {', '.join(AUTH_MODELS)}",
+        custom_error_context={"discriminator": "type"},  # the error's line: that of `type`
     ),
 ]
 
