@@ -271,6 +271,9 @@ def validate_located(
         issues = []
         for item in exc.errors():
             loc = _yaml_path(located.data, tuple(item["loc"]))
+            tag = (item.get("ctx") or {}).get("discriminator")
+            if isinstance(tag, str) and located.lines.get((*loc, tag)) is not None:
+                loc = (*loc, tag)  # an unknown tag: point at the key that holds it
             field = ".".join(str(p) for p in loc) or "(root)"
             issues.append(
                 ConfigIssue(located.filename, located.line_of(loc), field, _friendly(item))
