@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import click
 
+from connectors.base import ConnectorFactory
+from connectors.registry import open_connector
 from dunlin.alerts import install_alerts
 from dunlin.app import App
 from dunlin.errors import DunlinError
@@ -23,6 +25,8 @@ from usecases.wiring import wire
 class CliState:
     org: str
     debug: bool
+    # How commands open a source's connector: the composition root's choice, in one place.
+    open_connector: ConnectorFactory = open_connector
 
     @property
     def settings(self) -> Settings:

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from cli.output import console, progress, source_health, table
 from cli.params import key_values, read_secret, secret_box
 from connectors.base import SourceError
-from connectors.registry import open_connector
 from dunlin.db import transaction
 from dunlin.errors import DunlinError
 from dunlin.events import record_event
@@ -172,7 +171,7 @@ def _connect(state, name: str, mapping_name: str | None = None):  # type: ignore
     with app.factory() as session:
         source = get_source(session, get_org(session, state.org).id, name)
         mapping = load_mapping(mapping_name or source.mapping)
-        return open_connector(mapping, source.settings or {}, credentials_of(box, source))
+        return state.open_connector(mapping, source.settings or {}, credentials_of(box, source))
 
 
 def check_source_fields(state, name: str, mapping_name: str | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -285,7 +284,13 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
             bar.advance(tasks[key], count)
 
         reports = sync_sources(
-            app.factory, box, state.org, list(names) or None, full=full, on_progress=advance
+            app.factory,
+            box,
+            state.org,
+            list(names) or None,
+            full=full,
+            on_progress=advance,
+            open_connector=state.open_connector,
         )
     if not reports:
         console.print(
@@ -330,7 +335,13 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
 def writeback_command(state, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Write sent reminders (as notes) and follow-up tasks into the sources they came from."""
     app = state.app()
-    reports = write_back(app.factory, secret_box(state), state.org, list(names) or None)
+    reports = write_back(
+        app.factory,
+        secret_box(state),
+        state.org,
+        list(names) or None,
+        open_connector=state.open_connector,
+    )
     console.print(
         table(
             t("Write-back", "回写"),

@@ -133,6 +133,15 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+class ConnectorFactory(Protocol):
+    """Opens the connector of a source (mapping, settings, credentials). The shells pass the
+    real one (connectors.registry.open_connector); tests pass an in-memory fake."""
+
+    def __call__(
+        self, mapping: Any, settings: dict[str, Any], credentials: dict[str, Any]
+    ) -> Connector: ...
+
+
 # ---- write-back in batches -------------------------------------------------------------------
 
 

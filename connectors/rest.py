@@ -6,16 +6,12 @@ Jiandaoyun mapping (POST data/list, `data_id` cursor, limit 100).
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import jmespath
 
@@ -31,35 +27,12 @@ from connectors.base import (
     entity_spec,
 )
 from connectors.http import RateLimiter, json_body, make_session, send, snippet
-from connectors.rest_auth import (
-    YonSuiteSelfAppSigner,
-    YonSuiteSuiteSigner,
-    fxiaoke_body,
-    jdy_app_signature,
-    jdy_gateway_headers,
-    xbongbong_sign,
-)
+from connectors.rest_auth import AuthContext, OutgoingRequest, strategy_for
+from connectors.template import fill
 from mappings.api import RestEntity, RestMapping, RestWrite
 from mappings.coerce import parse_datetime
 from mappings.fastpath import truthy as _truthy
 from mappings.paths import mapped_paths, root_fields
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def fill(template: Any, values: dict[str, Any]) -> Any:
-    """Replace `{name}` in every string of a JSON template; a string that is only a placeholder
-    takes the value itself (so `"{since}"` can become null or a number)."""
-    if isinstance(template, dict):
-        return {k: fill(v, values) for k, v in template.items()}
-    if isinstance(template, list):
-        return [fill(v, values) for v in template]
-    if isinstance(template, str):
-        whole = _PLACEHOLDER.fullmatch(template)
-        if whole and whole[1] in values:
-            return values[whole[1]]
-        return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
-    return template
 
 
 class RestConnector:
@@ -80,9 +53,10 @@ class RestConnector:
         self.limiter = RateLimiter(float(settings.get("rate_limit", self.source.rate_limit)))
         self.session = make_session()
         self.clock = clock
-        self._token: str | None = None
-        self._state: dict[str, str] = {}
-        self._token_expires = 0.0
+        self.auth = strategy_for(
+            self.source.auth,
+            AuthContext(credentials, settings, self._token_call, clock, self._url),
+        )
 
     # ---- transport ---------------------------------------------------------------------------
 
@@ -93,78 +67,6 @@ class RestConnector:
     def _url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
 
-    def _auth(
-        self, method: str, url: str, headers: dict[str, str], query: dict[str, Any], body: bytes
-    ) -> None:
-        auth = self.source.auth
-        if auth.type in ("bearer", "header", "token_endpoint"):
-            token = self._access_token() if auth.type == "token_endpoint" else self._secret("token")
-            prefix = auth.prefix if auth.type != "header" else ""
-            headers[auth.header] = f"{prefix}{token}"
-        elif auth.type == "query":
-            query[auth.query_param] = self._secret("token")
-        elif auth.type == "xbongbong":
-            headers["sign"] = xbongbong_sign(body, self._secret("token"))
-        elif auth.type == "yonsuite":
-            token = self._vendor_token()["token"]
-            if auth.token_in == "header":
-                headers["access_token"] = token
-            else:
-                query["access_token"] = token
-        elif auth.type == "kingdee_jdy":
-            state = self._vendor_token()
-            headers.update(self._jdy_headers(method, url, query))
-            headers["app-token"] = state["token"]
-            headers["X-GW-Router-Addr"] = state["domain"]
-        elif auth.type == "hmac":
-            stamp = str(int(self.clock()))
-            secret = self._secret("hmac_secret").encode()
-            headers[auth.hmac_timestamp_header] = stamp
-            headers[auth.hmac_header] = hmac.new(
-                secret, stamp.encode() + b"." + body, hashlib.sha256
-            ).hexdigest()
-
-    def _secret(self, name: str) -> str:
-        value = self.credentials.get(name)
-        if not value:
-            raise SourceConfigError(f"the source's credentials have no {name!r}")
-        return str(value)
-
-    def _access_token(self) -> str:
-        if self._token and self.clock() < self._token_expires - 60:
-            return self._token
-        auth = self.source.auth
-        if not auth.token_url:
-            raise SourceConfigError("auth.token_url is required for token_endpoint auth")
-        body = fill(auth.token_body, {**self._values(), **self.credentials})
-        response = send(
-            self.session, "POST", self._url(auth.token_url), timeout=self.timeout, json=body
-        )
-        data = json_body(response)
-        token = jmespath.search(auth.token_path, data)
-        if not token:
-            raise SourceAuthError(f"the token endpoint gave no token: {snippet(str(data))}")
-        expires = jmespath.search(auth.expires_path, data) if auth.expires_path else None
-        self._token = str(token)
-        self._token_expires = self.clock() + float(expires or 3600)
-        return self._token
-
-    def _vendor_token(self) -> dict[str, str]:
-        """The cached session of token-based vendor schemes (YonSuite, Fxiaoke, Kingdee JDY),
-        renewed `refresh_margin` seconds before it expires."""
-        if self._state and self.clock() < self._token_expires - self.source.auth.refresh_margin:
-            return self._state
-        kind = self.source.auth.type
-        if kind == "yonsuite":
-            state, ttl = self._yonsuite_token()
-        elif kind == "fxiaoke":
-            state, ttl = self._fxiaoke_token()
-        else:
-            state, ttl = self._jdy_token()
-        self._state, self._token = state, state["token"]
-        self._token_expires = self.clock() + ttl
-        return state
-
     def _token_call(self, method: str, url: str, **kwargs: Any) -> Any:
         """A call to a token endpoint (`{setting}` placeholders allowed: YonSuite's token host
         differs from its gateway)."""
@@ -172,117 +74,23 @@ class RestConnector:
         response = send(self.session, method, url, timeout=self.timeout, **kwargs)
         return json_body(response)
 
-    def _yonsuite_signer(self) -> tuple[YonSuiteSelfAppSigner | YonSuiteSuiteSigner, str]:
-        """The signer and token URL of the source's app type (its setting, else the mapping's)."""
-        auth = self.source.auth
-        kind = self.settings.get("app_type") or auth.app_type
-        if kind == "self_built":
-            signer = YonSuiteSelfAppSigner(self._secret("app_key"), self._secret("app_secret"))
-            return signer, auth.token_url or ""
-        if kind != "suite":
-            raise SourceConfigError(f"app_type must be self_built or suite, not {kind!r}")
-        if not auth.suite_token_url:
-            raise SourceConfigError("auth.suite_token_url is required for a YonSuite suite app")
-        tenant = self.settings.get("tenant_id") or self.credentials.get("tenant_id")
-        if not tenant:
-            raise SourceConfigError("a YonSuite suite app needs the buying tenant's tenant_id")
-        signer = YonSuiteSuiteSigner(
-            self._secret("suite_key"), self._secret("suite_secret"), str(tenant)
-        )
-        return signer, auth.suite_token_url
-
-    def _yonsuite_token(self) -> tuple[dict[str, str], float]:
-        signer, url = self._yonsuite_signer()
-        query = signer.token_query(str(int(self.clock() * 1000)))
-        data = self._token_call("GET", url, params=query)
-        token = jmespath.search("data.access_token", data)
-        if not token:
-            raise SourceAuthError(f"YonSuite refused the token request: {snippet(str(data))}")
-        return {"token": str(token)}, float(jmespath.search("data.expire", data) or 7200)
-
-    def _fxiaoke_token(self) -> tuple[dict[str, str], float]:
-        body = {
-            "appId": self._secret("app_id"),
-            "appSecret": self._secret("app_secret"),
-            "permanentCode": self._secret("permanent_code"),
-        }
-        data = self._token_call("POST", self.source.auth.token_url or "", json=body)
-        if (
-            not isinstance(data, dict)
-            or data.get("errorCode") not in (0, "0")
-            or not data.get("corpAccessToken")
-        ):
-            message = data.get("errorMessage") if isinstance(data, dict) else data
-            raise SourceAuthError(f"Fxiaoke refused the token request: {snippet(str(message))}")
-        state = {"token": str(data["corpAccessToken"]), "corp_id": str(data.get("corpId", ""))}
-        return state, float(data.get("expiresIn") or 7200)
-
-    def _jdy_headers(self, method: str, url: str, query: dict[str, Any]) -> dict[str, str]:
-        return jdy_gateway_headers(
-            method,
-            urlsplit(url).path,
-            query,
-            client_id=self._secret("client_id"),
-            client_secret=self._secret("client_secret"),
-            nonce=str(secrets.randbelow(9 * 10**9) + 10**9),
-            timestamp_ms=str(int(self.clock() * 1000)),
-        )
-
-    def _jdy_token(self) -> tuple[dict[str, str], float]:
-        """Two signed calls: the tenant's app key and secret, then the app-token (24 h)."""
-        authorize = "/jdyconnector/app_management/push_app_authorize"
-        query = {"outerInstanceId": self._secret("outer_instance_id")}
-        url = self._url(authorize)
-        data = self._token_call(
-            "POST", url, params=query, headers=self._jdy_headers("POST", url, query)
-        )
-        apps = (data or {}).get("data") or []
-        app = next((a for a in apps if str(a.get("status")) == "1"), None)
-        if app is None:
-            raise SourceAuthError(f"Kingdee JDY: no valid app authorisation: {snippet(str(data))}")
-        token_path = "/jdyconnector/app_management/kingdee_auth_token"
-        query = {
-            "app_key": app["appKey"],
-            "app_signature": jdy_app_signature(app["appKey"], app["appSecret"]),
-        }
-        url = self._url(token_path)
-        data = self._token_call(
-            "GET", url, params=sorted(query.items()), headers=self._jdy_headers("GET", url, query)
-        )
-        payload = (data or {}).get("data") or {}
-        token = payload.get("app-token") or payload.get("app_token")
-        if not token:
-            raise SourceAuthError(f"Kingdee JDY refused the app-token: {snippet(str(data))}")
-        return {"token": str(token), "domain": str(app.get("domain", ""))}, 20 * 3600.0
-
-    def _inject(self, body: Any) -> Any:
-        """Credentials some APIs carry in the JSON body (Xbongbong's corpid, Fxiaoke's token)."""
-        kind = self.source.auth.type
-        if kind == "xbongbong" and isinstance(body, dict):
-            extra = {"corpid": self._secret("corpid")}
-            if self.credentials.get("user_id"):
-                extra["userId"] = self.credentials["user_id"]
-            return {**extra, **body}
-        if kind == "fxiaoke" and isinstance(body, dict):
-            state = self._vendor_token()
-            return fxiaoke_body(
-                body, state["token"], state["corp_id"], self._secret("open_user_id")
-            )
-        return body
-
     def request(
         self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None
     ) -> Any:
         url = self._url(path)
         for attempt in (1, 2):
-            sent_query = dict(query or {})
-            sent_body = self._inject(body)
+            sent_body = self.auth.body(body)
             # Serialised once: signatures cover these exact bytes.
-            raw = (
-                json.dumps(sent_body, ensure_ascii=False).encode() if sent_body is not None else b""
+            outgoing = OutgoingRequest(
+                method,
+                url,
+                headers={"Content-Type": "application/json"} if sent_body is not None else {},
+                query=dict(query or {}),
+                body=json.dumps(sent_body, ensure_ascii=False).encode()
+                if sent_body is not None
+                else b"",
             )
-            headers = {"Content-Type": "application/json"} if sent_body is not None else {}
-            self._auth(method, url, headers, sent_query, raw)
+            self.auth.apply(outgoing)
             response = send(
                 self.session,
                 method,
@@ -290,16 +98,15 @@ class RestConnector:
                 timeout=self.timeout,
                 limiter=self.limiter,
                 check=False,
-                params=sorted(sent_query.items()) or None,
-                data=raw or None,
-                headers=headers,
+                params=sorted(outgoing.query.items()) or None,
+                data=outgoing.body or None,
+                headers=outgoing.headers,
             )
             try:
                 return self._answer(path, response)
             except SourceAuthError:
-                if attempt == 2 or not self._token:
-                    raise
-                self._token, self._state = None, {}  # expired: a new token, then one retry
+                if attempt == 2 or not self.auth.forget():
+                    raise  # expired: forgotten, so a new token, then one retry
         raise AssertionError("unreachable")
 
     def _answer(self, path: str, response: Any) -> Any:

@@ -270,12 +270,30 @@ def validate_located(
     except ValidationError as exc:
         issues = []
         for item in exc.errors():
-            loc = tuple(item["loc"])
+            loc = _yaml_path(located.data, tuple(item["loc"]))
+            tag = (item.get("ctx") or {}).get("discriminator")
+            if isinstance(tag, str) and located.lines.get((*loc, tag)) is not None:
+                loc = (*loc, tag)  # an unknown tag: point at the key that holds it
             field = ".".join(str(p) for p in loc) or "(root)"
             issues.append(
                 ConfigIssue(located.filename, located.line_of(loc), field, _friendly(item))
             )
         raise error(issues) from exc
+
+
+def _yaml_path(data: Any, loc: Path_) -> Path_:
+    """Pydantic's error location as a path of YAML keys: a discriminated union puts the tag
+    it chose (`source.auth.fxiaoke.token_url`) where the file has no key, never last."""
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        is_key = isinstance(node, dict) and part in node
+        is_item = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (is_key or is_item) and index < len(loc) - 1:
+            continue  # a union's tag
+        path.append(part)
+        node = node[part] if is_key or is_item else None
+    return tuple(path)
 
 
 def validate_yaml(

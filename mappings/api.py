@@ -6,9 +6,9 @@ connector returns; the connector requests exactly the root fields those paths na
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from mappings.schema import Mapping, ReceivableSection
 
@@ -122,41 +122,137 @@ class KingdeeSource(Reading):
 # ---- generic REST -------------------------------------------------------------------------------
 
 
-class RestAuth(_Strict):
-    """How requests are authorised; secrets come from the source's encrypted credentials
-    (`token`, or `client_id`/`client_secret` for a token endpoint, `hmac_secret`)."""
+class AuthScheme(_Strict):
+    """One way of authorising requests; secrets come from the source's encrypted credentials.
+    Each scheme has its own model with exactly its fields, chosen by `type` (RestAuth)."""
 
-    type: Literal[
-        "none",
-        "bearer",
-        "header",
-        "query",
-        "token_endpoint",
-        "hmac",
-        "xbongbong",
-        "yonsuite",
-        "fxiaoke",
-        "kingdee_jdy",
-    ] = "bearer"
+
+class VendorTokenAuth(AuthScheme):
+    # Renew the vendor's session token this many seconds before it expires.
+    refresh_margin: int = Field(default=300, ge=0)
+
+
+class NoAuth(AuthScheme):
+    type: Literal["none"]
+
+
+class BearerAuth(AuthScheme):
+    """A static token (credential `token`) in a header, after a prefix."""
+
+    type: Literal["bearer"] = "bearer"
     header: str = "Authorization"
     prefix: str = "Bearer "
+
+
+class HeaderAuth(AuthScheme):
+    """A static token (credential `token`) as the whole value of a header (an API key)."""
+
+    type: Literal["header"]
+    header: str = "Authorization"
+
+
+class QueryAuth(AuthScheme):
+    """A static token (credential `token`) as a query parameter."""
+
+    type: Literal["query"]
     query_param: str = "access_token"
-    token_url: str | None = None  # relative to the source URL, or absolute
+
+
+class TokenEndpointAuth(AuthScheme):
+    """A token fetched from `token_url` (OAuth2 client credentials or alike), sent as a
+    bearer header; `token_body` may use credentials as `{client_id}` placeholders."""
+
+    type: Literal["token_endpoint"]
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+    token_url: str  # relative to the source URL, or absolute
     token_body: dict[str, Any] = Field(
         default_factory=lambda: {"client_id": "{client_id}", "client_secret": "{client_secret}"}
     )
     token_path: str = "access_token"
     expires_path: str | None = "expires_in"
-    # YonSuite: the access token in the query (`access_token=`) or in an `access_token` header.
-    token_in: Literal["query", "header"] = "query"
-    # YonSuite: a self-built app (app_key/app_secret) or an ISV suite app (suite_key/
-    # suite_secret and the buying tenant's tenant_id), whose token comes from suite_token_url.
-    # A source's `app_type` setting overrides this.
-    app_type: Literal["self_built", "suite"] = "self_built"
-    suite_token_url: str | None = None
-    refresh_margin: int = Field(default=300, ge=0)  # renew vendor tokens this early (seconds)
+
+
+class HmacAuth(AuthScheme):
+    """HMAC-SHA256 (credential `hmac_secret`) over `timestamp.body`, with the timestamp."""
+
+    type: Literal["hmac"]
     hmac_header: str = "X-Signature"
     hmac_timestamp_header: str = "X-Timestamp"
+
+
+class XbongbongAuth(AuthScheme):
+    """销帮帮: a `sign` header over the body and credential `token`; `corpid` in the body."""
+
+    type: Literal["xbongbong"]
+
+
+class YonSuiteAuth(VendorTokenAuth):
+    """用友 YonSuite: a signed token request, the access token in the query or a header."""
+
+    type: Literal["yonsuite"]
+    token_url: str | None = None  # self-built apps; `{setting}` placeholders allowed
+    # The access token in the query (`access_token=`) or in an `access_token` header.
+    token_in: Literal["query", "header"] = "query"
+    # A self-built app (app_key/app_secret) or an ISV suite app (suite_key/suite_secret and
+    # the buying tenant's tenant_id), whose token comes from suite_token_url. A source's
+    # `app_type` setting overrides this.
+    app_type: Literal["self_built", "suite"] = "self_built"
+    suite_token_url: str | None = None
+
+
+class FxiaokeAuth(VendorTokenAuth):
+    """纷享销客: a corpAccessToken from `token_url`, carried in every JSON body."""
+
+    type: Literal["fxiaoke"]
+    token_url: str
+
+
+class KingdeeJdyAuth(VendorTokenAuth):
+    """金蝶云星辰: gateway-signed calls and an app-token from two signed token calls."""
+
+    type: Literal["kingdee_jdy"]
+
+
+AUTH_MODELS: dict[str, type[AuthScheme]] = {
+    "none": NoAuth,
+    "bearer": BearerAuth,
+    "header": HeaderAuth,
+    "query": QueryAuth,
+    "token_endpoint": TokenEndpointAuth,
+    "hmac": HmacAuth,
+    "xbongbong": XbongbongAuth,
+    "yonsuite": YonSuiteAuth,
+    "fxiaoke": FxiaokeAuth,
+    "kingdee_jdy": KingdeeJdyAuth,
+}
+
+
+def _auth_type(value: Any) -> Any:
+    """The scheme of an `auth:` section; `bearer` when it names none (as it always did)."""
+    if isinstance(value, dict):
+        return value.get("type", "bearer")
+    return getattr(value, "type", None)
+
+
+RestAuth = Annotated[
+    Annotated[NoAuth, Tag("none")]
+    | Annotated[BearerAuth, Tag("bearer")]
+    | Annotated[HeaderAuth, Tag("header")]
+    | Annotated[QueryAuth, Tag("query")]
+    | Annotated[TokenEndpointAuth, Tag("token_endpoint")]
+    | Annotated[HmacAuth, Tag("hmac")]
+    | Annotated[XbongbongAuth, Tag("xbongbong")]
+    | Annotated[YonSuiteAuth, Tag("yonsuite")]
+    | Annotated[FxiaokeAuth, Tag("fxiaoke")]
+    | Annotated[KingdeeJdyAuth, Tag("kingdee_jdy")],
+    Discriminator(
+        _auth_type,
+        custom_error_type="auth_type",
+        custom_error_message=f"auth.type must be one of {', '.join(AUTH_MODELS)}",
+        custom_error_context={"discriminator": "type"},  # the error's line: that of `type`
+    ),
+]
 
 
 class RestPaging(_Strict):
@@ -255,7 +351,7 @@ class RestPush(_Strict):
 
 
 class RestSource(Reading):
-    auth: RestAuth = Field(default_factory=RestAuth)
+    auth: RestAuth = Field(default_factory=BearerAuth)
     # Envelope of APIs that answer HTTP 200 with an error code: `ok` is a JMESPath that is
     # true on success; `message` where the error text is; `auth_failed` true on refused auth.
     ok: str | None = None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import SourceError
+from connectors.base import ConnectorFactory, SourceError
 from connectors.registry import open_connector
 from dunlin.alerts import alert
 from dunlin.crypto import SecretBox
@@ -34,15 +34,28 @@ def sync_sources(
     full: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[str, str, int], None] | None = None,
+    open_connector: ConnectorFactory = open_connector,
 ) -> list[SyncReport]:
     """Sync each API source of the org (or the named ones); one failing source does not stop
-    the others, and its status says why."""
+    the others, and its status says why. `open_connector` opens each source's connector
+    (tests pass an in-memory one)."""
     with factory() as session:
         org = get_org(session, org_slug)
         sources = api_sources(session, org.id, names)
     reports = []
     for source in sources:
-        reports.append(sync_one(factory, box, source, org.currency, full, sleep, on_progress))
+        reports.append(
+            sync_one(
+                factory,
+                box,
+                source,
+                org.currency,
+                full,
+                sleep,
+                on_progress,
+                open_connector=open_connector,
+            )
+        )
     return reports
 
 
@@ -55,6 +68,7 @@ def sync_one(
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[str, str, int], None] | None = None,
     entities: frozenset[str] | None = None,
+    open_connector: ConnectorFactory = open_connector,
 ) -> SyncReport:
     report = SyncReport(source.name)
     connector = None

@@ -24,6 +24,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
+from connectors.base import ConnectorFactory
+from connectors.registry import open_connector
 from dunlin.app import App, worker_app
 from dunlin.crypto import SecretBox
 from dunlin.models import Org
@@ -39,7 +41,12 @@ KEY_TTL = 3600  # a lost job frees its source after an hour; scheduled syncs cov
 JOB_TIMEOUT = 3600
 
 
-def sync_pushed(app: App, source_id: int, entities: frozenset[str]) -> SyncReport | None:
+def sync_pushed(
+    app: App,
+    source_id: int,
+    entities: frozenset[str],
+    open_connector: ConnectorFactory = open_connector,
+) -> SyncReport | None:
     """Incremental sync of the named entities of one source (None: the source is gone)."""
     with app.factory() as session:
         source = session.get(Source, source_id)
@@ -49,7 +56,9 @@ def sync_pushed(app: App, source_id: int, entities: frozenset[str]) -> SyncRepor
         currency = org.currency if org else app.settings.default_currency
         session.expunge(source)
     box = SecretBox(app.settings.require_secret_key())
-    return sync_one(app.factory, box, source, currency, entities=entities)
+    return sync_one(
+        app.factory, box, source, currency, entities=entities, open_connector=open_connector
+    )
 
 
 class InlineSyncs:
@@ -139,9 +148,11 @@ def sync_job(source_id: int) -> dict[str, object]:
 class PushSyncs:
     """What a push endpoint calls: the queue when configured and reachable, else a thread."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, open_connector: ConnectorFactory = open_connector) -> None:
         self.app = app
-        self.inline = InlineSyncs(lambda sid, entities: sync_pushed(app, sid, entities))
+        self.inline = InlineSyncs(
+            lambda sid, entities: sync_pushed(app, sid, entities, open_connector)
+        )
         self._redis: Redis | None = None
 
     def request(self, source_id: int, entities: Iterable[str]) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from connectors.base import (
     BatchWriter,
     Connector,
+    ConnectorFactory,
     NoteRequest,
     RecordRejected,
     SourceError,
@@ -452,7 +453,11 @@ def _local_ref(prefix: str, id_column: Any) -> Any:
 
 
 def write_back(
-    factory: sessionmaker[Session], box: SecretBox, org_slug: str, names: list[str] | None = None
+    factory: sessionmaker[Session],
+    box: SecretBox,
+    org_slug: str,
+    names: list[str] | None = None,
+    open_connector: ConnectorFactory = open_connector,
 ) -> list[WritebackReport]:
     with factory() as session:
         org = get_org(session, org_slug)

@@ -13,6 +13,8 @@ from flask import Flask, Response, abort, json, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from connectors.base import ConnectorFactory
+from connectors.registry import open_connector as real_open_connector
 from dunlin.alerts import install_alerts
 from dunlin.app import App
 from dunlin.log import guard_handlers, redacting_filter
@@ -44,7 +46,10 @@ def json_errors(exc: HTTPException) -> Response:
     return response
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, open_connector: ConnectorFactory | None = None
+) -> Flask:
+    """The web app; `open_connector` opens sources' connectors (tests pass an in-memory one)."""
     from webhooks import api, customer_links, payments, pushes, receipts, security
 
     flask_app = Flask(__name__)
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     dunlin = App(settings)
     install_alerts(settings.alert_url_list)
     flask_app.extensions["dunlin"] = dunlin
+    flask_app.extensions["dunlin_open_connector"] = open_connector or real_open_connector
     key = settings.secret_key_material
     if key:
         redacting_filter.known.add(key)

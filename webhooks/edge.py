@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from connectors.base import ConnectorFactory
+from connectors.registry import open_connector
 from dunlin import jsonbody
 from dunlin.app import App
 from dunlin.crypto import SecretBox
@@ -21,6 +23,11 @@ MAX_ID = 2**63 - 1  # PostgreSQL BIGINT: a larger id cannot exist, and comparing
 
 def dunlin_app() -> App:
     return current_app.extensions["dunlin"]
+
+
+def connector_factory() -> ConnectorFactory:
+    """The app's connector factory (create_app's `open_connector`)."""
+    return current_app.extensions.get("dunlin_open_connector", open_connector)
 
 
 def secret_box() -> SecretBox:

@@ -31,7 +31,7 @@ from sync.deliveries import first_delivery
 from sync.models import Source
 from sync.sources import credentials_of
 from sync.trigger import PushSyncs
-from webhooks.edge import dunlin_app, json_body, log, refuse, secret_box
+from webhooks.edge import connector_factory, dunlin_app, json_body, log, refuse, secret_box
 from webhooks.signatures import (
     unix_time,
     verify_xbongbong,
@@ -48,7 +48,7 @@ XBONGBONG_ORDER = ("formId", "operate", "corpid", "dataId", "type", "saasMark")
 def push_syncs() -> PushSyncs:
     extensions = current_app.extensions
     if "dunlin_push_syncs" not in extensions:
-        extensions["dunlin_push_syncs"] = PushSyncs(dunlin_app())
+        extensions["dunlin_push_syncs"] = PushSyncs(dunlin_app(), connector_factory())
     return extensions["dunlin_push_syncs"]
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import NotSupported, SourceError
+from connectors.base import ConnectorFactory, NotSupported, SourceError
 from connectors.registry import open_connector
 from dunlin.crypto import SecretBox
 from dunlin.db import same_org
@@ -40,9 +40,15 @@ class LiveBalances:
     """One per dispatcher run: keeps a connector per source open across chunks."""
 
     def __init__(
-        self, factory: sessionmaker[Session], box: SecretBox | None, org: Org, spec: LiveCheck
+        self,
+        factory: sessionmaker[Session],
+        box: SecretBox | None,
+        org: Org,
+        spec: LiveCheck,
+        open_connector: ConnectorFactory = open_connector,
     ) -> None:
         self.factory = factory
+        self.open_connector = open_connector
         self.box = box
         self.org = org
         self.spec = spec
@@ -104,7 +110,7 @@ class LiveBalances:
         try:
             mapping = load_mapping(source.mapping)
             credentials = credentials_of(self.box, source) if self.box else {}
-            connector = open_connector(mapping, source.settings or {}, credentials)
+            connector = self.open_connector(mapping, source.settings or {}, credentials)
         except NotSupported:
             log.info("live balance check: source %s cannot be asked; last sync used", source.name)
             return None
@@ -131,9 +137,14 @@ class LiveBalances:
 
 
 def live_balances(
-    factory: sessionmaker[Session], box: SecretBox | None, org: Org
+    factory: sessionmaker[Session],
+    box: SecretBox | None,
+    org: Org,
+    open_connector: ConnectorFactory = open_connector,
 ) -> LiveBalances | None:
     """The check the org's active policy asks for, or None."""
     with factory() as session:
         spec = active_policy(session, org.id).policy.live_check
-    return LiveBalances(factory, box, org, spec) if spec is not None else None
+    if spec is None:
+        return None
+    return LiveBalances(factory, box, org, spec, open_connector)

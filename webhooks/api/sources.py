@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from connectors.base import SourceError
-from connectors.registry import open_connector
 from dunlin.db import transaction
 from dunlin.errors import DunlinError
 from dunlin.events import record_event
@@ -25,7 +24,7 @@ from webhooks.api import schemas as s
 from webhooks.api.auth import Principal
 from webhooks.api.common import owned, page
 from webhooks.api.spec import operation
-from webhooks.edge import dunlin_app, refuse, secret_box
+from webhooks.edge import connector_factory, dunlin_app, refuse, secret_box
 
 ADMIN = ("admin",)
 STAFF = ("admin", "finance")
@@ -145,7 +144,7 @@ def test_source(p: Principal, source_id: int) -> s.ConnectionOut:
         return s.ConnectionOut(ok=False, detail="spreadsheets are imported, not connected")
     connector = None
     try:
-        connector = open_connector(
+        connector = connector_factory()(
             load_mapping(source.mapping),
             source.settings or {},
             credentials_of(secret_box(), source),
@@ -184,7 +183,9 @@ def sync_source(p: Principal, source_id: int) -> s.SyncOut:
         db.expunge(source)
     if source.kind == "spreadsheet":
         refuse(422, "not_syncable", "spreadsheets are imported with `dunlin import` / 表格请用导入")
-    report = sync_one(app.factory, secret_box(), source, org.currency)
+    report = sync_one(
+        app.factory, secret_box(), source, org.currency, open_connector=connector_factory()
+    )
     return s.SyncOut(
         status=report.status,
         detail=report.detail,

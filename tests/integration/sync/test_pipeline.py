@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 import sync.engine
-import sync.run
 from connectors.base import SourceUnavailable
+from connectors.registry import open_connector
 from sync.models import Receivable, SyncCursor
 from sync.run import sync_sources
 from tests.integration.sync.conftest import add_odoo_source
@@ -43,18 +43,22 @@ class Scripted:
         return self.connector.read_page(entity, cursor, full=full)
 
 
+class Opened(list):
+    """The Scripted connectors `open` made, in order; `open` is the factory the sync takes."""
+
+    def __init__(self, fail_from: int | None) -> None:
+        super().__init__()
+        self.fail_from = fail_from
+
+    def open(self, *args, **kwargs) -> Scripted:
+        self.append(Scripted(open_connector(*args, **kwargs), self.fail_from))
+        return self[-1]
+
+
 @pytest.fixture
 def scripted(monkeypatch):
-    made: list[Scripted] = []
-    real_open = sync.run.open_connector
-
-    def install(fail_from: int | None = None) -> list[Scripted]:
-        def open_scripted(*args, **kwargs):
-            made.append(Scripted(real_open(*args, **kwargs), fail_from))
-            return made[-1]
-
-        monkeypatch.setattr(sync.run, "open_connector", open_scripted)
-        return made
+    def install(fail_from: int | None = None) -> Opened:
+        return Opened(fail_from)
 
     monkeypatch.setattr(sync.engine, "WRITE_BATCH", 2 * PAGE)
     return install
@@ -79,14 +83,14 @@ def test_a_fetch_failing_midway_keeps_every_batch_before_it_and_the_next_run_res
 ):
     add_odoo_source(app, box, odoo, page_size=PAGE)
     made = scripted(fail_from=5)  # pages 0-4 arrive: two whole batches, then one page
-    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP, open_connector=made.open)
     assert report.status == "failing"
     assert _receivables(app) == 5 * PAGE
     assert _cursor(app) == made[-1].cursors[4]  # the last page read, committed with its rows
     assert _pipeline_threads() == []
 
     made = scripted()
-    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP, open_connector=made.open)
     assert report.status == "ok"
     assert _receivables(app) == 120
     assert _cursor(app) == made[-1].cursors[-1]
@@ -106,7 +110,7 @@ def test_a_failed_write_commits_nothing_after_it(app, box, odoo, scripted, monke
 
     monkeypatch.setattr(sync.engine, "upsert_receivables", upsert_failing_third)
     with pytest.raises(RuntimeError, match="disk full"):
-        sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+        sync_sources(app.factory, box, "acme", sleep=NO_SLEEP, open_connector=made.open)
     assert _receivables(app) == 2 * 2 * PAGE  # the two batches before the failed one
     assert _cursor(app) == made[-1].cursors[3]
     assert len(calls) == 3  # no batch was written after the failure
@@ -130,7 +134,7 @@ def test_batches_are_written_in_order_one_at_a_time(app, box, odoo, scripted, mo
             active.pop()
 
     monkeypatch.setattr(sync.engine, "upsert_receivables", upsert_watched)
-    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP)
+    (report,) = sync_sources(app.factory, box, "acme", sleep=NO_SLEEP, open_connector=made.open)
     assert report.status == "ok"
     assert report.entities["receivables"].records == 120
     assert report.entities["receivables"].pages == 12 + 1  # the last, empty page says done
