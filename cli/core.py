@@ -16,8 +16,9 @@ from dunlin.i18n import t
 from dunlin.migrate import upgrade
 from dunlin.orgs import ensure_org, get_org
 from dunlin.vocabulary import CHANNELS
+from reminders.core.zones import valid_timezone
+from reminders.customer_actions import PAUSE_REASONS
 from reminders.models import Reminder, Task
-from reminders.planning.planner import valid_timezone
 from reminders.planning.policy_store import active_policy
 from sync.models import Customer, Receivable, Source
 
@@ -65,7 +66,7 @@ def invalid_timezone_customers(session, org_id: int) -> list[str]:  # type: igno
 )
 @click.option(
     "--reason",
-    type=click.Choice(["promise", "snooze", "other"]),
+    type=click.Choice(PAUSE_REASONS),
     default="snooze",
     show_default=True,
 )
@@ -74,31 +75,23 @@ def invalid_timezone_customers(session, org_id: int) -> list[str]:  # type: igno
 def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # type: ignore[no-untyped-def]
     """Pause reminders to a customer (a promise to pay, a snooze) until a date, or resume them."""
     from dunlin.errors import DunlinError, NotFound
-    from dunlin.events import record_event
+    from reminders.customer_actions import pause as pause_customer
+    from reminders.customer_actions import resume as resume_customer
+    from sync.customers import find_customers
 
     if not resume and until is None:
         raise DunlinError(t("give --until DATE or --resume", "请指定 --until 日期 或 --resume"))
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
-        rows = session.scalars(
-            select(Customer).where(
-                Customer.org_id == org.id,
-                (Customer.external_id == customer) | (Customer.name == customer),
-            )
-        ).all()
+        rows = find_customers(session, org.id, customer)
         if not rows:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
         for row in rows:
-            row.paused_until = None if resume else until.date()
-            record_event(
-                session,
-                org.id,
-                "customer.resumed" if resume else f"customer.paused.{reason}",
-                row.name,
-                subject=("customer", row.id),
-                data={"until": None if resume else until.date().isoformat()},
-            )
+            if resume:
+                resume_customer(session, row)
+            else:
+                pause_customer(session, row, until.date(), reason)
     console.print(
         t(
             f"{customer}: " + ("resumed" if resume else f"paused until {until.date()} ({reason})"),

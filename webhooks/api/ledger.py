@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from dunlin.db import transaction
 from dunlin.events import record_event
 from dunlin.models import Event
+from reminders.customer_actions import pause, resume
 from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
 from usecases.writeback import mask_recipient
@@ -129,20 +130,25 @@ def get_customer(p: Principal, customer_id: int) -> s.CustomerOut:
 def patch_customer(p: Principal, customer_id: int, body: s.CustomerPatch) -> s.CustomerOut:
     with transaction(dunlin_app().factory) as db:
         customer = owned(db, Customer, customer_id, p)
-        for key, value in body.model_dump(exclude_unset=True).items():
-            setattr(
-                customer,
-                key,
-                value if value is not None or key == "paused_until" else getattr(customer, key),
+        changes = body.model_dump(exclude_unset=True)
+        if "paused_until" in changes:  # the one way to pause, with its own event
+            until = changes.pop("paused_until")
+            if until is None:
+                resume(db, customer, actor=p.actor)
+            else:
+                pause(db, customer, until, "other", actor=p.actor)
+        for key, value in changes.items():
+            if value is not None:
+                setattr(customer, key, value)
+        if changes:
+            record_event(
+                db,
+                p.org_id,
+                "customer.changed",
+                ", ".join(sorted(changes)),
+                subject=("customer", customer.id),
+                actor=p.actor,
             )
-        record_event(
-            db,
-            p.org_id,
-            "customer.changed",
-            ", ".join(sorted(body.model_fields_set)),
-            subject=("customer", customer.id),
-            actor=p.actor,
-        )
         return _customer(customer)
 
 

@@ -1,0 +1,37 @@
+"""The admin API pauses and resumes a customer the one way the CLI does, with its event."""
+
+from sqlalchemy import select
+
+from dunlin.models import Event
+from tests.integration.webhooks.conftest import seed
+from tests.integration.webhooks.test_api import auth, make_user
+
+
+def _events(app, customer_id):
+    with app.factory() as s:
+        rows = s.scalars(
+            select(Event)
+            .where(Event.subject_type == "customer", Event.subject_id == customer_id)
+            .order_by(Event.id)
+        )
+        return [(e.kind, e.actor, e.data) for e in rows]
+
+
+def test_patching_paused_until_pauses_and_resumes_with_the_shared_events(app, client):
+    token = make_user(app, "acme")
+    customer = seed(app).customer_id
+    url = f"/api/v1/customers/{customer}"
+    paused = client.patch(
+        url, json={"paused_until": "2026-12-31", "tier": "A"}, headers=auth(token)
+    )
+    assert paused.status_code == 200
+    assert paused.json["paused_until"] == "2026-12-31" and paused.json["tier"] == "A"
+    resumed = client.patch(url, json={"paused_until": None}, headers=auth(token))
+    assert resumed.status_code == 200 and resumed.json["paused_until"] is None
+    kinds = [(kind, data) for kind, _actor, data in _events(app, customer)]
+    assert kinds == [
+        ("customer.paused.other", {"until": "2026-12-31", "before": None}),
+        ("customer.changed", {}),
+        ("customer.resumed", {"until": None, "before": "2026-12-31"}),
+    ]
+    assert all(actor.startswith("user:") for _kind, actor, _data in _events(app, customer))
