@@ -1,4 +1,7 @@
-"""The admin API pauses and resumes a customer the one way the CLI does, with its event."""
+"""The admin API pauses and resumes a customer the one way the CLI does, with its event, and
+shows the status summary `dunlin status` prints."""
+
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -35,3 +38,23 @@ def test_patching_paused_until_pauses_and_resumes_with_the_shared_events(app, cl
         ("customer.resumed", {"until": None, "before": "2026-12-31"}),
     ]
     assert all(actor.startswith("user:") for _kind, actor, _data in _events(app, customer))
+
+
+def test_the_status_endpoint_shows_the_summary_the_cli_prints(app, client):
+    from dunlin.orgs import get_org
+    from reminders.status import status_summary
+
+    seed(app)
+    admin = make_user(app, "acme")
+    got = client.get("/api/v1/status", headers=auth(admin))
+    assert got.status_code == 200, got.json
+    with app.factory() as s:
+        summary = status_summary(s, get_org(s, "acme"))
+    body = got.json
+    assert body["open"]["count"] == summary.open.count == 1
+    assert {c: Decimal(a) for c, a in body["open"]["totals"].items()} == {"CNY": Decimal("1280")}
+    assert body["overdue"]["count"] == 1 and body["reminders"] == {"planned": 1}
+    assert body["policy"] == summary.policy and body["in_flight"] == 0
+    assert [src["name"] for src in body["sources"]] == [line.name for line in summary.sources]
+    sales = make_user(app, "acme", role="sales")
+    assert client.get("/api/v1/status", headers=auth(sales)).status_code == 403
