@@ -3,8 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from reminders.planning.planner import plan
+from dunlin.orgs import get_org
+from reminders.planning.planner import CAP_REACHED, Planned, explain, plan
+from sync.models import Customer
 from tests.integration.test_cli import run
 from tests.integration.test_policies import TODAY, _load
 from tests.integration.test_policies import customers as customers  # noqa: F401 - fixture
@@ -60,3 +63,23 @@ def test_a_weekly_cap_used_by_earlier_days_is_cap_reached_in_plan_and_explain(cu
     assert explained.returncode == 0, explained.stderr
     (cny,) = _lines(explained.stdout, "CNY")
     assert "no reminder" in cny and "cap reached" in cny
+
+
+def test_explain_agrees_with_plan_for_every_customer_day_after_day(customers):  # noqa: F811
+    """Over a week of real plans, explaining every customer gives exactly the messages and the
+    cap refusals a dry run of the whole org gives."""
+    _load(customers)
+    with customers.factory() as s:
+        org_id = get_org(s, "acme").id
+        ids = list(s.scalars(select(Customer.id).where(Customer.org_id == org_id)))
+    for offset in range(7):
+        day = TODAY + timedelta(days=offset)
+        dry = plan(customers.factory, "acme", day, dry_run=True)
+        told = explain(customers.factory, "acme", ids, day)
+        planned = [e.outcome for e in told if isinstance(e.outcome, Planned)]
+        assert sorted((p.base_key, p.scheduled_at) for p in planned) == sorted(
+            (p.base_key, p.scheduled_at) for p in dry.planned
+        )
+        capped = sum(e.outcome == CAP_REACHED for e in told)
+        assert capped == dry.skipped["frequency cap reached"]
+        plan(customers.factory, "acme", day)
