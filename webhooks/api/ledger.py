@@ -15,6 +15,7 @@ from dunlin.models import Event, Org
 from reminders.customer_actions import pause, resume
 from reminders.models import Reminder, Task
 from reminders.status import Money, status_summary
+from sync.customers import named
 from sync.models import Customer, Receivable
 from usecases.writeback import mask_recipient
 from webhooks.api import bp
@@ -98,6 +99,8 @@ def list_customers(p: Principal, query: s.CustomerQuery) -> s.CustomerList:
     if query.q:
         like = f"%{query.q}%"
         q = q.where(or_(Customer.name.like(like), Customer.external_id.like(like)))
+    if query.ref:
+        q = q.where(named(query.ref))
     if query.tier:
         q = q.where(Customer.tier == query.tier)
     with dunlin_app().factory() as db:

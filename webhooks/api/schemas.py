@@ -250,6 +250,11 @@ class CustomerList(BaseModel):
 
 class CustomerQuery(Page):
     q: str | None = Field(default=None, max_length=200, description="Name or external id contains.")
+    ref: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Exactly this external id or name (found as `dunlin explain` finds them).",
+    )
     tier: Literal["A", "B", "C"] | None = None
 
 

@@ -58,3 +58,19 @@ def test_the_status_endpoint_shows_the_summary_the_cli_prints(app, client):
     assert [src["name"] for src in body["sources"]] == [line.name for line in summary.sources]
     sales = make_user(app, "acme", role="sales")
     assert client.get("/api/v1/status", headers=auth(sales)).status_code == 403
+
+
+def test_customers_are_found_by_exact_external_id_or_name_as_the_cli_finds_them(app, client):
+    mine = seed(app, n=0)
+    seed(app, external_id="5678", n=1)
+    admin = make_user(app, "acme")
+
+    def found(ref, token=admin):
+        got = client.get("/api/v1/customers", query_string={"ref": ref}, headers=auth(token))
+        assert got.status_code == 200, got.json
+        return [c["id"] for c in got.json["items"]]
+
+    assert found("P0") == found("客户 0") == [mine.customer_id]
+    assert found("P") == [] and found("客户") == []
+    stranger = make_user(app, "acme", role="sales", ref="nobody")
+    assert found("P0", stranger) == []  # sales users still see only their own customers
