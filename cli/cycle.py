@@ -9,7 +9,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import or_, select
 
 from cli.output import console, progress, table
 from dunlin.app import App, RunClock, clock
@@ -17,19 +16,17 @@ from dunlin.crypto import optional_box
 from dunlin.errors import NotFound
 from dunlin.i18n import t
 from dunlin.orgs import get_org
-from reminders.core.decide import Decision, decide
+from reminders.core.decide import Skip
 from reminders.core.policy import Policy
-from reminders.core.schedule import CapLedger, calendar_for
-from reminders.planning.facts import done_steps, invoice_facts, load_customers, stream_groups
-from reminders.planning.planner import PlanReport, Scheduler, plan, valid_timezone
+from reminders.planning.planner import Planned, PlanReport, explain, plan
 from reminders.planning.policy_file import load_policy
-from reminders.planning.policy_store import active_policy, org_tags
+from reminders.planning.policy_store import org_tags
 from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import ChannelSet
 from reminders.sending.dispatch import SendReport, send_due
 from reminders.sending.links import links_for
 from reminders.sending.live import live_balances
-from sync.models import Customer
+from sync.customers import find_customers
 
 log = logging.getLogger(__name__)
 
@@ -321,54 +318,37 @@ def explain_command(state, customer: str, as_of: datetime | None, policy_file: P
     app = state.app()
     run_clock = _org_clock(app, state.org, as_of)
     with app.factory() as session:
-        org = get_org(session, state.org)
-        found = session.scalars(
-            select(Customer).where(
-                Customer.org_id == org.id,
-                or_(Customer.external_id == customer, Customer.name == customer),
-            )
-        ).all()
+        found = find_customers(session, get_org(session, state.org).id, customer)
         if not found:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
-        policy = _file_policy(app, state.org, policy_file) or active_policy(session, org.id).policy
-        calendar = calendar_for(policy.calendar)
-        customers = load_customers(session, org.id, [c.id for c in found])
-        for c in found:
-            groups = list(stream_groups(session, org.id, [c.id]))
-            done = done_steps(session, org.id, [r.id for _, _, rows in groups for r in rows])
-            if not groups:
-                console.print(t(f"{c.name}: nothing open.", f"{c.name}：没有未结清的应收。"))
-            info = customers.get(c.id)
-            for _customer_id, currency, rows in groups:
-                # The planner's own facts and decision, for one customer.
-                invoices = invoice_facts(rows)
-                outcome = decide(policy, info.fact, invoices, run_clock.today, done, calendar)
-                if isinstance(outcome, Decision):
-                    tz = info.timezone if valid_timezone(info.timezone) else org.timezone
-                    when = Scheduler(
-                        policy,
-                        calendar,
-                        policy.windows(),
-                        CapLedger(policy.caps.to_caps()),
-                        run_clock.not_before,
-                    ).schedule(
-                        f"r{outcome.target.id}:{outcome.occurrence.name}",
-                        run_clock.today,
-                        tz,
-                        outcome.track.veto_hours,
-                    )
-                    via = ", ".join(ch for ch, _ in outcome.deliveries) or t(
-                        "a task only", "仅创建任务"
-                    )
-                    verdict = t(
-                        f"remind via {via} at {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} ({tz})",
-                        f"于 {when.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}（{tz}）通过 {via} 提醒",
-                    )
-                else:
-                    verdict = t("no reminder", "不提醒")
-                console.print(
-                    f"{c.name} [{currency}] {run_clock.today}: {verdict} — {outcome.reason}"
-                )
+        ids = [c.id for c in found]
+    verdicts = explain(
+        app.factory,
+        state.org,
+        ids,
+        run_clock.today,
+        policy=_file_policy(app, state.org, policy_file),
+        not_before=run_clock.not_before,
+    )
+    for item in verdicts:
+        if item.outcome is None:
+            console.print(t(f"{item.name}: nothing open.", f"{item.name}：没有未结清的应收。"))
+            continue
+        console.print(f"{item.name} [{item.currency}] {run_clock.today}: {_verdict(item.outcome)}")
+
+
+def _verdict(outcome: Planned | Skip) -> str:
+    """What explain says about one group, and the planner's reason."""
+    if isinstance(outcome, Skip):
+        return f"{t('no reminder', '不提醒')} — {outcome.reason}"
+    decision, tz = outcome.decision, outcome.timezone
+    local = outcome.scheduled_at.astimezone(ZoneInfo(tz))
+    via = ", ".join(ch for ch, _ in decision.deliveries) or t("a task only", "仅创建任务")
+    verdict = t(
+        f"remind via {via} at {local:%Y-%m-%d %H:%M} ({tz})",
+        f"于 {local:%Y-%m-%d %H:%M}（{tz}）通过 {via} 提醒",
+    )
+    return f"{verdict} — {decision.reason}"
 
 
 def register(group: click.Group) -> None:

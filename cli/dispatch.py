@@ -8,7 +8,6 @@ import logging
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import or_, select
 
 from cli.output import console, table
 from cli.params import key_values, read_secret, secret_box
@@ -29,7 +28,6 @@ from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import HeldChannel, build_channel, providers
 from reminders.sending.queue import queue_name
 from reminders.sending.render import Renderer
-from sync.models import Customer
 
 log = logging.getLogger(__name__)
 
@@ -242,18 +240,15 @@ def templates() -> None:
 def templates_preview(state, name: str, customer: str, locale: str | None, show_html: bool) -> None:  # type: ignore[no-untyped-def]
     """Render template NAME for a customer's open invoices, without sending anything."""
     from reminders.planning.preview import preview_context
+    from sync.customers import find_customers
 
     app = state.app()
     with app.factory() as session:
         org = get_org(session, state.org)
-        found = session.scalars(
-            select(Customer).where(
-                Customer.org_id == org.id,
-                or_(Customer.external_id == customer, Customer.name == customer),
-            )
-        ).first()
-        if found is None:
+        matches = find_customers(session, org.id, customer)
+        if not matches:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
+        found = matches[0]
         context = preview_context(session, org, found)
     if context is None:
         raise NotFound(t("the customer has nothing open", "该客户没有未结清的应收"))

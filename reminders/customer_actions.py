@@ -101,10 +101,55 @@ def _oldest_id(session: Session, customer: Customer) -> int | None:
     return invoices[0].id if invoices else None
 
 
+PAUSE_REASONS = ("promise", "snooze", "other")
+
+
+def pause(
+    session: Session,
+    customer: Customer,
+    until: date,
+    reason: str,
+    *,
+    actor: str = "system",
+    event: bool = True,
+) -> None:
+    """Reminders to the customer stop through `until` (the planner skips them, the send-time
+    guard cancels what is queued). The event says why, with the pause it replaced; `event=False`
+    when the caller records its own (a customer's promise, an "I have paid")."""
+    before = customer.paused_until
+    customer.paused_until = until
+    if event:
+        record_event(
+            session,
+            customer.org_id,
+            f"customer.paused.{reason}",
+            customer.name,
+            subject=("customer", customer.id),
+            actor=actor,
+            data={"until": until.isoformat(), "before": before.isoformat() if before else None},
+        )
+
+
+def resume(session: Session, customer: Customer, *, actor: str = "system") -> None:
+    """End a pause now: the next plan reminds the customer again."""
+    before = customer.paused_until
+    customer.paused_until = None
+    record_event(
+        session,
+        customer.org_id,
+        "customer.resumed",
+        customer.name,
+        subject=("customer", customer.id),
+        actor=actor,
+        data={"until": None, "before": before.isoformat() if before else None},
+    )
+
+
 def claim_paid(session: Session, actor: Actor, today: date, pause_days: int) -> date:
     """ "I have paid": reminders pause while finance checks; a task asks them to."""
     customer = actor.customer
-    customer.paused_until = max(customer.paused_until or today, today + timedelta(days=pause_days))
+    until = max(customer.paused_until or today, today + timedelta(days=pause_days))
+    pause(session, customer, until, "claimed_paid", actor=actor.name, event=False)
     oldest = _oldest_id(session, customer)
     _follow_up(
         session,
@@ -118,10 +163,10 @@ def claim_paid(session: Session, actor: Actor, today: date, pause_days: int) -> 
         (
             "customer.claimed_paid",
             f"{customer.name}: I have paid / 客户称已付款",
-            {"paused_until": customer.paused_until.isoformat()},
+            {"paused_until": until.isoformat()},
         ),
     )
-    return customer.paused_until
+    return until
 
 
 def promise(session: Session, actor: Actor, today: date, by: date, max_days: int) -> None:
@@ -133,7 +178,8 @@ def promise(session: Session, actor: Actor, today: date, by: date, max_days: int
             f"日期须晚于今天且不超过 {max_days} 天"
         )
     customer = actor.customer
-    customer.paused_until, customer.promised_on = by, by
+    pause(session, customer, by, "promise", actor=actor.name, event=False)
+    customer.promised_on = by
     oldest = _oldest_id(session, customer)
     _follow_up(
         session,

@@ -21,6 +21,7 @@ from dunlin.db import transaction, utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
 from reminders import customer_actions as actions
+from reminders.core.zones import customer_zone
 from reminders.models import Reminder
 from reminders.sending.links import LinkError, LinkSigner, LinkTarget
 from reminders.sending.receipts import Receipt, apply_receipts
@@ -111,7 +112,7 @@ def _locale(org: Org, customer: Customer) -> str:
 
 
 def _today(org: Org, customer: Customer) -> date:
-    return utcnow().astimezone(ZoneInfo(customer.timezone or org.timezone)).date()
+    return utcnow().astimezone(ZoneInfo(customer_zone(customer.timezone, org.timezone))).date()
 
 
 def _clicked(session: Session, org: Org, reminder: Reminder | None, what: str) -> None:

@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from reminders.core.decide import (
     decide,
     pace_setter,
 )
+from reminders.core.keys import base_key, reminder_key, task_key, veto_key
 from reminders.core.policy import Policy
 from reminders.core.schedule import (
     CapLedger,
@@ -42,6 +43,7 @@ from reminders.core.schedule import (
     spread_offset,
 )
 from reminders.core.statuses import PLANNED
+from reminders.core.zones import customer_zone, valid_timezone
 from reminders.customer_actions import check_broken_promises
 from reminders.models import Reminder, Task
 from reminders.planning.facts import (
@@ -68,10 +70,10 @@ class Planned:
 
     @property
     def base_key(self) -> str:
-        return f"r{self.decision.target.id}:{self.decision.occurrence.name}"
+        return base_key(self.decision.target.id, self.decision.occurrence.name)
 
     def key(self, channel: str) -> str:
-        return f"{self.base_key}:{channel}"
+        return reminder_key(self.decision.target.id, self.decision.occurrence.name, channel)
 
 
 @dataclass
@@ -93,17 +95,6 @@ def skip_category(skip: Skip) -> str:
     return skip.reason.split(":")[0].split(" / ")[0]
 
 
-@lru_cache(maxsize=1024)
-def valid_timezone(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def start_of_day(day: date, tz_name: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(tz_name)).astimezone(UTC)
 
@@ -117,6 +108,19 @@ class Scheduler:
     windows: SendWindows
     caps: CapLedger
     not_before: datetime
+
+    @classmethod
+    def for_run(
+        cls, policy: Policy, org: Org, today: date, not_before: datetime | None
+    ) -> Scheduler:
+        """Empty caps; `not_before` defaults to the start of `today` in the org's zone."""
+        return cls(
+            policy,
+            calendar_for(policy.calendar),
+            policy.windows(),
+            CapLedger(policy.caps.to_caps()),
+            not_before or start_of_day(today, org.timezone),
+        )
 
     def schedule(self, planned_key: str, today: date, tz: str, veto_hours: int | None) -> datetime:
         floor = self.not_before + timedelta(hours=veto_hours) if veto_hours else self.not_before
@@ -154,13 +158,7 @@ def plan(
             policy, report.policy = active.policy, active.label
         else:
             report.policy = f"{policy.name} (file)"
-        scheduler = Scheduler(
-            policy,
-            calendar_for(policy.calendar),
-            policy.windows(),
-            CapLedger(policy.caps.to_caps()),
-            not_before or start_of_day(today, org.timezone),
-        )
+        scheduler = Scheduler.for_run(policy, org, today, not_before)
         writer = _LedgerWriter(session, org, report, today, scheduler.calendar)
         paces, done = _candidates(session, org.id, policy, today, scheduler.calendar, report)
         _seed_caps(session, org, scheduler.caps, today, sorted({c for c, _ in paces}))
@@ -176,7 +174,7 @@ def plan(
         if policy.thank_you is not None:
 
             def send_time(customer: CustomerInfo, key: str) -> datetime:
-                tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
+                tz = customer_zone(customer.timezone, org.timezone)
                 return scheduler.schedule(key, today, tz, None)
 
             report.thanks_planned = plan_thanks(
@@ -291,6 +289,77 @@ def _decide_chunk(
         decide_one(customers[customer_id], invoices, done)
 
 
+CAP_REACHED = Skip("frequency cap reached")
+
+
+def decide_group(
+    policy: Policy,
+    org: Org,
+    today: date,
+    scheduler: Scheduler,
+    customer: CustomerInfo,
+    invoices: list[InvoiceFact],
+    done: Done,
+) -> Planned | Skip:
+    """The planner's decision for one customer × currency group: decide, schedule in the
+    customer's zone, and take from the run's caps. Groups must come in the planner's order
+    (customer, then currency), since each one's message counts against the next one's caps."""
+    tz = customer_zone(customer.timezone, org.timezone)
+    outcome = decide(policy, customer.fact, invoices, today, done, scheduler.calendar)
+    if isinstance(outcome, Skip):
+        return outcome
+    key = base_key(outcome.target.id, outcome.occurrence.name)
+    when = scheduler.schedule(key, today, tz, outcome.track.veto_hours)
+    if outcome.deliveries and not scheduler.caps.take(
+        customer.fact.id, when.astimezone(ZoneInfo(tz)).date()
+    ):
+        return CAP_REACHED
+    return Planned(customer, outcome, when, tz)
+
+
+@dataclass(frozen=True)
+class Explained:
+    """What the planner would do for one of a customer's currency groups."""
+
+    customer_id: int
+    name: str
+    currency: str | None  # None: the customer has nothing open
+    outcome: Planned | Skip | None
+
+
+def explain(
+    factory: sessionmaker[Session],
+    org_slug: str,
+    customer_ids: list[int],
+    today: date,
+    *,
+    policy: Policy | None = None,
+    not_before: datetime | None = None,
+) -> list[Explained]:
+    """`plan(dry_run=True)` for these customers only, with every group's reason: the same
+    decision, schedule and caps (seeded from the ledger as `plan` seeds them). Writes nothing."""
+    found: list[Explained] = []
+    with factory() as session:
+        org = get_org(session, org_slug)
+        policy = policy or active_policy(session, org.id).policy
+        scheduler = Scheduler.for_run(policy, org, today, not_before)
+        ids = sorted(set(customer_ids))
+        _seed_caps(session, org, scheduler.caps, today, ids)
+        customers = load_customers(session, org.id, ids)
+        for customer_id in ids:
+            info = customers[customer_id]
+            groups = list(stream_groups(session, org.id, [customer_id]))
+            if not groups:
+                found.append(Explained(customer_id, info.name, None, None))
+            done = done_steps(session, org.id, [r.id for _, _, rows in groups for r in rows])
+            for _id, currency, rows in groups:
+                outcome = decide_group(
+                    policy, org, today, scheduler, info, invoice_facts(rows), done
+                )
+                found.append(Explained(customer_id, info.name, currency, outcome))
+    return found
+
+
 def _decide_one(
     policy: Policy,
     org: Org,
@@ -304,21 +373,12 @@ def _decide_one(
     done: Done,
 ) -> None:
     """Decide, schedule and cap one group; what is planned goes to the writer."""
-    tz = customer.timezone if valid_timezone(customer.timezone) else org.timezone
-    if customer.timezone and tz != customer.timezone:
+    if customer.timezone and not valid_timezone(customer.timezone):
         report.invalid_timezones.add(customer.external_id)
-    outcome = decide(policy, customer.fact, invoices, today, done, scheduler.calendar)
-    if isinstance(outcome, Skip):
-        report.skipped[skip_category(outcome)] += 1
+    planned = decide_group(policy, org, today, scheduler, customer, invoices, done)
+    if isinstance(planned, Skip):
+        report.skipped[skip_category(planned)] += 1
         return
-    key = f"r{outcome.target.id}:{outcome.occurrence.name}"
-    when = scheduler.schedule(key, today, tz, outcome.track.veto_hours)
-    if outcome.deliveries and not scheduler.caps.take(
-        customer.fact.id, when.astimezone(ZoneInfo(tz)).date()
-    ):
-        report.skipped["frequency cap reached"] += 1
-        return
-    planned = Planned(customer, outcome, when, tz)
     report.planned_count += 1
     if keep is None or len(report.planned) < keep:
         report.planned.append(planned)
@@ -445,7 +505,7 @@ def _task_rows(
         rows.append(
             {
                 **base,
-                "idempotency_key": f"task:{p.base_key}",
+                "idempotency_key": task_key(p.base_key),
                 "assignee": resolve_assignee(spec.assignee, p.customer),
                 "summary": spec.summary.format(
                     customer=p.customer.name, count=len(d.invoices), total=f"{d.total} {d.currency}"
@@ -459,7 +519,7 @@ def _task_rows(
         rows.append(
             {
                 **base,
-                "idempotency_key": f"veto:{p.base_key}",
+                "idempotency_key": veto_key(p.base_key),
                 "assignee": resolve_assignee("salesperson", p.customer),
                 "summary": (
                     f"Review the reminder to {p.customer.name} ({d.total} {d.currency}) before "

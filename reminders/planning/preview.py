@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.models import Org
+from reminders.core.zones import customer_zone
 from reminders.sending.guard import local_today, message_context
 from sync.models import Customer, Receivable
 
@@ -31,6 +32,6 @@ def preview_context(session: Session, org: Org, customer: Customer) -> dict[str,
     if not invoices:
         return None
     currency = invoices[0].currency
-    today = local_today(datetime.now(UTC), customer.timezone or org.timezone)
+    today = local_today(datetime.now(UTC), customer_zone(customer.timezone, org.timezone))
     same = [i for i in invoices if i.currency == currency]
     return message_context(org, customer, same, currency, "friendly", today)

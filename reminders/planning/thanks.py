@@ -21,6 +21,7 @@ from dunlin.bulk import insert_ignoring_conflicts
 from dunlin.db import utcnow
 from dunlin.models import Org
 from reminders.core.decide import usable_groups
+from reminders.core.keys import base_key
 from reminders.core.policy import THANK_YOU_STEP, ThankYou
 from reminders.core.statuses import PLANNED, PROGRESS
 from reminders.models import Reminder
@@ -71,7 +72,7 @@ def plan_thanks(
         pairs = [pair for group in usable_groups(step, customer.fact) for pair in group]
         if not pairs:
             continue
-        key = f"r{invoice.id}:{THANK_YOU_STEP}"
+        key = base_key(invoice.id, THANK_YOU_STEP)
         when = send_time(customer, key)
         rows.append(_row(org, policy_label, today, invoice, pairs, key, when, step.template))
     return insert_ignoring_conflicts(

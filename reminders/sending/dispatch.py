@@ -30,6 +30,7 @@ from dunlin.models import Org
 from dunlin.orgs import get_org
 from reminders import ledger
 from reminders.core import statuses as s
+from reminders.core.keys import sibling_key
 from reminders.core.outcomes import BROKEN_PREFIX, Next, deferral, next_state
 from reminders.models import ChannelConfig, Reminder
 from reminders.sending.channels.base import Channel, Outcome, OutgoingMessage, SendResult
@@ -300,12 +301,11 @@ class Dispatcher:
     def _fall_back(self, session: Session, pending: _Pending) -> None:
         """The step's next channel group gets its own rows, keyed like planned ones."""
         group, rest = pending.row.fallbacks[0], pending.row.fallbacks[1:]
-        base_key = pending.message.key.rsplit(":", 1)[0]
         now = self.clock()
         rows = [
             {
                 **_copy(pending.row),
-                "idempotency_key": f"{base_key}:{channel}",
+                "idempotency_key": sibling_key(pending.message.key, channel),
                 "channel": channel,
                 "recipient": address,
                 "fallbacks": rest,

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from dunlin.db import same_org
 from dunlin.models import Org
+from reminders.core.keys import base_of, veto_key
 from reminders.core.policy import THANK_YOU_STEP
+from reminders.core.zones import customer_zone
 from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
 
@@ -52,7 +54,7 @@ def check_many(
             )
         )
     }
-    veto_keys = {r.id: "veto:" + r.idempotency_key.rsplit(":", 1)[0] for r in reminders}
+    veto_keys = {r.id: veto_key(base_of(r.idempotency_key)) for r in reminders}
     vetoed = set(
         session.scalars(
             select(Task.idempotency_key).where(
@@ -113,7 +115,7 @@ def _thanks_verdict(
     invoice = paid.get(reminder.target_receivable_id)
     if invoice is None:
         return Cancel("the invoice is no longer paid")
-    today = local_today(now, customer.timezone or org.timezone)
+    today = local_today(now, customer_zone(customer.timezone, org.timezone))
     context = message_context(org, customer, [invoice], reminder.currency, "courtesy", today)
     context["total"] = invoice.amount_total
     return Proceed(customer.language, context)
@@ -129,7 +131,7 @@ def _verdict(
 ) -> Cancel | Proceed:
     if customer is None:
         return Cancel("customer no longer exists")
-    today = local_today(now, customer.timezone or org.timezone)
+    today = local_today(now, customer_zone(customer.timezone, org.timezone))
     if customer.do_not_remind:
         return Cancel("customer is marked do-not-remind")
     if customer.paused_until is not None and today <= customer.paused_until:

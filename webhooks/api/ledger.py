@@ -11,8 +11,11 @@ from sqlalchemy import or_, select
 
 from dunlin.db import transaction
 from dunlin.events import record_event
-from dunlin.models import Event
+from dunlin.models import Event, Org
+from reminders.customer_actions import pause, resume
 from reminders.models import Reminder, Task
+from reminders.status import Money, status_summary
+from sync.customers import named
 from sync.models import Customer, Receivable
 from usecases.writeback import mask_recipient
 from webhooks.api import bp
@@ -96,6 +99,8 @@ def list_customers(p: Principal, query: s.CustomerQuery) -> s.CustomerList:
     if query.q:
         like = f"%{query.q}%"
         q = q.where(or_(Customer.name.like(like), Customer.external_id.like(like)))
+    if query.ref:
+        q = q.where(named(query.ref))
     if query.tier:
         q = q.where(Customer.tier == query.tier)
     with dunlin_app().factory() as db:
@@ -129,20 +134,25 @@ def get_customer(p: Principal, customer_id: int) -> s.CustomerOut:
 def patch_customer(p: Principal, customer_id: int, body: s.CustomerPatch) -> s.CustomerOut:
     with transaction(dunlin_app().factory) as db:
         customer = owned(db, Customer, customer_id, p)
-        for key, value in body.model_dump(exclude_unset=True).items():
-            setattr(
-                customer,
-                key,
-                value if value is not None or key == "paused_until" else getattr(customer, key),
+        changes = body.model_dump(exclude_unset=True)
+        if "paused_until" in changes:  # the one way to pause, with its own event
+            until = changes.pop("paused_until")
+            if until is None:
+                resume(db, customer, actor=p.actor)
+            else:
+                pause(db, customer, until, "other", actor=p.actor)
+        for key, value in changes.items():
+            if value is not None:
+                setattr(customer, key, value)
+        if changes:
+            record_event(
+                db,
+                p.org_id,
+                "customer.changed",
+                ", ".join(sorted(changes)),
+                subject=("customer", customer.id),
+                actor=p.actor,
             )
-        record_event(
-            db,
-            p.org_id,
-            "customer.changed",
-            ", ".join(sorted(body.model_fields_set)),
-            subject=("customer", customer.id),
-            actor=p.actor,
-        )
         return _customer(customer)
 
 
@@ -321,3 +331,48 @@ def list_events(p: Principal, query: s.EventQuery) -> s.EventList:
     with dunlin_app().factory() as db:
         rows, nxt = page(db, q, Event, query.after, query.limit)
         return s.EventList(items=[_event(e) for e in rows], next_after=nxt)
+
+
+def _money(money: Money) -> s.MoneyOut:
+    return s.MoneyOut(count=money.count, totals={c: str(a) for c, a in money.totals.items()})
+
+
+@operation(
+    bp,
+    "GET",
+    "/status",
+    "The org at a glance: what `dunlin status` shows",
+    tag="org",
+    roles=STAFF,
+    response=s.StatusOut,
+)
+def get_status(p: Principal) -> s.StatusOut:
+    with dunlin_app().factory() as db:
+        org = db.get(Org, p.org_id)
+        assert org is not None
+        summary = status_summary(db, org)
+    return s.StatusOut(
+        today=summary.today,
+        sources=[
+            s.SourceStatusOut(
+                name=line.name,
+                kind=line.kind,
+                status=line.status,
+                status_detail=line.status_detail,
+                last_synced_at=line.last_synced_at,
+            )
+            for line in summary.sources
+        ],
+        open=_money(summary.open),
+        overdue=_money(summary.overdue),
+        reminders=summary.reminders,
+        in_flight=summary.in_flight,
+        open_tasks=summary.open_tasks,
+        writebacks=summary.writebacks,
+        policy=summary.policy,
+        broken_channels=[
+            s.BrokenChannelOut(name=b.name, provider=b.provider, reason=b.reason)
+            for b in summary.broken_channels
+        ],
+        invalid_timezones=summary.invalid_timezones,
+    )

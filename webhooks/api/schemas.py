@@ -250,6 +250,11 @@ class CustomerList(BaseModel):
 
 class CustomerQuery(Page):
     q: str | None = Field(default=None, max_length=200, description="Name or external id contains.")
+    ref: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Exactly this external id or name (found as `dunlin explain` finds them).",
+    )
     tier: Literal["A", "B", "C"] | None = None
 
 
@@ -403,3 +408,38 @@ class ChannelTestOut(BaseModel):
     outcome: str
     detail: str
     provider_message_id: str | None
+
+
+class SourceStatusOut(BaseModel):
+    name: str
+    kind: str
+    status: str
+    status_detail: str
+    last_synced_at: datetime | None
+
+
+class MoneyOut(BaseModel):
+    count: int
+    totals: dict[str, str] = Field(description="Open amount per currency, as decimal text.")
+
+
+class BrokenChannelOut(BaseModel):
+    name: str
+    provider: str
+    reason: str
+
+
+class StatusOut(BaseModel):
+    """What `dunlin status` shows (without queue depths, which live in Redis)."""
+
+    today: date
+    sources: list[SourceStatusOut]
+    open: MoneyOut
+    overdue: MoneyOut
+    reminders: dict[str, int] = Field(description="Ledger rows by status.")
+    in_flight: int
+    open_tasks: int
+    writebacks: dict[str, int] = Field(description="Failed and pending write-backs.")
+    policy: str
+    broken_channels: list[BrokenChannelOut]
+    invalid_timezones: list[str] = Field(description="Customers' external ids.")
