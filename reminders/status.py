@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dunlin.app import clock
 from dunlin.models import Org
+from reminders.core import statuses
 from reminders.core.zones import valid_timezone
 from reminders.models import Reminder, Task
 from reminders.planning.policy_store import active_policy
@@ -64,11 +65,11 @@ class StatusSummary:
 
     @property
     def in_flight(self) -> int:
-        return self.reminders.get("queued", 0) + self.reminders.get("sending", 0)
+        return sum(self.reminders.get(status, 0) for status in statuses.IN_FLIGHT)
 
     @property
     def uncertain(self) -> int:
-        return self.reminders.get("uncertain", 0)
+        return self.reminders.get(statuses.UNCERTAIN, 0)
 
 
 def _money(rows: Iterable[tuple[str, Decimal]]) -> Money:
