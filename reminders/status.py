@@ -65,7 +65,7 @@ class StatusSummary:
 
     @property
     def in_flight(self) -> int:
-        return sum(self.reminders.get(status, 0) for status in statuses.IN_FLIGHT)
+        return sum(self.reminders.get(status, 0) for status in (statuses.QUEUED, statuses.SENDING))
 
     @property
     def uncertain(self) -> int:
