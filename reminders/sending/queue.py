@@ -181,23 +181,37 @@ def enqueue_due(
 
 def lost_jobs(redis: Redis, job_ids: Sequence[str]) -> set[str]:
     """Jobs that will never deliver their rows: gone from Redis, finished or failed with rows
-    still queued, or started by a worker that stopped beating (killed)."""
+    still queued, started by a worker that stopped beating (killed), or taken off their queue
+    by a worker that died before the job began (still "queued" in its hash, in no queue: RQ
+    would only notice at its next maintenance, minutes later). Requeuing a job that was about
+    to start is harmless: claiming is atomic in SQL."""
     lost = set()
     jobs = Job.fetch_many(list(job_ids), connection=redis)
     pipe = redis.pipeline()
     for job_id in job_ids:
         pipe.exists(alive_key(job_id))
     beating = pipe.execute()
+    waiting: list[tuple[str, Job]] = []
     for job_id, job, alive in zip(job_ids, jobs, beating, strict=True):
         if job is None:
             lost.add(job_id)
             continue
         status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED and not alive:
+            waiting.append((job_id, job))
+            continue
         if status in LIVE_STATES:
             continue
         if status == JobStatus.STARTED and alive:
             continue
         lost.add(job_id)
+    if waiting:
+        pipe = redis.pipeline()
+        for job_id, job in waiting:
+            pipe.lpos(Queue(job.origin, connection=redis).key, job_id)
+        for (job_id, _), position in zip(waiting, pipe.execute(), strict=True):
+            if position is None:
+                lost.add(job_id)
     return lost
 
 
