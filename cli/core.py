@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import func, select
@@ -21,11 +22,20 @@ from reminders.planning.planner import valid_timezone
 from reminders.planning.policy_store import active_policy
 from sync.models import Customer, Receivable, Source
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from cli import CliState
+    from dunlin.app import App
+
 
 @click.command()
 @click.option("--name", help="Display name of the org (used in messages).")
 @click.pass_obj
-def init(state, name: str | None) -> None:  # type: ignore[no-untyped-def]
+def init(state: CliState, name: str | None) -> None:
     """Create or upgrade the database schema and create the org."""
     app = state.app(require_schema=False)
     upgrade(app.engine)
@@ -45,7 +55,7 @@ def secret_key() -> None:
     click.echo(generate_key())
 
 
-def invalid_timezone_customers(session, org_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+def invalid_timezone_customers(session: Session, org_id: int) -> list[str]:
     """External ids of customers whose time zone is set but unknown."""
     rows = session.execute(
         select(Customer.external_id, Customer.timezone).where(
@@ -71,13 +81,16 @@ def invalid_timezone_customers(session, org_id: int) -> list[str]:  # type: igno
 )
 @click.option("--resume", is_flag=True, help="End the pause now.")
 @click.pass_obj
-def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # type: ignore[no-untyped-def]
+def pause(
+    state: CliState, customer: str, until: datetime | None, reason: str, resume: bool
+) -> None:
     """Pause reminders to a customer (a promise to pay, a snooze) until a date, or resume them."""
     from dunlin.errors import DunlinError, NotFound
     from dunlin.events import record_event
 
     if not resume and until is None:
         raise DunlinError(t("give --until DATE or --resume", "请指定 --until 日期 或 --resume"))
+    day = None if resume or until is None else until.date()
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
@@ -90,25 +103,24 @@ def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # ty
         if not rows:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
         for row in rows:
-            row.paused_until = None if resume else until.date()
+            row.paused_until = day
             record_event(
                 session,
                 org.id,
                 "customer.resumed" if resume else f"customer.paused.{reason}",
                 row.name,
                 subject=("customer", row.id),
-                data={"until": None if resume else until.date().isoformat()},
+                data={"until": None if day is None else day.isoformat()},
             )
     console.print(
         t(
-            f"{customer}: " + ("resumed" if resume else f"paused until {until.date()} ({reason})"),
-            f"{customer}："
-            + ("已恢复提醒" if resume else f"暂停提醒至 {until.date()}（{reason}）"),
+            f"{customer}: " + ("resumed" if resume else f"paused until {day} ({reason})"),
+            f"{customer}：" + ("已恢复提醒" if resume else f"暂停提醒至 {day}（{reason}）"),
         )
     )
 
 
-def _sum_by_currency(rows) -> str:  # type: ignore[no-untyped-def]
+def _sum_by_currency(rows: Iterable[tuple[str, Decimal]]) -> str:
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for currency, amount in rows:
         totals[currency] += amount
@@ -119,7 +131,7 @@ def _sum_by_currency(rows) -> str:  # type: ignore[no-untyped-def]
 
 @click.command()
 @click.pass_obj
-def status(state) -> None:  # type: ignore[no-untyped-def]
+def status(state: CliState) -> None:
     """Show sources, open and overdue receivables, the reminder ledger and open tasks."""
     app = state.app()
     with app.factory() as session:
@@ -223,16 +235,18 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def show_writebacks(session, org_id: int) -> None:  # type: ignore[no-untyped-def]
+def show_writebacks(session: Session, org_id: int) -> None:
     """Write-back never blocks sending, so its failures must be visible here."""
     from sync.models import Writeback
 
-    counts = dict(
+    counts: dict[str, int] = dict(
         session.execute(
             select(Writeback.status, func.count())
             .where(Writeback.org_id == org_id, Writeback.status.in_(("pending", "failed")))
             .group_by(Writeback.status)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     if counts.get("failed") or counts.get("pending"):
         failed, pending = counts.get("failed", 0), counts.get("pending", 0)
@@ -244,7 +258,7 @@ def show_writebacks(session, org_id: int) -> None:  # type: ignore[no-untyped-de
         )
 
 
-def show_dispatch(app, session, org_id: int, by_status: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+def show_dispatch(app: App, session: Session, org_id: int, by_status: dict[str, int]) -> None:
     """In flight, failing channels, and queue depths when Redis answers."""
     from reminders.sending.channel_store import channel_configs
     from reminders.sending.queue import queue_depths

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import or_, select
@@ -31,10 +32,15 @@ from reminders.sending.queue import queue_name
 from reminders.sending.render import Renderer
 from sync.models import Customer
 
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from cli import CliState
+
 log = logging.getLogger(__name__)
 
 
-def redis_connection(state):  # type: ignore[no-untyped-def]
+def redis_connection(state: CliState) -> Redis:
     from redis import Redis
 
     return Redis.from_url(state.settings.redis_url)
@@ -55,7 +61,7 @@ def redis_connection(state):  # type: ignore[no-untyped-def]
     help="Fork a child per job (rq.Worker) instead of running jobs in-process (SimpleWorker).",
 )
 @click.pass_obj
-def worker_command(state, queues: str, burst: bool, fork: bool) -> None:  # type: ignore[no-untyped-def]
+def worker_command(state: CliState, queues: str, burst: bool, fork: bool) -> None:
     """Run an RQ worker that sends queued reminders and pushed syncs (needs Redis:
     DUNLIN_REDIS_URL)."""
     from rq import Queue
@@ -103,7 +109,9 @@ def channels() -> None:
     help="A secret to store encrypted; read from DUNLIN_SECRET_<NAME> or asked for without echo.",
 )
 @click.pass_obj
-def channels_add(state, name, provider, settings, secrets) -> None:  # type: ignore[no-untyped-def]
+def channels_add(
+    state: CliState, name: str, provider: str, settings: tuple[str, ...], secrets: tuple[str, ...]
+) -> None:
     """Configure (or replace) the provider for a channel; secrets are stored encrypted."""
     app = state.app()
     values = _nested(key_values(settings, "--set", numbers=True))
@@ -138,7 +146,7 @@ def _nested(values: dict[str, object]) -> dict[str, object]:
 
 @channels.command("list")
 @click.pass_obj
-def channels_list(state) -> None:  # type: ignore[no-untyped-def]
+def channels_list(state: CliState) -> None:
     """Show which provider serves each channel, and which are broken."""
     app = state.app()
     box = secret_box(state)
@@ -176,7 +184,7 @@ def channels_list(state) -> None:  # type: ignore[no-untyped-def]
 @click.argument("name", type=click.Choice(CHANNELS))
 @click.option("--to", "address", required=True, help="Where to send the test message.")
 @click.pass_obj
-def channels_test(state, name: str, address: str) -> None:  # type: ignore[no-untyped-def]
+def channels_test(state: CliState, name: str, address: str) -> None:
     """Send one real test message and print the provider's answer."""
     app = state.app()
     box = secret_box(state)
@@ -201,7 +209,7 @@ def channels_test(state, name: str, address: str) -> None:  # type: ignore[no-un
 @channels.command("enable")
 @click.argument("name", type=click.Choice(CHANNELS))
 @click.pass_obj
-def channels_enable(state, name: str) -> None:  # type: ignore[no-untyped-def]
+def channels_enable(state: CliState, name: str) -> None:
     """Clear a channel's broken mark after fixing it; held reminders become due now."""
     app = state.app()
     with app.factory() as session, session.begin():
@@ -218,7 +226,7 @@ def channels_enable(state, name: str) -> None:  # type: ignore[no-untyped-def]
 @channels.command("remove")
 @click.argument("name", type=click.Choice(CHANNELS))
 @click.pass_obj
-def channels_remove(state, name: str) -> None:  # type: ignore[no-untyped-def]
+def channels_remove(state: CliState, name: str) -> None:
     """Remove a channel's config (it falls back to the outbox)."""
     app = state.app()
     with app.factory() as session, session.begin():
@@ -239,7 +247,9 @@ def templates() -> None:
 @click.option("--locale", type=click.Choice(["zh_CN", "en_US"]), help="Default: the customer's.")
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
 @click.pass_obj
-def templates_preview(state, name: str, customer: str, locale: str | None, show_html: bool) -> None:  # type: ignore[no-untyped-def]
+def templates_preview(
+    state: CliState, name: str, customer: str, locale: str | None, show_html: bool
+) -> None:
     """Render template NAME for a customer's open invoices, without sending anything."""
     from reminders.planning.preview import preview_context
 

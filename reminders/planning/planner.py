@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,8 +92,13 @@ def skip_category(skip: Skip) -> str:
     return skip.reason.split(":")[0].split(" / ")[0]
 
 
+def valid_timezone(name: str | None) -> TypeGuard[str]:
+    """True for a zone name tzdata knows; the guard lets callers use the name as a str."""
+    return _zone_exists(name)
+
+
 @lru_cache(maxsize=1024)
-def valid_timezone(name: str | None) -> bool:
+def _zone_exists(name: str | None) -> bool:
     if not name:
         return False
     try:
