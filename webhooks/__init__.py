@@ -9,9 +9,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Flask, Response, abort, json, jsonify
+from flask import Flask, abort, json, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from dunlin.alerts import install_alerts
 from dunlin.app import App
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     flask_app.register_blueprint(customer_links.bp)
 
     @flask_app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz() -> ResponseReturnValue:
         """Liveness plus a round trip to the database, for load balancers and deploy checks."""
         try:
             with dunlin.engine.connect() as conn:

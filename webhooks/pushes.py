@@ -22,6 +22,7 @@ from typing import Any
 
 import jmespath
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from dunlin.db import transaction
@@ -49,11 +50,12 @@ def push_syncs() -> PushSyncs:
     extensions = current_app.extensions
     if "dunlin_push_syncs" not in extensions:
         extensions["dunlin_push_syncs"] = PushSyncs(dunlin_app())
-    return extensions["dunlin_push_syncs"]
+    syncs: PushSyncs = extensions["dunlin_push_syncs"]
+    return syncs
 
 
 @bp.post("/push/<int:source_id>")
-def push(source_id: int):  # type: ignore[no-untyped-def]
+def push(source_id: int) -> ResponseReturnValue:
     source, config, credentials = _source(source_id)
     secret = RestPush.first(credentials, config.secret)
     if not secret:
