@@ -177,7 +177,9 @@ class RestConnector:
         auth = self.source.auth
         kind = self.settings.get("app_type") or auth.app_type
         if kind == "self_built":
-            signer = YonSuiteSelfAppSigner(self._secret("app_key"), self._secret("app_secret"))
+            signer: YonSuiteSelfAppSigner | YonSuiteSuiteSigner = YonSuiteSelfAppSigner(
+                self._secret("app_key"), self._secret("app_secret")
+            )
             return signer, auth.token_url or ""
         if kind != "suite":
             raise SourceConfigError(f"app_type must be self_built or suite, not {kind!r}")
@@ -326,7 +328,8 @@ class RestConnector:
     # ---- reading -----------------------------------------------------------------------------
 
     def _entity(self, entity: str) -> RestEntity:
-        return entity_spec(self.source, entity)
+        spec: RestEntity = entity_spec(self.source, entity)
+        return spec
 
     def begin(self, entity: str, stored: dict[str, Any], *, full: bool) -> dict[str, Any]:
         if stored.get("running") and not full:
@@ -420,7 +423,7 @@ class RestConnector:
         for entity in ("customers", "receivables"):
             page = self.read_page(entity, self.begin(entity, {}, full=True))
             capabilities[f"{entity}_first_page"] = len(page.records)
-            describe = self.source.describe.get(entity)  # type: ignore[call-overload]
+            describe = self.source.describe.get(entity)
             if describe is not None:
                 known = self._described_fields(describe)
                 capabilities[f"{entity}_fields_in_source"] = ", ".join(sorted(known)[:40])
