@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import or_, select
@@ -136,10 +136,10 @@ def _nested(values: dict[str, object]) -> dict[str, object]:
         if isinstance(value, str) and value[:1] in "[{":
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
-        node = out
+        node: dict[str, Any] = out  # each part down is a dict this loop made
         *parents, leaf = key.split(".")
         for part in parents:
-            node = node.setdefault(part, {})  # type: ignore[assignment]
+            node = node.setdefault(part, {})
         node[leaf] = value
     return out
 

@@ -210,8 +210,8 @@ def _python_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(default, ScalarElementColumnDefault):
             found[column.name] = default.arg
         elif isinstance(default, CallableColumnDefault):
-            # No execution context outside a statement; our defaults (utcnow) take none.
-            found[column.name] = default.arg(None)  # type: ignore[arg-type]
+            # SQLAlchemy wraps a default that takes no context in one that ignores it.
+            found[column.name] = default.arg(None)  # type: ignore[arg-type]  # no context here
     return found
 
 

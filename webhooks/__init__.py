@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if key:
         redacting_filter.known.add(key)
     flask_app.config["SECRET_KEY"] = flask_secret(key) if key else secrets.token_bytes(32)
-    flask_app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    flask_app.json.ensure_ascii = False  # type: ignore[attr-defined]  # typed as the base provider
     security.install(flask_app, settings)
     for blueprint in (payments.bp, pushes.bp, receipts.bp, api.bp):
         # Machine callers: signatures, path secrets or bearer tokens instead of cookies. The
