@@ -83,4 +83,4 @@ test-latest:
 	$(LATEST)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(LATEST) .dunlin .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .dunlin .pytest_cache .ruff_cache .mypy_cache
