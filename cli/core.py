@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from cli.output import console, source_health, table
@@ -14,11 +16,17 @@ from dunlin.vocabulary import CHANNELS
 from reminders.customer_actions import PAUSE_REASONS
 from reminders.status import Money, StatusSummary, status_summary
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from cli import CliState
+    from dunlin.app import App
+
 
 @click.command()
 @click.option("--name", help="Display name of the org (used in messages).")
 @click.pass_obj
-def init(state, name: str | None) -> None:  # type: ignore[no-untyped-def]
+def init(state: CliState, name: str | None) -> None:
     """Create or upgrade the database schema and create the org."""
     app = state.app(require_schema=False)
     upgrade(app.engine)
@@ -54,7 +62,9 @@ def secret_key() -> None:
 )
 @click.option("--resume", is_flag=True, help="End the pause now.")
 @click.pass_obj
-def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # type: ignore[no-untyped-def]
+def pause(
+    state: CliState, customer: str, until: datetime | None, reason: str, resume: bool
+) -> None:
     """Pause reminders to a customer (a promise to pay, a snooze) until a date, or resume them."""
     from dunlin.errors import DunlinError, NotFound
     from reminders.customer_actions import pause as pause_customer
@@ -63,6 +73,7 @@ def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # ty
 
     if not resume and until is None:
         raise DunlinError(t("give --until DATE or --resume", "请指定 --until 日期 或 --resume"))
+    day = None if resume or until is None else until.date()
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
@@ -73,12 +84,12 @@ def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # ty
             if resume:
                 resume_customer(session, row)
             else:
-                pause_customer(session, row, until.date(), reason)
+                assert day is not None  # refused above: --until is given unless --resume
+                pause_customer(session, row, day, reason)
     console.print(
         t(
-            f"{customer}: " + ("resumed" if resume else f"paused until {until.date()} ({reason})"),
-            f"{customer}："
-            + ("已恢复提醒" if resume else f"暂停提醒至 {until.date()}（{reason}）"),
+            f"{customer}: " + ("resumed" if resume else f"paused until {day} ({reason})"),
+            f"{customer}：" + ("已恢复提醒" if resume else f"暂停提醒至 {day}（{reason}）"),
         )
     )
 
@@ -91,7 +102,7 @@ def _sum_by_currency(money: Money) -> str:
 
 @click.command()
 @click.pass_obj
-def status(state) -> None:  # type: ignore[no-untyped-def]
+def status(state: CliState) -> None:
     """Show sources, open and overdue receivables, the reminder ledger and open tasks."""
     app = state.app()
     with app.factory() as session:
@@ -171,7 +182,7 @@ def show_writebacks(summary: StatusSummary) -> None:
         )
 
 
-def show_dispatch(app, summary: StatusSummary) -> None:  # type: ignore[no-untyped-def]
+def show_dispatch(app: App, summary: StatusSummary) -> None:
     """In flight, failing channels, and queue depths when Redis answers."""
     from reminders.sending.queue import queue_depths
 

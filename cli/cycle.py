@@ -6,6 +6,7 @@ import logging
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -27,6 +28,9 @@ from reminders.sending.dispatch import SendReport, send_due
 from reminders.sending.links import links_for
 from reminders.sending.live import live_balances
 from sync.customers import find_customers
+
+if TYPE_CHECKING:
+    from cli import CliState
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +236,10 @@ def show_send(app: App, org_slug: str, report: SendReport) -> None:
 @click.option("--show", default=30, show_default=True, help="How many planned rows to list.")
 @click.pass_obj
 def plan_command(
-    state,
+    state: CliState,
     dry_run: bool,
     as_of: datetime | None,
-    policy_file: Path | None,  # type: ignore[no-untyped-def]
+    policy_file: Path | None,
     show: int,
 ) -> None:
     """Decide today's reminders and write them to the ledger (idempotent)."""
@@ -262,7 +266,9 @@ def plan_command(
     help="Keep going: repeat every N seconds (the dispatcher process of a deployment).",
 )
 @click.pass_obj
-def send_command(state, as_of: datetime | None, queue: bool | None, every: int | None) -> None:  # type: ignore[no-untyped-def]
+def send_command(
+    state: CliState, as_of: datetime | None, queue: bool | None, every: int | None
+) -> None:
     """Send the reminders that are due, through the configured channels (the local outbox for
     channels not configured)."""
     app = state.app()
@@ -293,7 +299,7 @@ def send_command(state, as_of: datetime | None, queue: bool | None, every: int |
 @queue_option
 @click.option("--show", default=10, show_default=True, help="How many planned rows to list.")
 @click.pass_obj
-def run_command(state, as_of: datetime | None, queue: bool | None, show: int) -> None:  # type: ignore[no-untyped-def]
+def run_command(state: CliState, as_of: datetime | None, queue: bool | None, show: int) -> None:
     """One full cycle: plan today's reminders, then send the due ones (or queue them)."""
     app = state.app()
     run_clock = _org_clock(app, state.org, as_of)
@@ -310,7 +316,9 @@ def run_command(state, as_of: datetime | None, queue: bool | None, show: int) ->
 @date_option
 @policy_option
 @click.pass_obj
-def explain_command(state, customer: str, as_of: datetime | None, policy_file: Path | None) -> None:  # type: ignore[no-untyped-def]
+def explain_command(
+    state: CliState, customer: str, as_of: datetime | None, policy_file: Path | None
+) -> None:
     """Say why a customer (external id or exact name) does or does not get a reminder.
 
     Runs the planner's own decision, scheduling and caps as a dry run for that customer.

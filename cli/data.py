@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,9 @@ from dunlin.i18n import t
 from mappings import MappingError, load_mapping, shipped_names
 from mappings.paths import mapped_paths
 from sync.importer import import_file
+
+if TYPE_CHECKING:
+    from cli import CliState
 
 
 def estimate_rows(path: Path) -> int | None:
@@ -50,10 +54,10 @@ def estimate_rows(path: Path) -> int | None:
 )
 @click.pass_obj
 def import_command(
-    state,
+    state: CliState,
     file: Path,
     mapping_name: str,
-    source_name: str | None,  # type: ignore[no-untyped-def]
+    source_name: str | None,
     skip_invalid: bool,
     rejects_path: Path | None,
 ) -> None:
@@ -112,7 +116,7 @@ def mappings() -> None:
     help="Also connect to this source and check that every field the mapping reads exists.",
 )
 @click.pass_obj
-def mappings_check(state, name_or_file: str, source_name: str | None) -> None:  # type: ignore[no-untyped-def]
+def mappings_check(state: CliState, name_or_file: str, source_name: str | None) -> None:
     """Validate a mapping; prints every error with its line number."""
     try:
         mapping = load_mapping(name_or_file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import func, select
@@ -24,6 +25,9 @@ from reminders.models import Reminder
 from reminders.planning.planner import plan
 from sync.importer import import_file
 
+if TYPE_CHECKING:
+    from cli import CliState
+
 DEMO_ORG = "demo"
 
 
@@ -32,7 +36,7 @@ DEMO_ORG = "demo"
     "--customers", default=240, show_default=True, help="How many sample customers to generate."
 )
 @click.pass_obj
-def demo(state, customers: int) -> None:  # type: ignore[no-untyped-def]
+def demo(state: CliState, customers: int) -> None:
     """Run Dunlin end to end on a generated sample (SQLite + local outbox, no setup).
 
     Running it again changes nothing: the import updates the same rows and the ledger already

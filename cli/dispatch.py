@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,10 +30,15 @@ from reminders.sending.channels.registry import HeldChannel, build_channel, prov
 from reminders.sending.queue import queue_name
 from reminders.sending.render import Renderer
 
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from cli import CliState
+
 log = logging.getLogger(__name__)
 
 
-def redis_connection(state):  # type: ignore[no-untyped-def]
+def redis_connection(state: CliState) -> Redis:
     from redis import Redis
 
     return Redis.from_url(state.settings.redis_url)
@@ -53,7 +59,7 @@ def redis_connection(state):  # type: ignore[no-untyped-def]
     help="Fork a child per job (rq.Worker) instead of running jobs in-process (SimpleWorker).",
 )
 @click.pass_obj
-def worker_command(state, queues: str, burst: bool, fork: bool) -> None:  # type: ignore[no-untyped-def]
+def worker_command(state: CliState, queues: str, burst: bool, fork: bool) -> None:
     """Run an RQ worker that sends queued reminders and pushed syncs (needs Redis:
     DUNLIN_REDIS_URL)."""
     from rq import Queue
@@ -101,7 +107,9 @@ def channels() -> None:
     help="A secret to store encrypted; read from DUNLIN_SECRET_<NAME> or asked for without echo.",
 )
 @click.pass_obj
-def channels_add(state, name, provider, settings, secrets) -> None:  # type: ignore[no-untyped-def]
+def channels_add(
+    state: CliState, name: str, provider: str, settings: tuple[str, ...], secrets: tuple[str, ...]
+) -> None:
     """Configure (or replace) the provider for a channel; secrets are stored encrypted."""
     app = state.app()
     values = _nested(key_values(settings, "--set", numbers=True))
@@ -126,17 +134,17 @@ def _nested(values: dict[str, object]) -> dict[str, object]:
         if isinstance(value, str) and value[:1] in "[{":
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
-        node = out
+        node: dict[str, Any] = out  # each part down is a dict this loop made
         *parents, leaf = key.split(".")
         for part in parents:
-            node = node.setdefault(part, {})  # type: ignore[assignment]
+            node = node.setdefault(part, {})
         node[leaf] = value
     return out
 
 
 @channels.command("list")
 @click.pass_obj
-def channels_list(state) -> None:  # type: ignore[no-untyped-def]
+def channels_list(state: CliState) -> None:
     """Show which provider serves each channel, and which are broken."""
     app = state.app()
     box = secret_box(state)
@@ -174,7 +182,7 @@ def channels_list(state) -> None:  # type: ignore[no-untyped-def]
 @click.argument("name", type=click.Choice(CHANNELS))
 @click.option("--to", "address", required=True, help="Where to send the test message.")
 @click.pass_obj
-def channels_test(state, name: str, address: str) -> None:  # type: ignore[no-untyped-def]
+def channels_test(state: CliState, name: str, address: str) -> None:
     """Send one real test message and print the provider's answer."""
     app = state.app()
     box = secret_box(state)
@@ -199,7 +207,7 @@ def channels_test(state, name: str, address: str) -> None:  # type: ignore[no-un
 @channels.command("enable")
 @click.argument("name", type=click.Choice(CHANNELS))
 @click.pass_obj
-def channels_enable(state, name: str) -> None:  # type: ignore[no-untyped-def]
+def channels_enable(state: CliState, name: str) -> None:
     """Clear a channel's broken mark after fixing it; held reminders become due now."""
     app = state.app()
     with app.factory() as session, session.begin():
@@ -216,7 +224,7 @@ def channels_enable(state, name: str) -> None:  # type: ignore[no-untyped-def]
 @channels.command("remove")
 @click.argument("name", type=click.Choice(CHANNELS))
 @click.pass_obj
-def channels_remove(state, name: str) -> None:  # type: ignore[no-untyped-def]
+def channels_remove(state: CliState, name: str) -> None:
     """Remove a channel's config (it falls back to the outbox)."""
     app = state.app()
     with app.factory() as session, session.begin():
@@ -237,7 +245,9 @@ def templates() -> None:
 @click.option("--locale", type=click.Choice(["zh_CN", "en_US"]), help="Default: the customer's.")
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
 @click.pass_obj
-def templates_preview(state, name: str, customer: str, locale: str | None, show_html: bool) -> None:  # type: ignore[no-untyped-def]
+def templates_preview(
+    state: CliState, name: str, customer: str, locale: str | None, show_html: bool
+) -> None:
     """Render template NAME for a customer's open invoices, without sending anything."""
     from reminders.planning.preview import preview_context
     from sync.customers import find_customers

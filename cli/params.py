@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dunlin.crypto import SecretBox
 from dunlin.i18n import t
 
+if TYPE_CHECKING:
+    from cli import CliState
 
-def secret_box(state) -> SecretBox:  # type: ignore[no-untyped-def]
+
+def secret_box(state: CliState) -> SecretBox:
     return SecretBox(state.settings.require_secret_key())
 
 

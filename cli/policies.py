@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import select
@@ -17,6 +18,9 @@ from dunlin.yamlsource import ConfigFileError, read_config
 from reminders.models import PolicyVersion, Task
 from reminders.planning.policy_file import load_policy
 from reminders.planning.policy_store import active_policy, org_tags, save_version, versions
+
+if TYPE_CHECKING:
+    from cli import CliState
 
 FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
@@ -35,7 +39,7 @@ def policies() -> None:
 @policies.command("check")
 @click.argument("file", type=FILE)
 @click.pass_obj
-def policies_check(state, file: Path) -> None:  # type: ignore[no-untyped-def]
+def policies_check(state: CliState, file: Path) -> None:
     """Validate a policy file against the org's templates, channels and customer tags."""
     app = state.app()
     with app.factory() as session:
@@ -55,7 +59,7 @@ def policies_check(state, file: Path) -> None:  # type: ignore[no-untyped-def]
 @policies.command("load")
 @click.argument("file", type=FILE)
 @click.pass_obj
-def policies_load(state, file: Path) -> None:  # type: ignore[no-untyped-def]
+def policies_load(state: CliState, file: Path) -> None:
     """Store the file as a new version of its policy and make it the active one."""
     app = state.app()
     try:
@@ -83,7 +87,7 @@ def policies_load(state, file: Path) -> None:  # type: ignore[no-untyped-def]
 
 @policies.command("list")
 @click.pass_obj
-def policies_list(state) -> None:  # type: ignore[no-untyped-def]
+def policies_list(state: CliState) -> None:
     """Every stored version, newest first; the active one is marked."""
     app = state.app()
     with app.factory() as session:
@@ -118,7 +122,7 @@ def policies_list(state) -> None:  # type: ignore[no-untyped-def]
 @click.argument("name")
 @click.option("--version", "number", type=int, help="Default: the newest.")
 @click.pass_obj
-def policies_show(state, name: str, number: int | None) -> None:  # type: ignore[no-untyped-def]
+def policies_show(state: CliState, name: str, number: int | None) -> None:
     """Print a stored version's YAML exactly as it was loaded."""
     app = state.app()
     with app.factory() as session:
@@ -143,7 +147,7 @@ def tasks() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include done and vetoed tasks.")
 @click.option("--limit", default=50, show_default=True)
 @click.pass_obj
-def tasks_list(state, show_all: bool, limit: int) -> None:  # type: ignore[no-untyped-def]
+def tasks_list(state: CliState, show_all: bool, limit: int) -> None:
     """Tasks, soonest due first."""
     app = state.app()
     with app.factory() as session:
@@ -178,7 +182,9 @@ def tasks_list(state, show_all: bool, limit: int) -> None:  # type: ignore[no-un
     )
 
 
-def _set_status(state, task_id: int, status: str, allowed_kind: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def _set_status(
+    state: CliState, task_id: int, status: str, allowed_kind: str | None = None
+) -> None:
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
@@ -198,7 +204,7 @@ def _set_status(state, task_id: int, status: str, allowed_kind: str | None = Non
 @tasks.command("veto")
 @click.argument("task_id", type=int)
 @click.pass_obj
-def tasks_veto(state, task_id: int) -> None:  # type: ignore[no-untyped-def]
+def tasks_veto(state: CliState, task_id: int) -> None:
     """Stop the reminder a review task is holding; it will not be sent."""
     _set_status(state, task_id, "vetoed", allowed_kind="veto")
 
@@ -206,7 +212,7 @@ def tasks_veto(state, task_id: int) -> None:  # type: ignore[no-untyped-def]
 @tasks.command("done")
 @click.argument("task_id", type=int)
 @click.pass_obj
-def tasks_done(state, task_id: int) -> None:  # type: ignore[no-untyped-def]
+def tasks_done(state: CliState, task_id: int) -> None:
     """Mark a task done."""
     _set_status(state, task_id, "done")
 

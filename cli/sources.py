@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import select
@@ -27,6 +27,10 @@ from sync.sources import (
 )
 from usecases.sources import remove_source
 from usecases.writeback import write_back
+
+if TYPE_CHECKING:
+    from cli import CliState
+    from connectors.base import Connector
 
 
 @click.group()
@@ -68,7 +72,15 @@ def sources() -> None:
     "DUNLIN_SECRET_<NAME> or asked for without echo. Never pass secrets on the command line.",
 )
 @click.pass_obj
-def sources_add(state, name, mapping_name, url, settings, credential, secrets) -> None:  # type: ignore[no-untyped-def]
+def sources_add(
+    state: CliState,
+    name: str,
+    mapping_name: str,
+    url: str,
+    settings: tuple[str, ...],
+    credential: tuple[str, ...],
+    secrets: tuple[str, ...],
+) -> None:
     """Add a source; credentials are encrypted with DUNLIN_SECRET_KEY before they are stored."""
     mapping = load_mapping(mapping_name)
     if mapping.kind == "spreadsheet":
@@ -109,7 +121,14 @@ def sources_add(state, name, mapping_name, url, settings, credential, secrets) -
     "from DUNLIN_SECRET_<NAME> or asked for without echo.",
 )
 @click.pass_obj
-def sources_update(state, name, url, settings, credential, secrets) -> None:  # type: ignore[no-untyped-def]
+def sources_update(
+    state: CliState,
+    name: str,
+    url: str | None,
+    settings: tuple[str, ...],
+    credential: tuple[str, ...],
+    secrets: tuple[str, ...],
+) -> None:
     """Change a source's URL, settings or credentials; what is not named stays as it was."""
     box = secret_box(state)
     credentials = key_values(credential, "--credential")
@@ -131,7 +150,7 @@ def sources_update(state, name, url, settings, credential, secrets) -> None:  # 
 
 @sources.command("list")
 @click.pass_obj
-def sources_list(state) -> None:  # type: ignore[no-untyped-def]
+def sources_list(state: CliState) -> None:
     """List sources with their status; credentials are shown masked."""
     app = state.app()
     box = secret_box(state)
@@ -165,7 +184,7 @@ def sources_list(state) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def _connect(state, name: str, mapping_name: str | None = None):  # type: ignore[no-untyped-def]
+def _connect(state: CliState, name: str, mapping_name: str | None = None) -> Connector:
     app = state.app()
     box = secret_box(state)
     with app.factory() as session:
@@ -174,7 +193,7 @@ def _connect(state, name: str, mapping_name: str | None = None):  # type: ignore
         return state.open_connector(mapping, source.settings or {}, credentials_of(box, source))
 
 
-def check_source_fields(state, name: str, mapping_name: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def check_source_fields(state: CliState, name: str, mapping_name: str | None = None) -> None:
     """Connect, report the server and capabilities, fail naming any field the source lacks."""
     connector = _connect(state, name, mapping_name)
     try:
@@ -210,13 +229,13 @@ def check_source_fields(state, name: str, mapping_name: str | None = None) -> No
 @sources.command("test")
 @click.argument("name")
 @click.pass_obj
-def sources_test(state, name: str) -> None:  # type: ignore[no-untyped-def]
+def sources_test(state: CliState, name: str) -> None:
     """Log in, show the server version and what it can do, check the mapping's fields."""
     check_source_fields(state, name)
     show_push(state, name)
 
 
-def show_push(state, name: str) -> None:  # type: ignore[no-untyped-def]
+def show_push(state: CliState, name: str) -> None:
     """Where the source's data-change pushes go, and whether their secret is stored."""
     app = state.app()
     with app.factory() as session:
@@ -249,7 +268,7 @@ def show_push(state, name: str) -> None:  # type: ignore[no-untyped-def]
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def sources_remove(state, name: str, yes: bool) -> None:  # type: ignore[no-untyped-def]
+def sources_remove(state: CliState, name: str, yes: bool) -> None:
     """Remove a source and everything synced from it."""
     if not yes:
         click.confirm(
@@ -270,7 +289,7 @@ def sources_remove(state, name: str, yes: bool) -> None:  # type: ignore[no-unty
 @click.argument("names", nargs=-1)
 @click.option("--full", is_flag=True, help="Re-read everything and reconcile deletions.")
 @click.pass_obj
-def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ignore[no-untyped-def]
+def sync_command(state: CliState, names: tuple[str, ...], full: bool) -> None:
     """Pull customers and receivables from API sources (all, or the NAMES given)."""
     app = state.app()
     box = secret_box(state)
@@ -332,7 +351,7 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
 @click.command("writeback")
 @click.argument("names", nargs=-1)
 @click.pass_obj
-def writeback_command(state, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def writeback_command(state: CliState, names: tuple[str, ...]) -> None:
     """Write sent reminders (as notes) and follow-up tasks into the sources they came from."""
     app = state.app()
     reports = write_back(

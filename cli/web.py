@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import select
@@ -19,6 +20,9 @@ from dunlin.orgs import get_org
 from dunlin.users import ROLES, ApiToken, User
 from sync.sources import get_source, new_webhook_secret
 
+if TYPE_CHECKING:
+    from cli import CliState
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -26,7 +30,7 @@ from sync.sources import get_source, new_webhook_secret
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--dev", is_flag=True, help="Flask's development server (auto-reload, one process).")
 @click.pass_obj
-def serve_command(state, host: str, port: int, workers: int, dev: bool) -> None:  # type: ignore[no-untyped-def]
+def serve_command(state: CliState, host: str, port: int, workers: int, dev: bool) -> None:
     """Serve payment webhooks, delivery receipts, customer links and the admin API (gunicorn)."""
     state.app()  # fail here, readably, on a missing key or an old schema
     if dev:
@@ -70,8 +74,13 @@ def users() -> None:
 )
 @click.pass_obj
 def users_add(
-    state, email: str, role: str, name: str, salesperson_ref: str | None, with_password: bool
-) -> None:  # type: ignore[no-untyped-def]
+    state: CliState,
+    email: str,
+    role: str,
+    name: str,
+    salesperson_ref: str | None,
+    with_password: bool,
+) -> None:
     app = state.app()
     password = read_secret("password") if with_password else None
     with transaction(app.factory) as session:
@@ -102,7 +111,7 @@ def tokens() -> None:
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True)
 @click.pass_obj
-def tokens_create(state, email: str, name: str) -> None:  # type: ignore[no-untyped-def]
+def tokens_create(state: CliState, email: str, name: str) -> None:
     from webhooks.api.auth import new_token
 
     app = state.app()
@@ -127,7 +136,7 @@ def tokens_create(state, email: str, name: str) -> None:  # type: ignore[no-unty
 @click.command("webhook-secret")
 @click.argument("source")
 @click.pass_obj
-def webhook_secret(state, source: str) -> None:  # type: ignore[no-untyped-def]
+def webhook_secret(state: CliState, source: str) -> None:
     """Issue a new payment-webhook secret for SOURCE and print the URLs to configure."""
     app = state.app()
     with transaction(app.factory) as session:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from dunlin.errors import DunlinError
 
@@ -230,7 +230,7 @@ def batch_writer(connector: Connector) -> BatchWriter:
     if all(
         hasattr(connector, m) for m in ("find_notes", "post_notes", "find_tasks", "create_tasks")
     ):
-        return connector  # type: ignore[return-value]
+        return cast(BatchWriter, connector)  # the hasattr test above is the check
     return PerRecordWriter(connector)
 
 

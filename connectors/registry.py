@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.base import Connector, NotSupported, SourceConfigError
+from mappings.api import KingdeeMapping, OdooMapping, RestMapping
 from mappings.schema import Mapping
 
 
@@ -13,16 +14,16 @@ def open_connector(
 ) -> Connector:
     if "url" not in settings:
         raise SourceConfigError("the source has no url setting / 数据源缺少 url 设置")
-    if mapping.kind == "odoo":
+    if isinstance(mapping, OdooMapping):  # kind "odoo"
         from connectors.odoo import OdooConnector
 
-        return OdooConnector(mapping, settings, credentials)  # type: ignore[arg-type]
-    if mapping.kind == "kingdee":
+        return OdooConnector(mapping, settings, credentials)
+    if isinstance(mapping, KingdeeMapping):  # kind "kingdee"
         from connectors.kingdee import KingdeeConnector
 
-        return KingdeeConnector(mapping, settings, credentials)  # type: ignore[arg-type]
-    if mapping.kind == "rest":
+        return KingdeeConnector(mapping, settings, credentials)
+    if isinstance(mapping, RestMapping):  # kind "rest"
         from connectors.rest import RestConnector
 
-        return RestConnector(mapping, settings, credentials)  # type: ignore[arg-type]
+        return RestConnector(mapping, settings, credentials)
     raise NotSupported(f"{mapping.kind!r} sources are imported, not synced (dunlin import)")

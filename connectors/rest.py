@@ -133,7 +133,8 @@ class RestConnector:
     # ---- reading -----------------------------------------------------------------------------
 
     def _entity(self, entity: str) -> RestEntity:
-        return entity_spec(self.source, entity)
+        spec: RestEntity = entity_spec(self.source, entity)
+        return spec
 
     def begin(self, entity: str, stored: dict[str, Any], *, full: bool) -> dict[str, Any]:
         if stored.get("running") and not full:
@@ -227,7 +228,7 @@ class RestConnector:
         for entity in ("customers", "receivables"):
             page = self.read_page(entity, self.begin(entity, {}, full=True))
             capabilities[f"{entity}_first_page"] = len(page.records)
-            describe = self.source.describe.get(entity)  # type: ignore[call-overload]
+            describe = self.source.describe.get(entity)
             if describe is not None:
                 known = self._described_fields(describe)
                 capabilities[f"{entity}_fields_in_source"] = ", ".join(sorted(known)[:40])

@@ -362,6 +362,7 @@ class YonSuiteStrategy(TokenStrategy):
         """The signer and token URL of the source's app type (its setting, else the mapping's)."""
         context, auth = self.context, self.spec
         kind = context.settings.get("app_type") or auth.app_type
+        signer: YonSuiteSelfAppSigner | YonSuiteSuiteSigner
         if kind == "self_built":
             signer = YonSuiteSelfAppSigner(context.secret("app_key"), context.secret("app_secret"))
             return signer, auth.token_url or ""

@@ -183,7 +183,8 @@ def _open_xlsx(path: Path, settings: SourceSettings) -> Sheet:
             f"{path}: no sheet named {settings.sheet!r}; sheets: {', '.join(workbook.sheetnames)}"
         )
     sheet = workbook[settings.sheet] if settings.sheet else workbook.worksheets[0]
-    iterator = sheet.iter_rows(min_row=settings.header_row)
+    # A read-only sheet yields ReadOnlyCell and EmptyCell, not the Cell the stubs name.
+    iterator: Iterator[tuple[Any, ...]] = sheet.iter_rows(min_row=settings.header_row)
     try:
         header = _clean_header([c.value for c in next(iterator)])
     except StopIteration:

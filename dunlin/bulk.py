@@ -13,6 +13,7 @@ from psycopg.types.json import Json
 from sqlalchemy import JSON, Column, MetaData, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 COPY_THRESHOLD = 200  # below this, plain executemany is as fast and simpler
 COPY_INSERT_THRESHOLD = 10  # COPY without staging (insert_rows); measured a gain at 50 rows
@@ -136,7 +137,8 @@ def _sqlite_executemany(
         values = [row[key] for row in rows]
         columns.append(list(map(_last_value_memo(proc), values)) if proc else values)
     params = list(zip(*columns, strict=True))
-    cursor = connection.connection.driver_connection.cursor()
+    driver: Any = connection.connection.driver_connection  # psycopg's, under the pool
+    cursor = driver.cursor()
     try:
         cursor.executemany(compiled.string, params)
         return cursor.rowcount
@@ -205,10 +207,11 @@ def _python_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         default = column.default
         if column.name in row or default is None or column.primary_key:
             continue
-        if default.is_scalar:
+        if isinstance(default, ScalarElementColumnDefault):
             found[column.name] = default.arg
-        elif default.is_callable:
-            found[column.name] = default.arg(None)
+        elif isinstance(default, CallableColumnDefault):
+            # SQLAlchemy wraps a default that takes no context in one that ignores it.
+            found[column.name] = default.arg(None)  # type: ignore[arg-type]  # no context here
     return found
 
 
@@ -240,7 +243,8 @@ def _copy(
 ) -> None:
     """COPY rows of values, already in the driver's terms, into a table (PostgreSQL only)."""
     columns = ", ".join(f'"{n}"' for n in names)
-    cursor = session.connection().connection.driver_connection.cursor()
+    driver: Any = session.connection().connection.driver_connection  # psycopg's
+    cursor = driver.cursor()
     try:
         with cursor.copy(f'COPY "{table_name}" ({columns}) FROM STDIN') as copy:
             for row in rows:

@@ -36,7 +36,8 @@ class SecretBox:
 
     def decrypt(self, token: str) -> dict[str, Any]:
         try:
-            return json.loads(self._fernet.decrypt(token.encode()))
+            data: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+            return data
         except InvalidToken as exc:
             raise ConfigError(
                 "stored credentials cannot be decrypted with the configured key(s) / "

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     any_,
     bindparam,
     create_engine,
@@ -42,7 +43,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here is mapped to one Table (none to a join or a select), so callers may
+        # hand __table__ to insert/upsert helpers; SQLAlchemy types it as any FromClause.
+        __table__: ClassVar[Table]
 
 
 class Money(TypeDecorator[Decimal]):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from dunlin.errors import DunlinError
 
@@ -51,7 +52,9 @@ class _BoundedLoader(yaml.SafeLoader):
                 raise YamlLimitError(
                     f"more than {MAX_ALIASES} aliases (*name); write the values out / "
                     f"别名（*name）超过 {MAX_ALIASES} 个",
-                    event.start_mark,
+                    # SafeLoader is the pure-Python loader: its marks are yaml.Mark, never the
+                    # C loader's that the stubs also allow on an event.
+                    cast(yaml.Mark | None, event.start_mark),
                 )
         else:
             self._nodes += 1  # stops a plain huge document early, before composing all of it
@@ -207,7 +210,7 @@ class ConfigFileError(DunlinError):
         super().__init__("\n".join(str(i) for i in issues))
 
 
-def _friendly(error: dict[str, Any]) -> str:
+def _friendly(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field / 未知字段"
     if error["type"] == "missing":

@@ -376,17 +376,17 @@ class _ApiMapping(Mapping):
 
 
 class OdooMapping(_ApiMapping):
-    kind: Literal["odoo"]  # type: ignore[assignment]
+    kind: Literal["odoo"]  # type: ignore[assignment]  # narrows Mapping.kind; pydantic checks it
     source: OdooSource
 
 
 class KingdeeMapping(_ApiMapping):
-    kind: Literal["kingdee"]  # type: ignore[assignment]
+    kind: Literal["kingdee"]  # type: ignore[assignment]  # narrows Mapping.kind; pydantic checks it
     source: KingdeeSource
 
 
 class RestMapping(_ApiMapping):
-    kind: Literal["rest"]  # type: ignore[assignment]
+    kind: Literal["rest"]  # type: ignore[assignment]  # narrows Mapping.kind; pydantic checks it
     source: RestSource
 
 

@@ -186,7 +186,8 @@ def parse_amount(value: Any, decimal_separator: str = ".") -> Decimal:
     database overflow."""
     amount = _parse_amount(value, decimal_separator)
     if amount.is_finite() and abs(amount) < AMOUNT_LIMIT:
-        if amount.as_tuple().exponent < -AMOUNT_SCALE:  # type: ignore[operator]
+        exponent = amount.as_tuple().exponent  # an int once finite ('n', 'N', 'F' are not)
+        if isinstance(exponent, int) and exponent < -AMOUNT_SCALE:
             amount = amount.quantize(_AMOUNT_QUANTUM, rounding=ROUND_HALF_UP)
         if abs(amount) < AMOUNT_LIMIT:  # rounding 9999999999999999.99995 carries over
             return amount

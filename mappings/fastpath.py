@@ -6,7 +6,7 @@ jmespath interpreter, which still evaluates everything else. Semantics follow th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jmespath
@@ -56,7 +56,7 @@ def _comparator(op: str, left: Getter, right: Getter, constant: Any = None) -> G
         return lambda v: _same(left(v), right(v))
     if op == "ne":
         return lambda v: not _same(left(v), right(v))
-    compare = {
+    compare: Callable[[Any, Any], bool] = {
         "lt": lambda a, b: a < b,
         "lte": lambda a, b: a <= b,
         "gt": lambda a, b: a > b,
@@ -80,7 +80,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b if not (_number(a) and _number(b)) else a == b
 
 
-def _compile(node: dict[str, Any]) -> Getter:
+def _compile(node: Mapping[str, Any]) -> Getter:
     kind = node["type"]
     children = node.get("children", [])
     if kind == "field":

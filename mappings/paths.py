@@ -6,6 +6,7 @@ Connectors request exactly these (Odoo: explicit field lists; K3Cloud: FieldKeys
 
 from __future__ import annotations
 
+from collections import abc
 from typing import Any
 
 import jmespath
@@ -15,17 +16,19 @@ from mappings.schema import Mapping
 _RELATIVE_RIGHT = {"subexpression", "projection", "value_projection", "pipe", "filter_projection"}
 
 
-def _chain(node: dict[str, Any]) -> str | None:
+def _chain(node: abc.Mapping[str, Any]) -> str | None:
     if node["type"] == "field":
-        return node["value"]
+        name: str = node["value"]
+        return name
     if node["type"] == "subexpression":
         parts = [_chain(child) for child in node["children"]]
-        if all(part is not None for part in parts):
-            return ".".join(parts)  # type: ignore[arg-type]
+        names = [part for part in parts if part is not None]
+        if len(names) == len(parts):
+            return ".".join(names)
     return None
 
 
-def _walk(node: dict[str, Any]) -> set[str]:
+def _walk(node: abc.Mapping[str, Any]) -> set[str]:
     chain = _chain(node)
     if chain is not None:
         return {chain}

@@ -20,21 +20,28 @@ collector's sight; they are still freed by reference counting, and the OS takes 
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 from rq import SimpleWorker, Worker
+
+# The mixin is only ever combined with an rq Worker: type checkers see that base.
+if TYPE_CHECKING:
+    _WorkerBase = Worker
+else:
+    _WorkerBase = object
 
 # Seconds the pubsub thread waits per poll, hence the most a shutdown can wait for it.
 PUBSUB_POLL_SECONDS = 0.5
 
 
-class PromptPubsub:
+class PromptPubsub(_WorkerBase):
     """Mixin for an rq worker class: rq's `subscribe()` with a short poll (see the module doc)."""
 
     def subscribe(self) -> None:
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq types it None
             sleep_time=PUBSUB_POLL_SECONDS,
             daemon=True,
             exception_handler=self._pubsub_exception_handler,

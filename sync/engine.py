@@ -110,7 +110,7 @@ class SourceSync:
         self.source_id = source.id
         self.org_id = source.org_id
         self.mapping = mapping
-        self.reading = self.mapping.source  # type: ignore[attr-defined]
+        self.reading = self.mapping.source  # type: ignore[attr-defined]  # API mappings only
         self.connector = connector
         self.sleep = sleep
         self.on_progress = on_progress
@@ -285,8 +285,9 @@ class SourceSync:
             )
             return len(rows), skipped
         fields = [f for f in transformer.fields if f != "customer_external_id"]
-        owners = self._customer_ids
-        unknown = {r.get("customer_external_id") for r in rows.values()} - owners.keys()
+        # Keyed by external id; a row without one looks up None and finds no owner.
+        owners: dict[Any, int] = self._customer_ids
+        unknown: set[Any] = {r.get("customer_external_id") for r in rows.values()} - owners.keys()
         if unknown:
             owners.update(customer_ids(session, self.org_id, self.source_id, unknown - {None}))
         ready = []

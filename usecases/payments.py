@@ -270,7 +270,7 @@ def _pg_values(
     delivery: tuple[str, str] | None,
     now: datetime,
 ) -> dict[str, Any]:
-    values = {
+    values: dict[str, Any] = {
         **sql.APPLY_PG_CONSTANTS,
         "org": org_id,
         "source": source_id,

@@ -3,7 +3,9 @@ goes in one transaction. It spans sync and reminders, so it lives above both."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from reminders.models import Reminder, Task
@@ -22,7 +24,8 @@ def remove_source(session: Session, source: Source) -> dict[str, int]:
         (Receivable, Receivable.source_id == source.id),
         (Customer, Customer.source_id == source.id),
     ):
-        result = session.execute(delete(model).where(where))
+        # A DELETE's result is a CursorResult (Session.execute is typed for any statement).
+        result = cast(CursorResult[Any], session.execute(delete(model).where(where)))
         counts[model.__tablename__] = result.rowcount or 0
     session.delete(source)
     return counts

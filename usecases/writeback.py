@@ -46,6 +46,9 @@ from reminders.models import Reminder, Task
 from sync.models import Receivable, Source, Writeback
 from sync.sources import api_sources, credentials_of
 
+# (row, status, external id, error) for one written row, as _finish_all records it.
+WriteOutcome = tuple[Any, str, str | None, str | None]
+
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 LEDGER = aliased(Writeback)  # joined to a page, apart from the NOT EXISTS on Writeback
@@ -197,7 +200,7 @@ class SourceWriteback:
                 )
         return [claimed[ref] for ref in refs]
 
-    def _finish_all(self, outcomes: list[tuple[Any, str, str | None, str | None]]) -> None:
+    def _finish_all(self, outcomes: list[WriteOutcome]) -> None:
         """(row, status, external id, error) for many rows: one executemany, one transaction."""
         if not outcomes:
             return
@@ -241,7 +244,7 @@ class SourceWriteback:
         were written (or found)."""
         retried = [i for i, row in enumerate(rows) if row.attempts > 1]
         found = find(retried) if retried else {}
-        outcomes = [
+        outcomes: list[WriteOutcome] = [
             (rows[i], "done", found[markers[i]], None) for i in retried if markers[i] in found
         ]
         self._finish_all(outcomes)
@@ -433,7 +436,7 @@ class SourceWriteback:
             ).all()
             session.expunge_all()
         closed = [row for row, _status in rows]
-        outcomes = []
+        outcomes: list[WriteOutcome] = []
         for row, result in zip(
             closed, self.writer.close_tasks([str(r.external_id) for r in closed]), strict=True
         ):

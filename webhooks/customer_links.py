@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.db import transaction, utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
+from dunlin.vocabulary import CHANNELS
 from reminders import customer_actions as actions
 from reminders.core.zones import customer_zone
 from reminders.models import Reminder
@@ -123,7 +125,7 @@ def _clicked(session: Session, org: Org, reminder: Reminder | None, what: str) -
 
 
 @bp.get("/c/<token>")
-def click(token: str):  # type: ignore[no-untyped-def]
+def click(token: str) -> ResponseReturnValue:
     """Record the click, then go to the invoice's payment page (or the self-service page)."""
     target = _target(token)
     with transaction(dunlin_app().factory) as session:
@@ -145,7 +147,7 @@ def _safe_url(url: str | None) -> bool:
 
 
 @bp.get("/s/<token>")
-def page(token: str):  # type: ignore[no-untyped-def]
+def page(token: str) -> ResponseReturnValue:
     target = _target(token)
     with transaction(dunlin_app().factory) as session:
         org, customer, reminder = _load(session, target)
@@ -174,13 +176,13 @@ def _render(session: Session, org: Org, customer: Customer, token: str, notice: 
         invoices=invoices,
         token=token,
         notice=notice,
-        channels=actions.CHANNELS,
+        channels=CHANNELS,
         today=_today(org, customer).isoformat(),
     )
 
 
 @bp.post("/s/<token>/<action>")
-def act(token: str, action: str):  # type: ignore[no-untyped-def]
+def act(token: str, action: str) -> ResponseReturnValue:
     target = _target(token)
     settings = dunlin_app().settings
     with transaction(dunlin_app().factory) as session:
@@ -218,7 +220,7 @@ def _do(
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str):  # type: ignore[no-untyped-def]
+def unsubscribe(token: str) -> ResponseReturnValue:
     """GET asks; POST (a form, or a mail client's RFC 8058 one-click) opts the customer out of
     the channel the reminder came by."""
     target = _target(token)

@@ -22,7 +22,8 @@ MAX_ID = 2**63 - 1  # PostgreSQL BIGINT: a larger id cannot exist, and comparing
 
 
 def dunlin_app() -> App:
-    return current_app.extensions["dunlin"]
+    app: App = current_app.extensions["dunlin"]
+    return app
 
 
 def connector_factory() -> ConnectorFactory:

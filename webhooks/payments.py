@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from mappings.coerce import parse_datetime
@@ -59,6 +60,7 @@ def _source(source_id: int) -> HookSource:
     """The source and its decrypted secret, kept per process for SOURCE_CACHE_SECONDS: a
     webhook must not pay a query and a decryption for them every time (a new secret takes
     effect within that time)."""
+    cache: dict[int, tuple[float, HookSource | None]]
     cache = current_app.extensions.setdefault("dunlin_hook_sources", {})
     now = time.monotonic()
     expires, found = cache.get(source_id, (0.0, None))
@@ -87,7 +89,7 @@ def _load_source(source_id: int) -> HookSource | None:
 
 
 @bp.post("/odoo/<int:source_id>/<path_secret>")
-def odoo(source_id: int, path_secret: str):  # type: ignore[no-untyped-def]
+def odoo(source_id: int, path_secret: str) -> ResponseReturnValue:
     source = _source(source_id)
     if not hmac.compare_digest(source.secret.encode(), path_secret.encode()):
         refuse(401, "bad_secret", "the secret in the URL is wrong / 地址中的密钥不正确")
@@ -101,7 +103,7 @@ def odoo(source_id: int, path_secret: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/jiandaoyun/<int:source_id>")
-def jiandaoyun(source_id: int):  # type: ignore[no-untyped-def]
+def jiandaoyun(source_id: int) -> ResponseReturnValue:
     source = _source(source_id)
     ok = verify_jiandaoyun(
         request.headers.get("X-JDY-Signature", ""),
@@ -133,7 +135,7 @@ def jiandaoyun(source_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/payments/<int:source_id>")
-def generic(source_id: int):  # type: ignore[no-untyped-def]
+def generic(source_id: int) -> ResponseReturnValue:
     source = _source(source_id)
     delivery = request.headers.get("Dunlin-Event-Id", "")
     if not delivery:
@@ -179,7 +181,7 @@ def _occurred_at(value: Any, timezone: str) -> datetime | None:
         refuse(422, "bad_payload", f"occurred_at: {exc}")
 
 
-def _apply(  # type: ignore[no-untyped-def]
+def _apply(
     source: HookSource,
     record: dict[str, Any],
     kind: str,
@@ -187,7 +189,7 @@ def _apply(  # type: ignore[no-untyped-def]
     *,
     version: datetime | None = None,
     reopen: bool = False,
-):
+) -> ResponseReturnValue:
     try:
         notice = read_notice(notice_reader(source.mapping), record, version=version, reopen=reopen)
     except NoticeError as exc:

@@ -22,6 +22,7 @@ from typing import Any
 
 import jmespath
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from dunlin.db import transaction
@@ -53,7 +54,7 @@ def push_syncs() -> PushSyncs:
 
 
 @bp.post("/push/<int:source_id>")
-def push(source_id: int):  # type: ignore[no-untyped-def]
+def push(source_id: int) -> ResponseReturnValue:
     source, config, credentials = _source(source_id)
     secret = RestPush.first(credentials, config.secret)
     if not secret:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from dunlin.db import transaction
@@ -49,7 +50,7 @@ def _config(channel_id: int, token: str) -> tuple[ChannelConfig, dict[str, Any]]
 
 
 @bp.get("/<int:channel_id>/<token>")
-def verify_url(channel_id: int, token: str):  # type: ignore[no-untyped-def]
+def verify_url(channel_id: int, token: str) -> ResponseReturnValue:
     """WeChat and WeCom check a callback URL by asking us to echo (or decrypt) `echostr`."""
     config, secrets = _config(channel_id, token)
     if config.provider not in WX_PROVIDERS:
@@ -74,7 +75,7 @@ def verify_url(channel_id: int, token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:channel_id>/<token>")
-def receive(channel_id: int, token: str):  # type: ignore[no-untyped-def]
+def receive(channel_id: int, token: str) -> ResponseReturnValue:
     config, secrets = _config(channel_id, token)
     provider = config.provider
     try:
@@ -86,7 +87,7 @@ def receive(channel_id: int, token: str):  # type: ignore[no-untyped-def]
     return reply
 
 
-def _parse(provider: str, secrets: dict[str, Any]) -> tuple[list[Receipt], Any]:
+def _parse(provider: str, secrets: dict[str, Any]) -> tuple[list[Receipt], ResponseReturnValue]:
     if provider == "twilio":
         return _twilio(secrets), Response("", 204)
     if provider == "aliyun_sms":

@@ -44,7 +44,7 @@ class CookieOnlySessions(SecureCookieSessionInterface):
     carries a session cookie. Webhooks and API calls never do, and building it for each of
     them was a measurable share of a payment webhook's time."""
 
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:  # type: ignore[override]
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         # The substring test spares parsing the Cookie header of requests that cannot hold
         # ours; a header that merely mentions the name goes on to the real parse.
         name = self.get_cookie_name(app)
@@ -63,7 +63,7 @@ def install(app: Flask, settings: Settings) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = (settings.public_url or "").startswith("https://")
     if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # werkzeug's documented wrap
             app.wsgi_app,
             x_for=settings.proxy_hops,
             x_proto=settings.proxy_hops,

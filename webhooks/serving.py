@@ -9,9 +9,12 @@ also covers gunicorn.error ("Error handling request /s/<token>").
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gunicorn.glogging import Logger
+
+if TYPE_CHECKING:
+    from gunicorn.glogging import _AtomsDict
 
 from dunlin.log import MASK, guard_handlers, redact_path, redacting_filter
 
@@ -39,17 +42,19 @@ class RedactingLogger(Logger):
         self._used = {name.lower() for name in _ATOM.findall(cfg.access_log_format)}
         guard_handlers()
 
-    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> _AtomsDict:
         """Credentials blanked and paths masked like a request's path (any long opaque
         segment too); the filter on the handler then redacts the whole formatted line."""
         atoms = super().atoms(resp, req, environ, request_time)
+        # The same dict, indexed by the names the access-log format uses (not all are stub keys).
+        fields = cast("dict[str, Any]", atoms)
         used = getattr(self, "_used", None)
-        for key, value in atoms.items():
+        for key, value in fields.items():
             lower = key.lower()
             if not isinstance(value, str) or (used is not None and lower not in used):
                 continue
             if lower in SECRET_ATOMS:
-                atoms[key] = MASK
+                fields[key] = MASK
             elif lower in PATH_ATOMS or key == "U":
-                atoms[key] = redact_path(value, tuple(redacting_filter.known))
+                fields[key] = redact_path(value, tuple(redacting_filter.known))
         return atoms

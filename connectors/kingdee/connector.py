@@ -77,7 +77,8 @@ class KingdeeConnector:
         )
 
     def _entity(self, entity: str) -> KingdeeEntity:
-        return entity_spec(self.source, entity)
+        spec: KingdeeEntity = entity_spec(self.source, entity)
+        return spec
 
     def field_keys(self, entity: str) -> list[str]:
         """FieldKeys of `entity`: the key, the change stamp, every path the mapping reads."""

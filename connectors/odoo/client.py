@@ -165,4 +165,5 @@ class OdooClient:
         body = json_body(response)
         if not isinstance(body, dict) or not isinstance(body.get("result"), dict):
             raise SourceUnavailable(f"unexpected version_info answer: {snippet(str(body))}")
-        return body["result"]
+        result: dict[str, Any] = body["result"]
+        return result

@@ -66,7 +66,8 @@ class OdooConnector:
     # ---- discovery ---------------------------------------------------------------------------
 
     def _entity(self, entity: str) -> OdooEntity:
-        return entity_spec(self.source, entity)
+        spec: OdooEntity = entity_spec(self.source, entity)
+        return spec
 
     def fields_of(self, model: str) -> dict[str, Any]:
         if model not in self._fields:
@@ -418,7 +419,8 @@ class OdooConnector:
         """`create` with a list of values; items already refused stay as they are."""
         todo = [v for v in values if not isinstance(v, RecordRejected)]
         if not todo:
-            return list(values)  # type: ignore[arg-type]
+            return [v for v in values if isinstance(v, RecordRejected)]  # all of them
+        ids: Iterator[str | RecordRejected]
         try:
             created = self.client.call(model, "create", vals_list=todo)
             if not isinstance(created, list) or len(created) != len(todo):

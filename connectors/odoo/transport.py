@@ -24,7 +24,7 @@ from connectors.base import SourceUnavailable
 from connectors.http import RateLimiter, json_body, send, snippet
 
 
-class _PooledConnector(OdoolibConnector):
+class _PooledConnector(OdoolibConnector):  # type: ignore[misc]  # odoolib ships no types
     def __init__(
         self,
         base_url: str,
@@ -99,7 +99,7 @@ def rpc_connection(
     return Connection(connector, database, login, secret)
 
 
-class PooledJson2Connection(Json2Connection):
+class PooledJson2Connection(Json2Connection):  # type: ignore[misc]  # odoolib: no types
     """JSON-2 (`/json/2/<model>/<method>`, bearer API key) through the pooled session.
 
     Calls are made with named arguments only, so odoolib's per-model `/doc-bearer` introspection

@@ -13,7 +13,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Numeric, Text, cast, func, select
+from sqlalchemy import Numeric, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from dunlin.db import among_ids, same_org
@@ -216,6 +216,7 @@ def pace_setters(session: Session, org_id: int) -> Iterator[Any]:
         cast(Receivable.amount_open, Numeric) > 0,  # Money is text on SQLite
     ]
     group = (Receivable.customer_id, Receivable.currency)
+    query: Select[Any]
     if session.get_bind().dialect.name == "postgresql":
         query = (
             select(*INVOICE_COLUMNS)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from dunlin.crypto import SecretBox
@@ -88,16 +88,20 @@ def enable_channel(session: Session, org_id: int, name: str, now: datetime) -> i
     config = get_channel(session, org_id, name)
     config.broken_reason = None
     config.broken_at = None
-    released = session.execute(
-        update(Reminder)
-        .where(
-            Reminder.org_id == org_id,
-            Reminder.channel == name,
-            Reminder.status == PLANNED,
-            Reminder.scheduled_at > now,
-            Reminder.error.startswith(BROKEN_PREFIX),
-        )
-        .values(scheduled_at=now, updated_at=now)
+    # An UPDATE's result is a CursorResult (Session.execute is typed for any statement).
+    released = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Reminder)
+            .where(
+                Reminder.org_id == org_id,
+                Reminder.channel == name,
+                Reminder.status == PLANNED,
+                Reminder.scheduled_at > now,
+                Reminder.error.startswith(BROKEN_PREFIX),
+            )
+            .values(scheduled_at=now, updated_at=now)
+        ),
     ).rowcount
     record_event(session, org_id, "channel.enabled", name, data={"released": released or 0})
     return released or 0

@@ -65,9 +65,9 @@ def apply_receipts(
         .with_for_update()
     ).all()
     by_id = {}
-    for row in rows:
-        by_id[row.provider_message_id] = row
-        by_id[row.idempotency_key] = row
+    for found in rows:
+        by_id[found.provider_message_id] = found
+        by_id[found.idempotency_key] = found
     now = now or utcnow()
     changes = []
     for receipt in receipts:

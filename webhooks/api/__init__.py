@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -13,5 +14,5 @@ errors.install(bp)
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> ResponseReturnValue:
     return jsonify(openapi_document(bp.url_prefix or ""))

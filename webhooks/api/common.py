@@ -18,7 +18,7 @@ def owned(session: Session, model: type[T], row_id: int, principal: Principal) -
     """The row if it is this org's (and, for sales, their customer's); else 404 — the same
     answer as for an id that does not exist, so ids of other orgs reveal nothing."""
     row = session.scalar(
-        select(model).where(model.id == row_id, model.org_id == principal.org_id)  # type: ignore[attr-defined]
+        select(model).where(model.id == row_id, model.org_id == principal.org_id)  # type: ignore[attr-defined]  # T: a model with both
     )
     if row is None:
         refuse(404, "not_found", "not found / 未找到")

@@ -10,8 +10,8 @@ from dunlin.db import transaction
 from dunlin.errors import ConfigError, NotFound
 from dunlin.events import record_event
 from dunlin.models import Org
+from dunlin.vocabulary import CHANNELS
 from dunlin.yamlsource import ConfigFileError
-from mappings.coerce import CHANNELS
 from reminders.models import ChannelConfig, PolicyVersion
 from reminders.planning.planner import plan
 from reminders.planning.policy_file import parse_policy

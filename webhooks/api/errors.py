@@ -38,7 +38,7 @@ def install(bp: Blueprint) -> None:
         if request.path.startswith(prefix) or request.path == prefix.rstrip("/"):
             # Answered here, not raised: an app-wide handler for the same status (public pages
             # may want HTML) must not reach requests under the API's prefix.
-            return JsonError(exc).get_response()  # type: ignore[arg-type]
+            return JsonError(exc).get_response()
         return None
 
     @bp.errorhandler(HTTPException)

@@ -44,7 +44,7 @@ def _token_out(token: ApiToken) -> s.TokenOut:
 @operation(bp, "GET", "/org", "The caller's org", tag="org", response=s.OrgOut)
 def get_org(p: Principal) -> s.OrgOut:
     with dunlin_app().factory() as db:
-        return _org_out(db.get(Org, p.org_id))  # type: ignore[arg-type]
+        return _org_out(db.get_one(Org, p.org_id))  # the caller was authenticated in it
 
 
 @operation(

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, Field, field_validator
 
+from dunlin.vocabulary import CHANNELS
 from mappings import shipped_names
-from mappings.coerce import CHANNELS
 from reminders.sending.channels.registry import providers
 from webhooks.api.spec import MAX_ID, ApiModel
 
 Role = Literal["admin", "finance", "sales"]
 # Closed sets are Literals built from where the server looks them up, so the schema's enum and
-# the validation are one rule: IANA zone names, channel providers, shipped mappings.
-TimeZone = Literal[tuple(sorted(available_timezones()))]  # type: ignore[valid-type]
-Provider = Literal[tuple(sorted(providers()))]  # type: ignore[valid-type]
-MappingName = Literal[tuple(shipped_names())]  # type: ignore[valid-type]
-ChannelName = Literal[CHANNELS]  # type: ignore[valid-type]
+# the validation are one rule: IANA zone names, channel providers, shipped mappings. A type
+# checker cannot read a Literal built at run time, so it sees them as the str they are.
+if TYPE_CHECKING:
+    TimeZone: TypeAlias = str
+    Provider: TypeAlias = str
+    MappingName: TypeAlias = str
+    ChannelName: TypeAlias = str
+else:
+    TimeZone = Literal[tuple(sorted(available_timezones()))]
+    Provider = Literal[tuple(sorted(providers()))]
+    MappingName = Literal[tuple(shipped_names())]
+    ChannelName = Literal[CHANNELS]
 # Policy and mapping documents. Small in practice; the bound keeps the largest JSON a client can
 # send for one (every character a \\uXXXX surrogate pair, 12 bytes) under the default 1 MiB body
 # limit, so an over-long text is answered 422 for its length, not 413 for the request's size.

@@ -192,7 +192,8 @@ class RequestSchema(GenerateJsonSchema):
         return {ANY_MARK: True}  # becomes a JsonValue $ref (pydantic resolves refs it made)
 
     def generate(self, schema: Any, mode: Any = "validation") -> JsonSchemaValue:
-        return _any_to_json_value(super().generate(schema, mode=mode))
+        document: JsonSchemaValue = _any_to_json_value(super().generate(schema, mode=mode))
+        return document
 
 
 def _any_to_json_value(node: Any) -> Any:
@@ -222,7 +223,9 @@ def json_value_schema() -> dict[str, Any]:
     }
 
 
-def _responses(op: Operation, model_ref: Callable[[type[BaseModel]], dict[str, str]]) -> dict:
+def _responses(
+    op: Operation, model_ref: Callable[[type[BaseModel]], dict[str, str]]
+) -> dict[str, Any]:
     """Every status the operation can answer, each error with the one JSON error body."""
     error = {"content": {"application/json": {"schema": model_ref(ErrorBody)}}}
     ok: dict[str, Any] = {"description": "OK"}

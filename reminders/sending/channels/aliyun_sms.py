@@ -76,7 +76,7 @@ def classify(code: str, message: str) -> Outcome:
 class AliyunSms:
     rate_per_second: float | None = None
     # Default anti-abuse cap: same signature + template → same number, 50 per day (REPORTED).
-    recipient_limits = (RecipientLimit(50, 86400, per_template=True),)
+    recipient_limits: tuple[RecipientLimit, ...] = (RecipientLimit(50, 86400, per_template=True),)
 
     def __init__(
         self, name: str, settings: dict[str, Any], secrets: dict[str, Any], ctx: ChannelContext

@@ -15,7 +15,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from reminders.sending.channels.base import Outcome, OutgoingMessage, SendResult
+from reminders.sending.channels.base import (
+    Outcome,
+    OutgoingMessage,
+    RecipientLimit,
+    SendResult,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -43,7 +48,7 @@ class OutboxChannel:
     """Writes to <directory>/<channel>/<key>.(eml|json); one instance serves every channel name."""
 
     rate_per_second: float | None = None
-    recipient_limits: tuple = ()
+    recipient_limits: tuple[RecipientLimit, ...] = ()
 
     def __init__(self, directory: Path, name: str = "outbox") -> None:
         self.directory = directory

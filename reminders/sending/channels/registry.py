@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from dunlin.crypto import SecretBox
 from dunlin.errors import DunlinError
 from reminders.models import ChannelConfig
-from reminders.sending.channels.base import Channel, Outcome, OutgoingMessage, SendResult
+from reminders.sending.channels.base import (
+    Channel,
+    Outcome,
+    OutgoingMessage,
+    RecipientLimit,
+    SendResult,
+)
 from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.outbox import OutboxChannel
 
@@ -63,7 +69,7 @@ class HeldChannel:
     """Stands in for a broken or unbuildable channel: holds messages, calls nobody."""
 
     rate_per_second: float | None = None
-    recipient_limits: tuple = ()
+    recipient_limits: tuple[RecipientLimit, ...] = ()
 
     def __init__(self, name: str, reason: str) -> None:
         self.name = name

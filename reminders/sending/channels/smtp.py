@@ -27,7 +27,12 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from typing import Any
 
-from reminders.sending.channels.base import Outcome, OutgoingMessage, SendResult
+from reminders.sending.channels.base import (
+    Outcome,
+    OutgoingMessage,
+    RecipientLimit,
+    SendResult,
+)
 from reminders.sending.channels.http import ChannelContext, require
 
 MAX_PER_CONNECTION = 100
@@ -65,7 +70,7 @@ def build_message(
     for name, value in _headers(
         message, sender, message_id, reply_to, unsubscribe, unsubscribe_mailto
     ):
-        email[name] = value
+        email[name] = value  # type: ignore[assignment]  # compat32 takes Header; stub says str
     email.attach(MIMEText(message.text, "plain", "utf-8", policy=_CRLF))
     email.attach(MIMEText(message.html, "html", "utf-8", policy=_CRLF))
     return email
@@ -222,7 +227,7 @@ def _reply_outcome(code: int) -> Outcome:
 
 class SmtpChannel:
     rate_per_second: float | None = None
-    recipient_limits: tuple = ()
+    recipient_limits: tuple[RecipientLimit, ...] = ()
 
     def __init__(
         self,

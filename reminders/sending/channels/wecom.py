@@ -43,7 +43,10 @@ def errcode_result(
 
 class WecomApp:
     rate_per_second: float | None = None
-    recipient_limits = (RecipientLimit(30, 60), RecipientLimit(1000, 3600))
+    recipient_limits: tuple[RecipientLimit, ...] = (
+        RecipientLimit(30, 60),
+        RecipientLimit(1000, 3600),
+    )
 
     def __init__(
         self, name: str, settings: dict[str, Any], secrets: dict[str, Any], ctx: ChannelContext
