@@ -8,7 +8,7 @@ a task (reminders.customer_actions).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from dunlin.events import record_event
 from dunlin.models import Org
 from reminders import customer_actions as actions
 from reminders.models import Reminder
-from reminders.sending.links import LinkError, LinkSigner, LinkTarget
+from reminders.sending.links import LinkError, LinkSigner, LinkTarget, ShortCodes
 from reminders.sending.receipts import Receipt, apply_receipts
 from reminders.sending.render import format_day, format_money
 from sync.models import Customer
@@ -141,6 +141,38 @@ def _safe_url(url: str | None) -> bool:
         return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@bp.get("/m/<code>")
+def short(code: str):  # type: ignore[no-untyped-def]
+    """An SMS's short link: check its code against the reminder it names, then go on to the
+    self-service page under a full signed token (which its forms post back to)."""
+    settings = dunlin_app().settings
+    key = settings.require_secret_key()
+    codes = ShortCodes(key)
+    bad = "this link is not valid / 链接无效"
+    try:
+        org_id, reminder_id = codes.parse(code)
+    except LinkError as exc:
+        refuse(404, exc.code, str(exc))
+    if not (0 < org_id < 2**63 and 0 < reminder_id < 2**63):
+        refuse(404, "bad_link", bad)
+    with dunlin_app().factory() as session:
+        row = session.scalar(
+            select(Reminder).where(Reminder.org_id == org_id, Reminder.id == reminder_id)
+        )
+        if row is None:
+            refuse(404, "bad_link", bad)
+        target = LinkTarget(row.org_id, row.customer_id, row.id)
+        created = row.created_at
+    try:
+        codes.verify(code, target)
+    except LinkError as exc:
+        refuse(404, exc.code, str(exc))
+    if created is not None and utcnow() - created > timedelta(days=settings.link_max_age_days):
+        refuse(410, "link_expired", "this link has expired / 链接已过期")
+    token = LinkSigner(key, settings.link_max_age_days).sign(target)
+    return redirect(url_for("links.page", token=token), code=303)
 
 
 @bp.get("/s/<token>")

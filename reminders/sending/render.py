@@ -129,6 +129,7 @@ class Renderer:
             "self_service_url": str(context.get("self_service_url") or ""),
             "click_url": str(context.get("click_url") or ""),
             "unsubscribe_url": str(context.get("unsubscribe_url") or ""),
+            "short_url": str(context.get("short_url") or ""),
         }
 
     def render(

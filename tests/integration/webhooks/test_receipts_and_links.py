@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -14,7 +14,13 @@ from dunlin.db import transaction
 from dunlin.models import Event
 from reminders.models import Reminder, Task
 from reminders.sending.channel_store import save_channel
-from reminders.sending.links import LinkSigner, LinkTarget, links_for, receipt_path_token
+from reminders.sending.links import (
+    LinkSigner,
+    LinkTarget,
+    ShortCodes,
+    links_for,
+    receipt_path_token,
+)
 from sync.models import Customer, Receivable
 from tests.fakes.sealing import seal
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed
@@ -345,3 +351,41 @@ def test_dispatch_puts_signed_links_into_the_message(app):
     target = LinkSigner(app.settings.require_secret_key()).read(url.rsplit("/", 1)[1])
     assert (target.customer_id, target.reminder_id) == (s.customer_id, s.reminder_id)
     assert captured[0].variables["unsubscribe_url"].startswith(PUBLIC_URL + "/u/")
+    # and the message itself shows them: the email its page, pay and unsubscribe links, the
+    # short text (SMS, chat) one short link
+    variables, message = captured[0].variables, captured[0]
+    for key in ("self_service_url", "click_url", "unsubscribe_url"):
+        assert variables[key] in message.text and variables[key] in message.html
+    assert variables["short_url"].startswith(PUBLIC_URL + "/m/")
+    assert message.short.count("http") == 1 and variables["short_url"] in message.short
+
+
+def test_sms_short_link_opens_the_self_service_page(app, client):
+    s = seed(app)
+    other = seed(app, "other", "777", n=1)
+    codes = ShortCodes(app.settings.require_secret_key())
+    code = codes.code(LinkTarget(s.org_id, s.customer_id, s.reminder_id))
+    response = client.get(f"/m/{code}")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/s/")
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "我已付款".encode() in page.data
+    org, reminder, mac = code.split(".")
+    forged = [
+        f"{org}.{reminder}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",  # a changed MAC
+        f"{int(other.org_id):x}.{reminder}.{mac}",  # the same reminder claimed by another org
+        codes.code(LinkTarget(s.org_id, other.customer_id, s.reminder_id)),  # another customer
+        "nonsense",
+        "zzzzzzzzzzzzzzzzzzzz.1.x",  # past BIGINT
+        "-1.-1.x",
+    ]
+    for bad in forged:
+        refused = client.get(f"/m/{bad}")
+        assert refused.status_code == 404 and refused.json["error"]["code"] == "bad_link", bad
+    with transaction(app.factory) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == s.reminder_id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=365))
+        )
+    assert client.get(f"/m/{code}").status_code == 410
+
