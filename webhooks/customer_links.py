@@ -51,6 +51,15 @@ TEXT = {
         "unsubscribed": "已退订该渠道的提醒。",
         "unsubscribe_confirm": "确认不再通过此渠道接收提醒？",
         "confirm": "确认退订",
+        "channel_names": {
+            "email": "电子邮件",
+            "sms": "短信",
+            "wecom": "企业微信",
+            "wechat": "微信",
+            "dingtalk": "钉钉",
+            "push": "App 推送通知",
+            "webhook": "系统对接",
+        },
     },
     "en_US": {
         "title": "Your invoices",
@@ -73,6 +82,15 @@ TEXT = {
         "unsubscribed": "You will no longer get reminders on this channel.",
         "unsubscribe_confirm": "Stop getting reminders on this channel?",
         "confirm": "Unsubscribe",
+        "channel_names": {
+            "email": "Email",
+            "sms": "Text message (SMS)",
+            "wecom": "WeCom",
+            "wechat": "WeChat",
+            "dingtalk": "DingTalk",
+            "push": "App notification",
+            "webhook": "System integration",
+        },
     },
 }
 
@@ -205,7 +223,7 @@ def _render(session: Session, org: Org, customer: Customer, token: str, notice: 
         invoices=invoices,
         token=token,
         notice=notice,
-        channels=actions.CHANNELS,
+        channels=actions.own_channels(customer),
         today=_today(org, customer).isoformat(),
     )
 

@@ -389,3 +389,35 @@ def test_sms_short_link_opens_the_self_service_page(app, client):
         )
     assert client.get(f"/m/{code}").status_code == 410
 
+
+def opt_out_choices(page: bytes) -> list[tuple[str, str]]:
+    """(value, label) of each opt-out checkbox on the self-service page."""
+    found = re.findall(rb'name="opt_out" value="([^"]+)"[^>]*> ([^<]+)</label>', page)
+    return [(v.decode(), label.decode().strip()) for v, label in found]
+
+
+def test_opt_out_lists_the_customers_own_channels_by_name_in_the_pages_language(app, client):
+    s = seed(app)  # the customer has an email address only
+    token = token_for(app, s)
+    assert opt_out_choices(client.get(f"/s/{token}").data) == [
+        ("email", "不再通过此方式提醒: 电子邮件")
+    ]
+    with transaction(app.factory) as session:
+        customer = session.get(Customer, s.customer_id)
+        customer.mobile, customer.wecom_userid = "+8613800000000", "zhangwei"
+        customer.opted_out_channels = ["dingtalk"]  # from before its contact point went away
+    english = opt_out_choices(client.get(f"/s/{token}?lang=en").data)
+    assert english == [
+        ("email", "Stop reminders on this channel: Email"),
+        ("sms", "Stop reminders on this channel: Text message (SMS)"),
+        ("wecom", "Stop reminders on this channel: WeCom"),
+    ]
+    page = client.get(f"/s/{token}")
+    saved = client.post(
+        f"/s/{token}/channels", data={"opt_out": ["sms"], "csrf_token": csrf_from(page.data)}
+    )
+    assert saved.status_code == 303
+    with app.factory() as session:  # the opt-out the page did not show is kept
+        assert session.get(Customer, s.customer_id).opted_out_channels == ["dingtalk", "sms"]
+    unsubscribe = client.get(f"/u/{token}?lang=en")
+    assert b"(Email)" in unsubscribe.data
