@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import or_, select
 
+from cli.cycle import _org_clock, date_option
 from cli.output import console, table
 from cli.params import key_values, read_secret, secret_box
 from dunlin.errors import NotFound
@@ -238,12 +239,17 @@ def templates() -> None:
 @click.option("--customer", required=True, help="Customer external id or exact name.")
 @click.option("--locale", type=click.Choice(["zh_CN", "en_US"]), help="Default: the customer's.")
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
+@date_option
 @click.pass_obj
-def templates_preview(state, name: str, customer: str, locale: str | None, show_html: bool) -> None:  # type: ignore[no-untyped-def]
-    """Render template NAME for a customer's open invoices, without sending anything."""
+def templates_preview(
+    state, name: str, customer: str, locale: str | None, show_html: bool, as_of
+) -> None:  # type: ignore[no-untyped-def]
+    """Render template NAME for what the customer's next message would list, without sending
+    anything: its planned reminder's invoices, else today's decision (as `dunlin explain`)."""
     from reminders.planning.preview import preview_context
 
     app = state.app()
+    now = _org_clock(app, state.org, as_of).not_before if as_of else None
     with app.factory() as session:
         org = get_org(session, state.org)
         found = session.scalars(
@@ -254,9 +260,11 @@ def templates_preview(state, name: str, customer: str, locale: str | None, show_
         ).first()
         if found is None:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
-        context = preview_context(session, org, found)
-    if context is None:
+        preview = preview_context(session, org, found, now)
+    if preview is None:
         raise NotFound(t("the customer has nothing open", "该客户没有未结清的应收"))
+    context = preview.context
+    console.print(f"{t('Invoices from', '应收来源')}: {preview.basis}", markup=False)
     renderer = Renderer()
     chosen = renderer.pick_locale(locale or found.language, org.language)
     rendered = renderer.render(name, chosen, context)
