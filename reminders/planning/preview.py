@@ -31,6 +31,7 @@ class Preview:
     context: dict[str, Any]
     basis: str  # which invoices the preview shows, and why (printed above it)
     template: str | None = None  # the template the message would use, when one is known
+    reminder_id: int | None = None  # the planned row it shows, if any (its links name it)
 
 
 def preview_context(
@@ -70,7 +71,7 @@ def _planned(session: Session, org: Org, customer: Customer, now: datetime) -> P
                 f"planned reminder #{row.id} ({row.track}/{row.step} via {row.channel}, "
                 f"{row.scheduled_at:%Y-%m-%d %H:%M} UTC) / 已计划的提醒"
             )
-            return Preview(verdict.context, basis, row.template)
+            return Preview(verdict.context, basis, row.template, row.id)
     return None
 
 
