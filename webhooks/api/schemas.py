@@ -403,3 +403,33 @@ class ChannelTestOut(BaseModel):
     outcome: str
     detail: str
     provider_message_id: str | None
+
+
+class TemplateIn(ApiModel):
+    """One part of a template, for this org (reminders/sending/overrides.py)."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,99}$", description="A shipped name or a new one."
+    )
+    channel: Literal[("*", *CHANNELS)] = Field(  # type: ignore[valid-type]
+        default="*", description="The channel it applies to; * = every channel."
+    )
+    locale: Literal["zh_CN", "en_US"]
+    part: Literal["subject", "text", "html", "short"]
+    text: str = Field(min_length=1, max_length=20_000, description="Jinja, run in a sandbox.")
+
+
+class TemplateOut(BaseModel):
+    id: int
+    name: str
+    channel: str
+    locale: str
+    part: str
+    text: str
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+class TemplateList(BaseModel):
+    items: list[TemplateOut]
