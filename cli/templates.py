@@ -125,9 +125,7 @@ def templates_show(
         except LookupError as exc:
             raise NotFound(str(exc)) from exc
     click.echo(f"# {name} {channel} {locale} {part}: {where}", err=True)
-    click.echo(
-        text, nl=not text.endswith("\n")
-    )  # exactly the text: `> file.j2`, edit, `edit --file`
+    click.echo(text, nl=not text.endswith("\n"))  # the text alone: `> f.j2`, edit, `edit --file`
     for row in versions:
         console.print(
             f"v{row.version} {row.created_at:%Y-%m-%d %H:%M} {row.created_by}", markup=False
