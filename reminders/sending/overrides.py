@@ -9,10 +9,13 @@ broken template is refused at edit time with its line number, not at send time.
 from __future__ import annotations
 
 import re
+import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from types import FrameType
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
@@ -26,6 +29,33 @@ from reminders.sending.render import ANY_CHANNEL, LOCALES, MONEY_MEMO, PARTS, Ov
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
 MAX_TEXT = 20_000  # characters; a reminder is a page at most
+# Interpreter events a sample render may take. The shipped body takes ~80,000 (most of it
+# Babel's first money format); a nested loop over range() would otherwise hang the editor,
+# the API worker and, later, every send. Counted only while validating (~1 s at the limit).
+WORK_BUDGET = 2_000_000
+
+
+class TooMuchWork(RuntimeError):
+    """A sample render went past WORK_BUDGET."""
+
+
+def _within_budget(render: Callable[[], str], budget: int = WORK_BUDGET) -> str:
+    """Run `render` under a tracer that stops it after `budget` interpreter events."""
+    spent = 0
+
+    def tracer(_frame: FrameType, _event: str, _arg: Any) -> Any:
+        nonlocal spent
+        spent += 1
+        if spent > budget:
+            raise TooMuchWork(f"rendering took more than {budget:,} steps (a loop too large?)")
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        return render()
+    finally:
+        sys.settrace(previous)
 
 
 class TemplateInvalid(ValueError):
@@ -134,8 +164,20 @@ def validate(renderer: Renderer, key: OverrideKey, text: str) -> None:
     errors = []
     for number, context in enumerate(sample_contexts(), 1):
         try:
-            compiled.render(context, locale=key.locale, **{MONEY_MEMO: {}})
-        except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            _within_budget(
+                lambda context=context: compiled.render(
+                    context, locale=key.locale, **{MONEY_MEMO: {}}
+                )
+            )
+        except (
+            TemplateError,
+            ArithmeticError,
+            LookupError,
+            TypeError,
+            ValueError,
+            TooMuchWork,
+            RecursionError,
+        ) as exc:
             where = _line(exc)
             prefix = f"line {where}: " if where else ""
             errors.append(f"{prefix}{type(exc).__name__}: {exc} (sample message {number})")

@@ -65,6 +65,11 @@ def test_versions_are_kept_and_the_newest_wins(app):
         ("{{ customer.__class__.__mro__ }}", "SecurityError"),
         ("{{ invoices[0].amount_open|money }}", "TypeError"),
         ("   ", "empty"),
+        (
+            "x\n{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}",
+            "line 2: TooMuchWork",
+        ),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "RecursionError"),
     ],
 )
 def test_a_broken_text_is_refused_with_its_line_and_nothing_is_stored(app, text, expected):
