@@ -82,7 +82,7 @@ class ShortCodes:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def code(self, target: LinkTarget) -> str:
-        return f"{_b36(target.org_id)}.{_b36(target.reminder_id)}.{self._mac(target)}"
+        return f"{base36(target.org_id)}.{base36(target.reminder_id)}.{self._mac(target)}"
 
     @staticmethod
     def parse(code: str) -> tuple[int, int]:
@@ -98,7 +98,7 @@ class ShortCodes:
             raise LinkError("bad_link", "this link is not valid / 链接无效")
 
 
-def _b36(number: int) -> str:
+def base36(number: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
