@@ -81,9 +81,9 @@ def cli(ctx: click.Context, org: str, debug: bool) -> None:
 
 
 def _register() -> None:
-    from cli import core, cycle, data, demo, dispatch, policies, sources, web
+    from cli import core, cycle, data, demo, dispatch, policies, sources, templates, web
 
-    for module in (core, data, sources, cycle, dispatch, policies, demo, web):
+    for module in (core, data, sources, cycle, dispatch, policies, templates, demo, web):
         module.register(cli)
 
 

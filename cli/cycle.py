@@ -21,7 +21,7 @@ from reminders.core.decide import Skip
 from reminders.core.policy import Policy
 from reminders.planning.planner import Planned, PlanReport, explain, plan
 from reminders.planning.policy_file import load_policy
-from reminders.planning.policy_store import org_tags
+from reminders.planning.policy_store import org_tags, org_templates
 from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import ChannelSet
 from reminders.sending.dispatch import SendReport, send_due
@@ -61,7 +61,9 @@ def _file_policy(app: App, org_slug: str, policy_file: Path | None) -> Policy | 
     if policy_file is None:
         return None
     with app.factory() as session:
-        return load_policy(policy_file, known_tags=org_tags(session, get_org(session, org_slug).id))
+        org_id = get_org(session, org_slug).id
+        tags, names = org_tags(session, org_id), org_templates(session, org_id)
+    return load_policy(policy_file, known_tags=tags, templates=names)
 
 
 def show_plan(report: PlanReport, limit: int) -> None:

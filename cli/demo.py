@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from cli.cycle import run_send, show_plan, show_send
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from cli import CliState
 
 DEMO_ORG = "demo"
+# Where `dunlin serve` listens by default: the demo's messages carry working self-service,
+# click and unsubscribe links (unless DUNLIN_PUBLIC_URL names another place).
+DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @click.command()
@@ -46,6 +50,7 @@ def demo(state: CliState, customers: int) -> None:
     if settings.secret_key is None:
         key, created = load_or_create_demo_key(settings.data_dir)
         redacting_filter.known.add(key)
+        settings = settings.model_copy(update={"secret_key": SecretStr(key)})  # signs the links
         if created:
             console.print(
                 t(
@@ -54,6 +59,8 @@ def demo(state: CliState, customers: int) -> None:
                     f"已生成演示密钥：{settings.data_dir / 'secret.key'}（正式使用请设置 DUNLIN_SECRET_KEY）。",
                 )
             )
+    if not settings.public_url:
+        settings = settings.model_copy(update={"public_url": DEMO_PUBLIC_URL})
     app = App(settings)
     upgrade(app.engine)
     with transaction(app.factory) as session:
@@ -93,6 +100,7 @@ def demo(state: CliState, customers: int) -> None:
 
 
 def _summary(app: App, outbox: Path) -> None:
+    settings = app.settings
     with app.factory() as session:
         org = get_org(session, DEMO_ORG)
         by_channel = Counter(
@@ -110,9 +118,11 @@ def _summary(app: App, outbox: Path) -> None:
     console.print(
         t(
             f"[bold green]Done.[/bold green] Sent so far by channel: {dict(by_channel)}; {files} file(s) in {outbox}. "
-            "Open an .eml in a mail client, or try `dunlin --org demo status`.",
+            "Open an .eml in a mail client, or try `dunlin --org demo status`; "
+            f"run `dunlin serve` to open the links in the messages ({settings.public_url}).",
             f"[bold green]完成。[/bold green]各渠道已发送：{dict(by_channel)}；{outbox} 中共 {files} 个文件。"
-            "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`。",
+            "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`；"
+            f"运行 `dunlin serve` 即可打开消息中的链接（{settings.public_url}）。",
         )
     )
 

@@ -1,4 +1,4 @@
-"""`dunlin worker`, `dunlin channels ...` and `dunlin templates preview`."""
+"""`dunlin worker` and `dunlin channels ...`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import click
 
 from cli.output import console, table
 from cli.params import key_values, read_secret, secret_box
-from dunlin.errors import NotFound
 from dunlin.i18n import t
 from dunlin.orgs import get_org
 from dunlin.vocabulary import CHANNELS
@@ -28,7 +27,6 @@ from reminders.sending.channel_store import (
 from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import HeldChannel, build_channel, providers
 from reminders.sending.queue import queue_name
-from reminders.sending.render import Renderer
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -234,50 +232,6 @@ def channels_remove(state: CliState, name: str) -> None:
     console.print(t(f"Channel {name} removed.", f"渠道 {name} 已删除。"))
 
 
-@click.group("templates")
-def templates() -> None:
-    """Look at reminder templates as customers will see them."""
-
-
-@templates.command("preview")
-@click.argument("name")
-@click.option("--customer", required=True, help="Customer external id or exact name.")
-@click.option("--locale", type=click.Choice(["zh_CN", "en_US"]), help="Default: the customer's.")
-@click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
-@click.pass_obj
-def templates_preview(
-    state: CliState, name: str, customer: str, locale: str | None, show_html: bool
-) -> None:
-    """Render template NAME for a customer's open invoices, without sending anything."""
-    from reminders.planning.preview import preview_context
-    from sync.customers import find_customers
-
-    app = state.app()
-    with app.factory() as session:
-        org = get_org(session, state.org)
-        matches = find_customers(session, org.id, customer)
-        if not matches:
-            raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
-        found = matches[0]
-        context = preview_context(session, org, found)
-    if context is None:
-        raise NotFound(t("the customer has nothing open", "该客户没有未结清的应收"))
-    renderer = Renderer()
-    chosen = renderer.pick_locale(locale or found.language, org.language)
-    rendered = renderer.render(name, chosen, context)
-    console.print(f"[bold]{t('Subject', '主题')}:[/bold] {rendered.subject}")
-    console.print(rendered.text, markup=False)
-    console.print(f"[bold]{t('Short (SMS / chat)', '短消息（短信/聊天）')}:[/bold]")
-    console.print(rendered.short, markup=False)
-    console.print(f"[bold]{t('Provider template parameters', '服务商模板参数')}:[/bold]")
-    console.print(
-        json.dumps(renderer.variables(context, chosen), ensure_ascii=False, indent=2),
-        markup=False,
-    )
-    if show_html:
-        console.print(rendered.html, markup=False)
-
-
 def register(group: click.Group) -> None:
-    for command in (worker_command, channels, templates):
+    for command in (worker_command, channels):
         group.add_command(command)

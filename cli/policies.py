@@ -17,7 +17,13 @@ from dunlin.orgs import get_org
 from dunlin.yamlsource import ConfigFileError, read_config
 from reminders.models import PolicyVersion, Task
 from reminders.planning.policy_file import load_policy
-from reminders.planning.policy_store import active_policy, org_tags, save_version, versions
+from reminders.planning.policy_store import (
+    active_policy,
+    org_tags,
+    org_templates,
+    save_version,
+    versions,
+)
 
 if TYPE_CHECKING:
     from cli import CliState
@@ -43,9 +49,10 @@ def policies_check(state: CliState, file: Path) -> None:
     """Validate a policy file against the org's templates, channels and customer tags."""
     app = state.app()
     with app.factory() as session:
-        tags = org_tags(session, get_org(session, state.org).id)
+        org_id = get_org(session, state.org).id
+        tags, names = org_tags(session, org_id), org_templates(session, org_id)
     try:
-        policy = load_policy(file, known_tags=tags)
+        policy = load_policy(file, known_tags=tags, templates=names)
     except ConfigFileError as exc:
         _print_issues(exc)
     console.print(

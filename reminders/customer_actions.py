@@ -16,6 +16,7 @@ from dunlin.events import record_event
 from dunlin.vocabulary import CHANNELS
 from reminders.ledger import cancel_for_settled
 from reminders.models import Task
+from reminders.planning.facts import CONTACT_COLUMNS
 from sync.models import Customer, Receivable
 
 
@@ -33,6 +34,12 @@ class Actor:
     @property
     def name(self) -> str:
         return f"customer:{self.customer.id}"
+
+
+def own_channels(customer: Customer) -> list[str]:
+    """The channels this customer can be reminded on: those with a contact point, in the
+    vocabulary's order (a webhook goes to the org's system, not to the customer)."""
+    return [c for c in CHANNELS if c in CONTACT_COLUMNS and getattr(customer, CONTACT_COLUMNS[c])]
 
 
 def open_invoices(session: Session, customer: Customer) -> list[Receivable]:
@@ -240,8 +247,12 @@ def set_channels(
     if unknown:
         raise ActionRefused(f"unknown channel(s) / 未知渠道: {', '.join(unknown)}")
     customer = actor.customer
+    # The page lists the customer's own channels only: an opt-out it did not show (a channel
+    # whose contact point has gone since) stays as it was.
+    shown = set(own_channels(customer))
+    kept = {c for c in customer.opted_out_channels or [] if c not in shown}
     customer.channel_preferences = [c for c in preferred if c not in opted_out]
-    customer.opted_out_channels = sorted(set(opted_out))
+    customer.opted_out_channels = sorted(kept | set(opted_out))
     record_event(
         session,
         customer.org_id,

@@ -133,3 +133,24 @@ class PolicyVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(128), default="cli")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TemplateOverride(Base):
+    """One version of an org's own text for one part of a template (reminders/sending/overrides.py).
+
+    A row per edit, never updated: the newest version of a (name, channel, locale, part) wins,
+    and the older ones say who changed what when. `channel` is a channel name or "*" (all)."""
+
+    __tablename__ = "template_overrides"
+    __table_args__ = (UniqueConstraint("org_id", "name", "channel", "locale", "part", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))  # leads the unique key
+    name: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(16))
+    part: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="cli")

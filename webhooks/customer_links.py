@@ -8,7 +8,7 @@ a task (reminders.customer_actions).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from dunlin.db import transaction, utcnow
 from dunlin.events import record_event
 from dunlin.models import Org
-from dunlin.vocabulary import CHANNELS
 from reminders import customer_actions as actions
 from reminders.core.zones import customer_zone
 from reminders.models import Reminder
-from reminders.sending.links import LinkError, LinkSigner, LinkTarget
+from reminders.sending.links import LinkError, LinkSigner, LinkTarget, ShortCodes
 from reminders.sending.receipts import Receipt, apply_receipts
 from reminders.sending.render import format_day, format_money
 from sync.models import Customer
@@ -54,6 +53,15 @@ TEXT = {
         "unsubscribed": "已退订该渠道的提醒。",
         "unsubscribe_confirm": "确认不再通过此渠道接收提醒？",
         "confirm": "确认退订",
+        "channel_names": {
+            "email": "电子邮件",
+            "sms": "短信",
+            "wecom": "企业微信",
+            "wechat": "微信",
+            "dingtalk": "钉钉",
+            "push": "App 推送通知",
+            "webhook": "系统对接",
+        },
     },
     "en_US": {
         "title": "Your invoices",
@@ -76,6 +84,15 @@ TEXT = {
         "unsubscribed": "You will no longer get reminders on this channel.",
         "unsubscribe_confirm": "Stop getting reminders on this channel?",
         "confirm": "Unsubscribe",
+        "channel_names": {
+            "email": "Email",
+            "sms": "Text message (SMS)",
+            "wecom": "WeCom",
+            "wechat": "WeChat",
+            "dingtalk": "DingTalk",
+            "push": "App notification",
+            "webhook": "System integration",
+        },
     },
 }
 
@@ -146,6 +163,38 @@ def _safe_url(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+@bp.get("/m/<code>")
+def short(code: str) -> ResponseReturnValue:
+    """An SMS's short link: check its code against the reminder it names, then go on to the
+    self-service page under a full signed token (which its forms post back to)."""
+    settings = dunlin_app().settings
+    key = settings.require_secret_key()
+    codes = ShortCodes(key)
+    bad = "this link is not valid / 链接无效"
+    try:
+        org_id, reminder_id = codes.parse(code)
+    except LinkError as exc:
+        refuse(404, exc.code, str(exc))
+    if not (0 < org_id < 2**63 and 0 < reminder_id < 2**63):
+        refuse(404, "bad_link", bad)
+    with dunlin_app().factory() as session:
+        row = session.scalar(
+            select(Reminder).where(Reminder.org_id == org_id, Reminder.id == reminder_id)
+        )
+        if row is None:
+            refuse(404, "bad_link", bad)
+        target = LinkTarget(row.org_id, row.customer_id, row.id)
+        created = row.created_at
+    try:
+        codes.verify(code, target)
+    except LinkError as exc:
+        refuse(404, exc.code, str(exc))
+    if created is not None and utcnow() - created > timedelta(days=settings.link_max_age_days):
+        refuse(410, "link_expired", "this link has expired / 链接已过期")
+    token = LinkSigner(key, settings.link_max_age_days).sign(target)
+    return redirect(url_for("links.page", token=token), code=303)
+
+
 @bp.get("/s/<token>")
 def page(token: str) -> ResponseReturnValue:
     target = _target(token)
@@ -176,7 +225,7 @@ def _render(session: Session, org: Org, customer: Customer, token: str, notice: 
         invoices=invoices,
         token=token,
         notice=notice,
-        channels=CHANNELS,
+        channels=actions.own_channels(customer),
         today=_today(org, customer).isoformat(),
     )
 

@@ -12,11 +12,16 @@ from reminders.core.policy import Policy
 from reminders.sending.render import shipped_templates
 
 
-def parse_policy(text: str, filename: str, known_tags: set[str] | None = None) -> Policy:
+def parse_policy(
+    text: str,
+    filename: str,
+    known_tags: set[str] | None = None,
+    templates: set[str] | None = None,
+) -> Policy:
     """Validate; with `known_tags` (the org's), track tags must be among them or the file's own
-    `known_tags` list."""
+    `known_tags` list. `templates`: names the org added by overriding (beside the shipped)."""
     located = parse_config(text, filename)
-    context: dict[str, Any] = {"templates": shipped_templates()}
+    context: dict[str, Any] = {"templates": shipped_templates() | (templates or set())}
     if known_tags is not None:
         declared = located.data.get("known_tags") or []
         if not isinstance(declared, list):
@@ -25,5 +30,7 @@ def parse_policy(text: str, filename: str, known_tags: set[str] | None = None) -
     return validate_located(located, Policy, context)
 
 
-def load_policy(path: Path, known_tags: set[str] | None = None) -> Policy:
-    return parse_policy(read_config(path), str(path), known_tags)
+def load_policy(
+    path: Path, known_tags: set[str] | None = None, templates: set[str] | None = None
+) -> Policy:
+    return parse_policy(read_config(path), str(path), known_tags, templates)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from reminders.core.policy import Policy, default_policy
 from reminders.models import PolicyVersion
 from reminders.planning.policy_file import parse_policy
+from reminders.sending.overrides import override_names
 from sync.models import Customer
 
 
@@ -28,11 +29,21 @@ def org_tags(session: Session, org_id: int) -> set[str]:
     return tags
 
 
+def org_templates(session: Session, org_id: int) -> set[str]:
+    """Template names the org added through overrides; a policy may name them."""
+    return override_names(session, org_id)
+
+
 def save_version(
     session: Session, org_id: int, text: str, filename: str, actor: str = "cli"
 ) -> tuple[PolicyVersion, bool]:
     """Validate against the org's tags, store as a new version (unless unchanged) and activate it."""
-    policy = parse_policy(text, filename, known_tags=org_tags(session, org_id))
+    policy = parse_policy(
+        text,
+        filename,
+        known_tags=org_tags(session, org_id),
+        templates=org_templates(session, org_id),
+    )
     latest = session.scalar(
         select(PolicyVersion)
         .where(PolicyVersion.org_id == org_id, PolicyVersion.name == policy.name)
@@ -65,7 +76,12 @@ def active_policy(session: Session, org_id: int) -> ActivePolicy:
     if row is None:
         return ActivePolicy(default_policy(), "default (built-in)")
     return ActivePolicy(
-        parse_policy(row.source_text, f"{row.name}@v{row.version}"), f"{row.name}@v{row.version}"
+        parse_policy(
+            row.source_text,
+            f"{row.name}@v{row.version}",
+            templates=org_templates(session, org_id),
+        ),
+        f"{row.name}@v{row.version}",
     )
 
 

@@ -35,8 +35,9 @@ from reminders.core.outcomes import BROKEN_PREFIX, Next, deferral, next_state
 from reminders.models import ChannelConfig, Reminder
 from reminders.sending.channels.base import Channel, Outcome, OutgoingMessage, SendResult
 from reminders.sending.guard import Cancel, check_many
+from reminders.sending.overrides import current_overrides
 from reminders.sending.ratelimit import Limiter, MemoryLimiter
-from reminders.sending.render import Renderer
+from reminders.sending.render import Overrides, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class Dispatcher:
         self.job_id = job_id
         self.links = links
         self.report = SendReport()
+        self._overrides: Overrides | None = None  # the org's template texts, read once per run
 
     def deliver(
         self, ids: Sequence[int], on_progress: Callable[[int], None] | None = None
@@ -176,6 +178,8 @@ class Dispatcher:
         self, session: Session, rows: list[Reminder], now: datetime
     ) -> tuple[list[_Pending], list[tuple[int, str, str]]]:
         verdicts = check_many(session, self.org, rows, now)
+        if self._overrides is None:
+            self._overrides = current_overrides(session, self.org.id)
         pending, done = [], []
         for row in rows:
             verdict = verdicts[row.id]
@@ -189,7 +193,14 @@ class Dispatcher:
                 if self.links is not None:  # signed self-service / click / unsubscribe URLs
                     context = {**context, **self.links(row)}
                 memo: dict[Any, str] = {}  # amounts formatted once per message
-                rendered = self.renderer.render(row.template, locale, context, memo)
+                rendered = self.renderer.render(
+                    row.template,
+                    locale,
+                    context,
+                    memo,
+                    channel=row.channel,
+                    overrides=self._overrides,
+                )
                 variables = self.renderer.variables(context, locale, memo)
             except Exception as exc:  # a broken template must not leave the row in flight
                 done.append(ledger.give_up_claimed(row, s.FAILED, f"render: {exc}"))

@@ -23,6 +23,8 @@ from reminders.core.zones import customer_zone
 from reminders.models import Reminder, Task
 from sync.models import Customer, Receivable
 
+LINK_KEYS = ("self_service_url", "click_url", "unsubscribe_url", "short_url")
+
 
 @dataclass(frozen=True)
 class Cancel:
@@ -161,6 +163,7 @@ def message_context(
     """What templates see: the customer, the invoices still owed (oldest first), totals."""
     total = sum((i.amount_open for i in invoices), Decimal(0))
     oldest = invoices[0]
+    overdue = sum(1 for i in invoices if i.due_on < today)
     context = {
         "org": {"name": org.name},
         "customer": {"name": customer.name, "external_id": customer.external_id},
@@ -170,7 +173,11 @@ def message_context(
         "total": total,
         "days_overdue": max(0, (today - oldest.due_on).days),
         "payment_url": oldest.payment_url,
-        "self_service_url": None,
+        # the list's mix, so a subject says "due soon", "overdue" or both truthfully
+        "overdue_count": overdue,
+        "due_soon_count": len(invoices) - overdue,
+        # filled by the dispatcher when DUNLIN_PUBLIC_URL is set (reminders/sending/links.py)
+        **dict.fromkeys(LINK_KEYS),
         "invoices": [
             {
                 "number": i.number,

@@ -2,11 +2,15 @@
 
 Templates live in reminders/sending/templates/<name>/<locale>/ as subject.txt.j2, body.txt.j2,
 body.html.j2 (autoescaped) and short.txt.j2 (SMS and chat). A missing locale falls back to
-the org's language, then to zh_CN.
+the org's language, then to zh_CN. An org may override any part per channel and locale
+(reminders/sending/overrides.py): `render` takes the org's overrides, a channel's own text
+winning over one for every channel ("*"), which wins over the shipped file. A template name
+the org added starts from the shipped `reminder` for the parts it does not define.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,6 +24,7 @@ from babel.numbers import format_currency
 from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     pass_context,
     select_autoescape,
@@ -35,6 +40,12 @@ def shipped_templates() -> set[str]:
     return {p.name for p in TEMPLATES.iterdir() if p.is_dir()}
 
 
+# A template's parts: the name an override uses → the shipped file's stem.
+PARTS = {"subject": "subject.txt", "text": "body.txt", "html": "body.html", "short": "short.txt"}
+ANY_CHANNEL = "*"
+BASE_TEMPLATE = "reminder"  # what a template name an org adds starts from
+# (name, channel or "*", locale, part) → template source: an org's current overrides.
+Overrides = Mapping[tuple[str, str, str, str], str]
 LOCALES = ("zh_CN", "en_US")
 FALLBACK_LOCALE = "zh_CN"
 MONEY_MEMO = "_money_memo"  # in the render context: amounts this message already formatted
@@ -77,6 +88,72 @@ def format_day(day: date, locale: str) -> str:
 class Renderer:
     def __init__(self, directory: Path = TEMPLATES) -> None:
         self._envs = {locale: self._env(directory, locale) for locale in LOCALES}
+        self._shipped = {p.name for p in directory.iterdir() if p.is_dir()}
+        self._compiled: dict[tuple[str, str, str], Template] = {}  # overrides, by source
+
+    def compile(self, locale: str, part: str, source: str) -> Template:
+        """An override's source, compiled once (the HTML part autoescaped, like the file)."""
+        key = (locale, part, source)
+        found = self._compiled.get(key)
+        if found is None:
+            if len(self._compiled) >= 512:  # sources are few; edits leave old ones behind
+                self._compiled.clear()
+            wrapped = f"{{% autoescape true %}}{source}{{% endautoescape %}}"
+            found = self._envs[locale].from_string(wrapped if part == "html" else source)
+            self._compiled[key] = found
+        return found
+
+    def source_of(
+        self,
+        template: str,
+        locale: str,
+        part: str,
+        channel: str | None = None,
+        overrides: Overrides | None = None,
+    ) -> tuple[str, str]:
+        """(where, text): the text a part is rendered from, for `templates show`."""
+        if overrides:
+            for scope in (channel, ANY_CHANNEL) if channel else (ANY_CHANNEL,):
+                text = overrides.get((template, scope, locale, part))
+                if text is not None:
+                    return f"override ({scope})", text
+        name = self._file_name(template, overrides)
+        env = self._envs[locale]
+        loader = env.loader
+        assert loader is not None
+        path = f"{name}/{locale}/{PARTS[part]}.j2"
+        try:
+            text, _filename, _uptodate = loader.get_source(env, path)
+        except TemplateNotFound as exc:
+            raise LookupError(f"template {template!r} has no {locale} {part} ({exc})") from exc
+        return f"shipped ({path})", text
+
+    def _file_name(self, template: str, overrides: Overrides | None) -> str:
+        """The shipped folder a part falls back to: a name the org added starts from
+        `reminder`; any other unknown name stays unknown (a clear LookupError)."""
+        if template in self._shipped or not overrides:
+            return template
+        added = any(key[0] == template for key in overrides)
+        return BASE_TEMPLATE if added else template
+
+    def _part(
+        self,
+        template: str,
+        locale: str,
+        part: str,
+        channel: str | None,
+        overrides: Overrides | None,
+    ) -> Template:
+        if overrides:
+            for scope in (channel, ANY_CHANNEL) if channel else (ANY_CHANNEL,):
+                source = overrides.get((template, scope, locale, part))
+                if source is not None:
+                    return self.compile(locale, part, source)
+        name = self._file_name(template, overrides)
+        try:
+            return self._envs[locale].get_template(f"{name}/{locale}/{PARTS[part]}.j2")
+        except TemplateNotFound as exc:
+            raise LookupError(f"template {template!r} has no {locale} {part} ({exc})") from exc
 
     @staticmethod
     def _env(directory: Path, locale: str) -> SandboxedEnvironment:
@@ -129,6 +206,7 @@ class Renderer:
             "self_service_url": str(context.get("self_service_url") or ""),
             "click_url": str(context.get("click_url") or ""),
             "unsubscribe_url": str(context.get("unsubscribe_url") or ""),
+            "short_url": str(context.get("short_url") or ""),
         }
 
     def render(
@@ -137,22 +215,21 @@ class Renderer:
         locale: str,
         context: dict[str, Any],
         memo: dict[Any, str] | None = None,
+        *,
+        channel: str | None = None,
+        overrides: Overrides | None = None,
     ) -> Rendered:
-        """All four parts; `memo` (one per message) lets them share formatted amounts."""
-        env = self._envs[locale]
+        """All four parts; `memo` (one per message) lets them share formatted amounts;
+        `overrides` (the org's) replace shipped parts, those for `channel` first."""
         parts = {}
         extra = {"locale": locale, MONEY_MEMO: {} if memo is None else memo}
-        for part in ("subject.txt", "body.txt", "body.html", "short.txt"):
-            try:
-                parts[part] = env.get_template(f"{template}/{locale}/{part}.j2").render(
-                    context, **extra
-                )
-            except TemplateNotFound as exc:
-                raise LookupError(f"template {template!r} has no {locale} {part} ({exc})") from exc
+        for part in PARTS:
+            compiled = self._part(template, locale, part, channel, overrides)
+            parts[part] = compiled.render(context, **extra)
         return Rendered(
             locale,
-            parts["subject.txt"].strip(),
-            parts["body.txt"].strip() + "\n",
-            parts["body.html"],
-            parts["short.txt"].strip(),
+            parts["subject"].strip(),
+            parts["text"].strip() + "\n",
+            parts["html"],
+            parts["short"].strip(),
         )

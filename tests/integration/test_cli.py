@@ -1,5 +1,7 @@
 """The `dunlin` command as a person runs it: a real process, real files, exit codes."""
 
+import email
+import email.policy
 import hashlib
 import os
 import subprocess
@@ -37,6 +39,17 @@ def test_demo_twice_leaves_the_same_outbox(tmp_path):
     assert any(name.endswith(".eml") for name in before) and any(
         name.endswith(".json") for name in before
     )
+    # every message carries the customer's links, served by `dunlin serve` on its default port
+    emails = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in (outbox / "email").glob("*.eml")
+    ]
+    assert emails and all(
+        "http://127.0.0.1:8000/s/" in e.get_body(("plain",)).get_content() for e in emails
+    )
+    assert all("<http://127.0.0.1:8000/u/" in str(e["List-Unsubscribe"]) for e in emails)
+    texts = [p.read_text() for p in outbox.glob("[!e]*/*.json")]
+    assert texts and all("http://127.0.0.1:8000/m/" in t for t in texts)
     second = run(["demo"], tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Generated a demo secret key" not in second.stdout

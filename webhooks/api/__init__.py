@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from webhooks.api import config, errors, ledger, people, sources  # noqa: E402,F401 - routes
+from webhooks.api import config, errors, ledger, people, sources, templates  # noqa: E402,F401 - routes
 from webhooks.api.spec import openapi_document  # noqa: E402
 
 errors.install(bp)

@@ -15,7 +15,7 @@ from dunlin.yamlsource import ConfigFileError
 from reminders.models import ChannelConfig, PolicyVersion
 from reminders.planning.planner import plan
 from reminders.planning.policy_file import parse_policy
-from reminders.planning.policy_store import org_tags, save_version
+from reminders.planning.policy_store import org_tags, org_templates, save_version
 from reminders.sending.channel_store import (
     channel_configs,
     get_channel,
@@ -104,9 +104,9 @@ def _invalid(exc: ConfigFileError) -> Exception:
 )
 def validate_policy(p: Principal, body: s.TextIn) -> s.ValidationOut:
     with dunlin_app().factory() as db:
-        tags = org_tags(db, p.org_id)
+        tags, names = org_tags(db, p.org_id), org_templates(db, p.org_id)
     try:
-        parse_policy(body.text, "policy.yaml", known_tags=tags)
+        parse_policy(body.text, "policy.yaml", known_tags=tags, templates=names)
     except ConfigFileError as exc:
         return s.ValidationOut(valid=False, issues=_issues(exc))
     return s.ValidationOut(valid=True, issues=[])
@@ -128,11 +128,11 @@ def preview_policy(p: Principal, body: s.PreviewIn) -> s.PreviewOut:
     with app.factory() as db:
         org = db.get(Org, p.org_id)
         assert org is not None
-        tags = org_tags(db, p.org_id)
+        tags, names = org_tags(db, p.org_id), org_templates(db, p.org_id)
     policy = None
     if body.text:
         try:
-            policy = parse_policy(body.text, "policy.yaml", known_tags=tags)
+            policy = parse_policy(body.text, "policy.yaml", known_tags=tags, templates=names)
         except ConfigFileError as exc:
             raise _invalid(exc) from exc
     on = body.on or datetime.now(UTC).date()

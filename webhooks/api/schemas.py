@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     Provider: TypeAlias = str
     MappingName: TypeAlias = str
     ChannelName: TypeAlias = str
+    ChannelOrAny: TypeAlias = str
 else:
     TimeZone = Literal[tuple(sorted(available_timezones()))]
     Provider = Literal[tuple(sorted(providers()))]
     MappingName = Literal[tuple(shipped_names())]
     ChannelName = Literal[CHANNELS]
+    ChannelOrAny = Literal[("*", *CHANNELS)]
 # Policy and mapping documents. Small in practice; the bound keeps the largest JSON a client can
 # send for one (every character a \\uXXXX surrogate pair, 12 bytes) under the default 1 MiB body
 # limit, so an over-long text is answered 422 for its length, not 413 for the request's size.
@@ -450,3 +452,33 @@ class StatusOut(BaseModel):
     policy: str
     broken_channels: list[BrokenChannelOut]
     invalid_timezones: list[str] = Field(description="Customers' external ids.")
+
+
+class TemplateIn(ApiModel):
+    """One part of a template, for this org (reminders/sending/overrides.py)."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,99}$", description="A shipped name or a new one."
+    )
+    channel: ChannelOrAny = Field(
+        default="*", description="The channel it applies to; * = every channel."
+    )
+    locale: Literal["zh_CN", "en_US"]
+    part: Literal["subject", "text", "html", "short"]
+    text: str = Field(min_length=1, max_length=20_000, description="Jinja, run in a sandbox.")
+
+
+class TemplateOut(BaseModel):
+    id: int
+    name: str
+    channel: str
+    locale: str
+    part: str
+    text: str
+    version: int
+    created_by: str
+    created_at: datetime
+
+
+class TemplateList(BaseModel):
+    items: list[TemplateOut]

@@ -38,6 +38,11 @@ def build_email(message: OutgoingMessage) -> EmailMessage:
     digest = hashlib.sha256(message.key.encode()).hexdigest()[:32]
     email["Message-ID"] = f"<{digest}@dunlin.local>"
     email["Content-Language"] = message.locale.replace("_", "-")
+    unsubscribe = message.variables.get("unsubscribe_url")
+    if unsubscribe:  # as the SMTP channel sends it, so the demo's .eml shows the real header
+        email["List-Unsubscribe"] = f"<{unsubscribe}>"
+        if unsubscribe.startswith("https://"):  # RFC 8058 one-click needs HTTPS
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     email.set_boundary(f"=_dunlin_{digest}")  # stable bytes for the same message

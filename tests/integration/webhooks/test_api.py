@@ -214,3 +214,25 @@ def test_validation_errors_are_consistent(app, client):
     )
     assert bad_policy.status_code == 200 and bad_policy.json["valid"] is False
     assert bad_policy.json["issues"][0]["line"] is not None
+
+
+def test_templates_are_checked_versioned_and_listed(app, client):
+    admin, finance = make_user(app, "acme"), make_user(app, "acme", role="finance")
+    body = {"name": "reminder", "channel": "sms", "locale": "zh_CN", "part": "short"}
+    broken = {**body, "text": "【{{ org.name }}】\n{{ customer.nmae }}"}
+    checked = client.post("/api/v1/templates/validate", json=broken, headers=auth(finance))
+    assert checked.status_code == 200 and checked.json["valid"] is False
+    assert checked.json["issues"][0]["line"] == 2
+    refused = client.post("/api/v1/templates", json=broken, headers=auth(admin))
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "invalid_template"
+    assert refused.json["error"]["fields"][0]["line"] == 2
+    assert client.post("/api/v1/templates", json=broken, headers=auth(finance)).status_code == 403
+    for n, text in enumerate(("【{{ org.name }}】请付款", "【{{ org.name }}】请尽快付款"), 1):
+        saved = client.post("/api/v1/templates", json={**body, "text": text}, headers=auth(admin))
+        assert saved.status_code == 201 and saved.json["version"] == n
+    listed = client.get("/api/v1/templates", headers=auth(finance)).json["items"]
+    assert [(i["channel"], i["version"], i["text"]) for i in listed] == [
+        ("sms", 2, "【{{ org.name }}】请尽快付款")
+    ]
+    other = make_user(app, "other")
+    assert client.get("/api/v1/templates", headers=auth(other)).json["items"] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -14,7 +14,13 @@ from dunlin.db import transaction
 from dunlin.models import Event
 from reminders.models import Reminder, Task
 from reminders.sending.channel_store import save_channel
-from reminders.sending.links import LinkSigner, LinkTarget, links_for, receipt_path_token
+from reminders.sending.links import (
+    LinkSigner,
+    LinkTarget,
+    ShortCodes,
+    links_for,
+    receipt_path_token,
+)
 from sync.models import Customer, Receivable
 from tests.fakes.sealing import seal
 from tests.integration.webhooks.conftest import PUBLIC_URL, seed
@@ -345,3 +351,73 @@ def test_dispatch_puts_signed_links_into_the_message(app):
     target = LinkSigner(app.settings.require_secret_key()).read(url.rsplit("/", 1)[1])
     assert (target.customer_id, target.reminder_id) == (s.customer_id, s.reminder_id)
     assert captured[0].variables["unsubscribe_url"].startswith(PUBLIC_URL + "/u/")
+    # and the message itself shows them: the email its page, pay and unsubscribe links, the
+    # short text (SMS, chat) one short link
+    variables, message = captured[0].variables, captured[0]
+    for key in ("self_service_url", "click_url", "unsubscribe_url"):
+        assert variables[key] in message.text and variables[key] in message.html
+    assert variables["short_url"].startswith(PUBLIC_URL + "/m/")
+    assert message.short.count("http") == 1 and variables["short_url"] in message.short
+
+
+def test_sms_short_link_opens_the_self_service_page(app, client):
+    s = seed(app)
+    other = seed(app, "other", "777", n=1)
+    codes = ShortCodes(app.settings.require_secret_key())
+    code = codes.code(LinkTarget(s.org_id, s.customer_id, s.reminder_id))
+    response = client.get(f"/m/{code}")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/s/")
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "我已付款".encode() in page.data
+    org, reminder, mac = code.split(".")
+    forged = [
+        f"{org}.{reminder}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",  # a changed MAC
+        f"{int(other.org_id):x}.{reminder}.{mac}",  # the same reminder claimed by another org
+        codes.code(LinkTarget(s.org_id, other.customer_id, s.reminder_id)),  # another customer
+        "nonsense",
+        "zzzzzzzzzzzzzzzzzzzz.1.x",  # past BIGINT
+        "-1.-1.x",
+    ]
+    for bad in forged:
+        refused = client.get(f"/m/{bad}")
+        assert refused.status_code == 404 and refused.json["error"]["code"] == "bad_link", bad
+    with transaction(app.factory) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == s.reminder_id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=365))
+        )
+    assert client.get(f"/m/{code}").status_code == 410
+
+
+def opt_out_choices(page: bytes) -> list[tuple[str, str]]:
+    """(value, label) of each opt-out checkbox on the self-service page."""
+    found = re.findall(rb'name="opt_out" value="([^"]+)"[^>]*> ([^<]+)</label>', page)
+    return [(v.decode(), label.decode().strip()) for v, label in found]
+
+
+def test_opt_out_lists_the_customers_own_channels_by_name_in_the_pages_language(app, client):
+    s = seed(app)  # the customer has an email address only
+    token = token_for(app, s)
+    assert opt_out_choices(client.get(f"/s/{token}").data) == [
+        ("email", "不再通过此方式提醒: 电子邮件")
+    ]
+    with transaction(app.factory) as session:
+        customer = session.get(Customer, s.customer_id)
+        customer.mobile, customer.wecom_userid = "+8613800000000", "zhangwei"
+        customer.opted_out_channels = ["dingtalk"]  # from before its contact point went away
+    english = opt_out_choices(client.get(f"/s/{token}?lang=en").data)
+    assert english == [
+        ("email", "Stop reminders on this channel: Email"),
+        ("sms", "Stop reminders on this channel: Text message (SMS)"),
+        ("wecom", "Stop reminders on this channel: WeCom"),
+    ]
+    page = client.get(f"/s/{token}")
+    saved = client.post(
+        f"/s/{token}/channels", data={"opt_out": ["sms"], "csrf_token": csrf_from(page.data)}
+    )
+    assert saved.status_code == 303
+    with app.factory() as session:  # the opt-out the page did not show is kept
+        assert session.get(Customer, s.customer_id).opted_out_channels == ["dingtalk", "sms"]
+    unsubscribe = client.get(f"/u/{token}?lang=en")
+    assert b"(Email)" in unsubscribe.data

@@ -14,7 +14,13 @@ CONTEXT = {
     "currency": "CNY",
     "total": Decimal("1234.5"),
     "days_overdue": 12,
+    "overdue_count": 1,
+    "due_soon_count": 0,
     "payment_url": "https://pay/x",
+    "self_service_url": None,
+    "click_url": None,
+    "unsubscribe_url": None,
+    "short_url": None,
     "org": {"name": "Demo"},
     "invoices": [
         {
