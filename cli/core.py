@@ -30,7 +30,9 @@ def init(state, name: str | None) -> None:  # type: ignore[no-untyped-def]
     app = state.app(require_schema=False)
     upgrade(app.engine)
     with transaction(app.factory) as session:
-        org = ensure_org(session, state.org, app.settings, name=name)
+        # The org named by --org, else `default`: never the only org guessed from the database
+        # (after the demo that would be the demo's).
+        org = ensure_org(session, state.explicit_org or "default", app.settings, name=name)
     console.print(
         t(
             f"Database ready at {app.engine.url.render_as_string(hide_password=True)}; org {org.slug!r}.",
@@ -271,8 +273,3 @@ def show_dispatch(app, session, org_id: int, by_status: dict[str, int]) -> None:
         return
     waiting = ", ".join(f"{c} {n}" for c, n in depths.items() if n) or "0"
     console.print(t(f"Queue depth: {waiting}", f"队列长度：{waiting}"))
-
-
-def register(group: click.Group) -> None:
-    for command in (init, status, secret_key, pause):
-        group.add_command(command)

@@ -369,8 +369,3 @@ def explain_command(state, customer: str, as_of: datetime | None, policy_file: P
                 console.print(
                     f"{c.name} [{currency}] {run_clock.today}: {verdict} — {outcome.reason}"
                 )
-
-
-def register(group: click.Group) -> None:
-    for command in (plan_command, send_command, run_command, explain_command):
-        group.add_command(command)

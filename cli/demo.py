@@ -110,7 +110,3 @@ def _summary(app: App, outbox: Path) -> None:
             "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`。",
         )
     )
-
-
-def register(group: click.Group) -> None:
-    group.add_command(demo)

@@ -271,8 +271,3 @@ def templates_preview(state, name: str, customer: str, locale: str | None, show_
     )
     if show_html:
         console.print(rendered.html, markup=False)
-
-
-def register(group: click.Group) -> None:
-    for command in (worker_command, channels, templates):
-        group.add_command(command)

@@ -209,8 +209,3 @@ def tasks_veto(state, task_id: int) -> None:  # type: ignore[no-untyped-def]
 def tasks_done(state, task_id: int) -> None:  # type: ignore[no-untyped-def]
     """Mark a task done."""
     _set_status(state, task_id, "done")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(policies)
-    group.add_command(tasks)

@@ -359,7 +359,11 @@ def writeback_command(state, names: tuple[str, ...]) -> None:  # type: ignore[no
         raise SystemExit(4)
 
 
-def register(group: click.Group) -> None:
-    group.add_command(sources)
-    group.add_command(sync_command)
-    group.add_command(writeback_command)
+def _add_web_commands() -> None:
+    """`sources webhook-secret` lives with the web commands; it is listed here."""
+    from cli.web import webhook_secret
+
+    sources.add_command(webhook_secret)
+
+
+_add_web_commands()
