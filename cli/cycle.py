@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy import or_, select
 
-from cli.output import console, progress, table
+from cli.output import compact_table, console, grouped_counts, local_time, more_line, progress
 from dunlin.app import App, RunClock, clock
 from dunlin.crypto import optional_box
 from dunlin.errors import NotFound
@@ -63,45 +66,55 @@ def _file_policy(app: App, org_slug: str, policy_file: Path | None) -> Policy | 
         return load_policy(policy_file, known_tags=org_tags(session, get_org(session, org_slug).id))
 
 
-def show_plan(report: PlanReport, limit: int) -> None:
-    rows = [
-        (
-            p.customer.name,
-            f"{p.decision.track.name}/{p.decision.occurrence.name}",
-            "+".join(c for c, _ in p.decision.deliveries) or t("(task only)", "（仅任务）"),
-            ", ".join(a for _, a in p.decision.deliveries),
-            len(p.decision.invoices),
-            f"{p.decision.total:,.2f} {p.decision.currency}",
-            p.scheduled_at.isoformat(timespec="minutes"),
-        )
-        for p in report.planned[:limit]
-    ]
+def plan_table(report: PlanReport, limit: int, width: int) -> Table:
+    """The planned rows in local time (the customer's zone, as `explain` shows it); the zone is
+    named in the title, and on a row only when it differs. The recipient column only fits from
+    120 columns on."""
+    rows = report.planned[:limit]
+    zones = Counter(p.timezone for p in rows)
+    zone = zones.most_common(1)[0][0] if zones else ""
     title = t(
         f"{'Would plan' if report.dry_run else 'Planned'} for {report.today} ({report.policy})",
         f"{report.today} {'将安排' if report.dry_run else '已安排'}的提醒（{report.policy}）",
     )
-    console.print(
-        table(
-            title,
-            [
-                t("customer", "客户"),
-                t("step", "节点"),
-                t("channel", "渠道"),
-                t("to", "收件人"),
-                t("invoices", "单据数"),
-                t("open", "未收"),
-                t("scheduled (UTC)", "计划时间 (UTC)"),
-            ],
-            rows,
-        )
-    )
-    if report.planned_count > limit:
-        console.print(
-            t(
-                f"… and {report.planned_count - limit} more",
-                f"……另有 {report.planned_count - limit} 条",
-            )
-        )
+    if zone:
+        title += t(f"; times in {zone}", f"；时间为 {zone} 时间")
+    out = compact_table(title)
+    with_to = width >= 120
+    out.add_column(t("customer", "客户"), ratio=1, min_width=12, overflow="fold")
+    out.add_column(t("step", "节点"), min_width=10)
+    out.add_column(t("channel", "渠道"), min_width=5)
+    if with_to:
+        out.add_column(t("to", "收件人"), no_wrap=True)
+    out.add_column(t("inv.", "单据"), justify="right", no_wrap=True)
+    out.add_column(t("open", "未收"), justify="right", no_wrap=True)
+    out.add_column(t("at", "时间"), no_wrap=True)
+    for p in rows:
+        when = local_time(p.scheduled_at, p.timezone, report.today)
+        if p.timezone != zone:
+            when += f" {p.timezone}"
+        cells = [
+            Text(p.customer.name),
+            Text(f"{p.decision.occurrence.name} ({p.decision.track.name})"),
+            Text("+".join(c for c, _ in p.decision.deliveries) or t("(task only)", "（仅任务）")),
+        ]
+        if with_to:
+            cells.append(Text(", ".join(a for _, a in p.decision.deliveries)))
+        cells += [
+            Text(str(len(p.decision.invoices))),
+            Text(f"{p.decision.total:,.2f} {p.decision.currency}"),
+            Text(when),
+        ]
+        out.add_row(*cells)
+    return out
+
+
+def show_plan(report: PlanReport, limit: int) -> None:
+    if report.planned and limit > 0:
+        console.print(plan_table(report, limit, console.width))
+    more = more_line(min(limit, len(report.planned)), report.planned_count, "--show N")
+    if more:
+        console.print(more)
     if report.dry_run:
         console.print(
             t(
@@ -141,11 +154,9 @@ def show_plan(report: PlanReport, limit: int) -> None:
             )
         )
     if report.skipped:
-        console.print(
-            t("Not reminded today:", "今日不提醒：")
-            + " "
-            + "; ".join(f"{reason} ×{n}" for reason, n in report.skipped.most_common())
-        )
+        console.print(t("Not reminded today:", "今日不提醒："))
+        for line in grouped_counts(report.skipped.items()):
+            console.print(line, markup=False)
 
 
 def run_send(app: App, org_slug: str, now: datetime) -> SendReport:

@@ -18,7 +18,7 @@ from dunlin.db import transaction
 from dunlin.i18n import t
 from dunlin.log import redacting_filter
 from dunlin.migrate import upgrade
-from dunlin.orgs import ensure_org, get_org
+from dunlin.orgs import ensure_org, get_org, only_org_slug
 from reminders.models import Reminder
 from reminders.planning.planner import plan
 from sync.importer import import_file
@@ -102,11 +102,16 @@ def _summary(app: App, outbox: Path) -> None:
             )
         )
     files = sum(1 for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else 0
+    sent = ", ".join(f"{channel} {n}" for channel, n in sorted(by_channel.items())) or "0"
+    with app.factory() as session:
+        only = only_org_slug(session) == DEMO_ORG
+    # Exactly the command that works next: --org only when other orgs share the database.
+    hint = "dunlin status" if only else f"dunlin --org {DEMO_ORG} status"
     console.print(
         t(
-            f"[bold green]Done.[/bold green] Sent so far by channel: {dict(by_channel)}; {files} file(s) in {outbox}. "
-            "Open an .eml in a mail client, or try `dunlin --org demo status`.",
-            f"[bold green]完成。[/bold green]各渠道已发送：{dict(by_channel)}；{outbox} 中共 {files} 个文件。"
-            "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`。",
+            f"[bold green]Done.[/bold green] Sent so far by channel: {sent}; {files} file(s) in "
+            f"{outbox}. Open an .eml in a mail client, or try `{hint}`.",
+            f"[bold green]完成。[/bold green]各渠道已发送：{sent}；{outbox} 中共 {files} 个文件。"
+            f"可用邮件客户端打开 .eml，或运行 `{hint}`。",
         )
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from cli.output import console, table
+from cli.output import console, more_line, one_language, table
 from dunlin.db import transaction
 from dunlin.errors import NotFound
 from dunlin.events import record_event
@@ -141,7 +141,7 @@ def tasks() -> None:
 
 @tasks.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include done and vetoed tasks.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, help="How many tasks to list.")
 @click.pass_obj
 def tasks_list(state, show_all: bool, limit: int) -> None:  # type: ignore[no-untyped-def]
     """Tasks, soonest due first."""
@@ -158,10 +158,11 @@ def tasks_list(state, show_all: bool, limit: int) -> None:  # type: ignore[no-un
                 task.assignee,
                 task.due_on,
                 task.status,
-                task.summary,
+                one_language(task.summary),
             )
             for task in session.scalars(query.order_by(Task.due_on, Task.id).limit(limit))
         ]
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
     console.print(
         table(
             t("Tasks", "任务"),
@@ -174,8 +175,12 @@ def tasks_list(state, show_all: bool, limit: int) -> None:  # type: ignore[no-un
                 t("summary", "内容"),
             ],
             rows,
+            compact=True,
         )
     )
+    more = more_line(len(rows), total or 0, "--limit N")
+    if more:
+        console.print(more)
 
 
 def _set_status(state, task_id: int, status: str, allowed_kind: str | None = None) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,41 @@ def test_without_an_org_named_several_orgs_are_listed(tmp_path):
     assert result.returncode != 0
     assert "choose one with --org" in result.stderr and "acme, beta" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+AMOUNT = re.compile(r"\d{1,3}(?:,\d{3})*\.\d\d [A-Z]{3}")
+
+
+def test_demo_ends_in_words_and_the_command_that_works(demo_dir):
+    again = run(["demo", "--customers", "40"], demo_dir)
+    assert again.returncode == 0, again.stderr
+    assert "{'" not in again.stdout
+    assert "Sent so far by channel: email " in again.stdout
+    assert "try `dunlin status`" in " ".join(again.stdout.split())
+
+
+def test_plan_reads_at_80_columns_in_local_time(demo_dir):
+    result = run(["plan", "--dry-run", "--date", "2026-12-20", "--show", "5"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "times in Asia/Shanghai" in result.stdout and "UTC" not in result.stdout
+    table = lines[: next(i for i, line in enumerate(lines) if line.startswith("… and"))]
+    assert not any("…" in line for line in table)  # nothing cut
+    assert len(AMOUNT.findall(result.stdout)) == 5
+    assert re.search(r"\b12-2\d \d\d:\d\d\b", result.stdout)
+
+
+def test_skip_reasons_are_grouped_with_counts(demo_dir):
+    """One line per kind of reason, with its count (tests/unit/reminders/test_skip_category.py
+    shows reasons naming an invoice fall into one kind)."""
+    result = run(["plan", "--dry-run", "--date", "2026-12-20"], demo_dir)
+    reasons = result.stdout.split("Not reminded today:")[1].strip("\n").splitlines()
+    assert reasons and all(re.match(r"\s+\d+  \S", line) for line in reasons), reasons
+    assert len(reasons) <= 9
+
+
+def test_tasks_list_says_how_many_more(demo_dir):
+    result = run(["tasks", "list", "--limit", "3"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^… and \d+ more \(--limit N\)$", result.stdout, re.M)
