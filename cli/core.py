@@ -83,6 +83,17 @@ def pause(state, customer: str, until, reason: str, resume: bool) -> None:  # ty
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
+        today = clock(None, org.timezone).today
+        if not resume and until.date() < today:
+            raise click.BadParameter(
+                t(
+                    f"{until.date()} is in the past (today is {today} in {org.timezone}); "
+                    "a pause lasts until a day to come, or use --resume",
+                    f"{until.date()} 已过去（{org.timezone} 今天是 {today}）；暂停须到今后某日，"
+                    "或使用 --resume",
+                ),
+                param_hint="--until",
+            )
         rows = session.scalars(
             select(Customer).where(
                 Customer.org_id == org.id,

@@ -28,7 +28,7 @@ from reminders.sending.channel_store import (
 from reminders.sending.channels.http import ChannelContext
 from reminders.sending.channels.registry import HeldChannel, build_channel, providers
 from reminders.sending.queue import queue_name
-from reminders.sending.render import Renderer
+from reminders.sending.render import Renderer, shipped_templates
 from sync.models import Customer
 
 log = logging.getLogger(__name__)
@@ -257,9 +257,20 @@ def templates_preview(state, name: str, customer: str, locale: str | None, show_
         context = preview_context(session, org, found)
     if context is None:
         raise NotFound(t("the customer has nothing open", "该客户没有未结清的应收"))
+    names = sorted(shipped_templates())
+    if name not in names:
+        raise NotFound(
+            t(
+                f"no template {name!r}; the templates are: {', '.join(names)}",
+                f"找不到模板 {name!r}；可用模板：{', '.join(names)}",
+            )
+        )
     renderer = Renderer()
     chosen = renderer.pick_locale(locale or found.language, org.language)
-    rendered = renderer.render(name, chosen, context)
+    try:
+        rendered = renderer.render(name, chosen, context)
+    except LookupError as exc:  # a template folder without this locale's parts
+        raise NotFound(str(exc)) from None
     console.print(f"[bold]{t('Subject', '主题')}:[/bold] {rendered.subject}")
     console.print(rendered.text, markup=False)
     console.print(f"[bold]{t('Short (SMS / chat)', '短消息（短信/聊天）')}:[/bold]")

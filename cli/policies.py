@@ -16,7 +16,14 @@ from dunlin.orgs import get_org
 from dunlin.yamlsource import ConfigFileError, read_config
 from reminders.models import PolicyVersion, Task
 from reminders.planning.policy_file import load_policy
-from reminders.planning.policy_store import active_policy, org_tags, save_version, versions
+from reminders.planning.policy_store import (
+    BUILTIN_NAME,
+    active_policy,
+    builtin_policy_text,
+    org_tags,
+    save_version,
+    versions,
+)
 
 FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
@@ -129,8 +136,22 @@ def policies_show(state, name: str, number: int | None) -> None:  # type: ignore
         if number is not None:
             query = query.where(PolicyVersion.version == number)
         row = session.scalar(query.order_by(PolicyVersion.version.desc()).limit(1))
+        if row is None and name == BUILTIN_NAME and number is None:
+            # What `policies list` calls "default (built-in)": never stored, so written out.
+            click.echo(builtin_policy_text(), nl=False)
+            return
         if row is None:
-            raise NotFound(t(f"no policy {name!r}", f"找不到策略 {name!r}"))
+            stored = sorted({v.name for v in versions(session, org.id)} | {BUILTIN_NAME})
+            raise NotFound(
+                t(
+                    f"no policy {name!r}"
+                    + (f" version {number}" if number is not None else "")
+                    + f"; the policies are: {', '.join(stored)}",
+                    f"找不到策略 {name!r}"
+                    + (f" 版本 {number}" if number is not None else "")
+                    + f"；现有策略：{', '.join(stored)}",
+                )
+            )
         click.echo(row.source_text)
 
 

@@ -115,3 +115,60 @@ def test_tasks_list_says_how_many_more(demo_dir):
     result = run(["tasks", "list", "--limit", "3"], demo_dir)
     assert result.returncode == 0, result.stderr
     assert re.search(r"^… and \d+ more \(--limit N\)$", result.stdout, re.M)
+
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "ar-zh.csv"
+
+
+@pytest.fixture
+def acme(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """One org with the three-row fixture imported; DUNLIN_ORG is not set."""
+    env = {"DUNLIN_SECRET_KEY": run(["secret-key"], tmp_path).stdout.strip()}
+    assert run(["--org", "acme", "init"], tmp_path, **env).returncode == 0
+    imported = run(["import", str(FIXTURE), "--mapping", "spreadsheet-zh"], tmp_path, **env)
+    assert imported.returncode == 0, imported.stderr
+    return tmp_path, env
+
+
+def test_the_built_in_policy_can_be_shown_and_loaded_back(acme):
+    cwd, env = acme
+    listed = run(["policies", "list"], cwd, **env)
+    assert "active: default (built-in)" in listed.stdout
+    shown = run(["policies", "show", "default"], cwd, **env)
+    assert shown.returncode == 0, shown.stderr
+    (cwd / "mine.yaml").write_text(shown.stdout, encoding="utf-8")
+    checked = run(["policies", "check", "mine.yaml"], cwd, **env)
+    assert checked.returncode == 0 and "OK" in checked.stdout, checked.stderr
+    missing = run(["policies", "show", "nope"], cwd, **env)
+    assert missing.returncode == 1 and "the policies are: default" in missing.stderr
+
+
+def test_an_unknown_template_is_named_with_the_known_ones(acme):
+    cwd, env = acme
+    result = run(["templates", "preview", "nosuch", "--customer", "C001"], cwd, **env)
+    assert result.returncode == 1
+    assert "no template 'nosuch'" in result.stderr and "reminder" in result.stderr
+    assert "Unexpected error" not in result.stderr
+
+
+def test_a_pause_until_a_past_day_is_refused(acme):
+    cwd, env = acme
+    result = run(["pause", "C001", "--until", "2020-01-01"], cwd, **env)
+    assert result.returncode == 2
+    assert "in the past" in result.stderr and "paused until" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (FIXTURE.read_text(encoding="utf-8-sig").splitlines()[0] + "\n", "no data rows"),
+        ("客户编码,客户名称\n", "column(s) missing"),
+    ],
+    ids=["header-only", "columns-missing"],
+)
+def test_an_unusable_file_is_a_rejected_import(acme, content, words):
+    cwd, env = acme
+    (cwd / "bad.csv").write_text(content, encoding="utf-8")
+    result = run(["import", "bad.csv", "--mapping", "spreadsheet-zh"], cwd, **env)
+    assert result.returncode == 3, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
