@@ -134,7 +134,7 @@ COMMANDS = {
     "run": LazyCommand(
         "cli.cycle",
         "run_command",
-        "One full cycle: plan today's reminders, then send the due ones (or queue them).",
+        "One full cycle: sync the connected sources, plan today's reminders, then send the due ones (or queue them).",
     ),
     "secret-key": LazyCommand(
         "cli.core",
@@ -215,7 +215,7 @@ def cli(ctx: click.Context, org: str | None, debug: bool) -> None:
       dunlin sources add NAME ...       connect Odoo, Kingdee K3Cloud or a REST API
       dunlin sync                       pull customers and receivables from them
       dunlin channels add email ...     send email over your SMTP server (else: local outbox)
-      dunlin run                        plan today's reminders and send the due ones
+      dunlin run                        sync, plan today's reminders, send the due ones
       dunlin worker                     send queued reminders (DUNLIN_DISPATCH=queue, Redis)
       dunlin status                     what is planned, sent, uncertain or failing
       dunlin serve                      webhooks, customer links and the admin API

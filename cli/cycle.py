@@ -219,6 +219,24 @@ queue_option = click.option(
 )
 
 
+def use_queue(app: App, queue: bool | None, as_of: datetime | None) -> bool:
+    """Queue mode or not; with --date, only inline. The workers send by the real clock, so
+    rows queued "as of" another day would sit in the queue and nothing would leave."""
+    chosen = app.settings.dispatch == "queue" if queue is None else queue
+    if chosen and as_of is not None:
+        source = "--queue" if queue else "DUNLIN_DISPATCH=queue"
+        raise click.UsageError(
+            t(
+                f"--date cannot be used with {source}: the workers send by the real clock, so "
+                "nothing queued as of another day would be sent. Add --now to send in this "
+                "process as of that day, or drop --date.",
+                f"--date 不能与 {source} 同时使用：工作进程按真实时间发送，按其他日期入队的提醒"
+                "不会被发出。加 --now 在本进程按该日期发送，或去掉 --date。",
+            )
+        )
+    return chosen
+
+
 def show_send(app: App, org_slug: str, report: SendReport) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or t(
         "nothing due", "没有到期的提醒"
@@ -280,16 +298,16 @@ def send_command(state, as_of: datetime | None, queue: bool | None, every: int |
     """Send the reminders that are due, through the configured channels (the local outbox for
     channels not configured)."""
     app = state.app()
-    use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    queued = use_queue(app, queue, as_of)
     from redis.exceptions import RedisError
     from sqlalchemy.exc import OperationalError
 
     while True:
         if not every:
-            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, queued)
             return
         try:
-            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, queued)
         except (OperationalError, RedisError) as exc:  # a restart of the store or of Redis
             log.warning("send cycle failed, retrying in %ss: %s", every, type(exc).__name__)
             console.print(
@@ -305,18 +323,54 @@ def send_command(state, as_of: datetime | None, queue: bool | None, every: int |
 @click.command("run")
 @date_option
 @queue_option
+@click.option(
+    "--sync/--no-sync",
+    "sync_first",
+    default=True,
+    show_default=True,
+    help="Sync every connected source before planning; a failing source is reported and the "
+    "cycle goes on (exit 4 at the end).",
+)
 @click.option("--show", default=10, show_default=True, help="How many planned rows to list.")
 @click.pass_obj
-def run_command(state, as_of: datetime | None, queue: bool | None, show: int) -> None:  # type: ignore[no-untyped-def]
-    """One full cycle: plan today's reminders, then send the due ones (or queue them)."""
+def run_command(  # type: ignore[no-untyped-def]
+    state, as_of: datetime | None, queue: bool | None, sync_first: bool, show: int
+) -> None:
+    """One full cycle: sync the connected sources, plan today's reminders, then send the due
+    ones (or queue them)."""
     app = state.app()
+    queued = use_queue(app, queue, as_of)  # refused before anything is written
+    failed_sources = sync_before_run(state) if sync_first else []
     run_clock = _org_clock(app, state.org, as_of)
     report = plan(
         app.factory, state.org, run_clock.today, not_before=run_clock.not_before, keep=show
     )
     show_plan(report, show)
-    use_queue = app.settings.dispatch == "queue" if queue is None else queue
-    dispatch(app, state.org, run_clock.send_until, use_queue)
+    dispatch(app, state.org, run_clock.send_until, queued)
+    if failed_sources:
+        console.print(
+            t(
+                f"[yellow]Planned and sent without fresh data from: {', '.join(failed_sources)} "
+                "(see the sync table above).[/yellow]",
+                f"[yellow]以下数据源同步失败，本轮按已有数据安排和发送：{', '.join(failed_sources)}"
+                "（见上方同步表）。[/yellow]",
+            )
+        )
+        raise SystemExit(4)
+
+
+def sync_before_run(state) -> list[str]:  # type: ignore[no-untyped-def]
+    """Sync every connected API source (none: nothing to say); the names of those that failed.
+    A source that fails must not stop the reminders of the others' customers."""
+    from cli.params import secret_box
+    from cli.sources import show_sync
+    from sync.run import sync_sources
+
+    app = state.app()
+    reports = sync_sources(app.factory, secret_box(state), state.org)
+    if reports:
+        show_sync(reports)
+    return [r.source for r in reports if r.status != "ok"]
 
 
 @click.command("explain")

@@ -295,6 +295,13 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
             )
         )
         return
+    show_sync(reports)
+    if any(r.status != "ok" for r in reports):
+        raise SystemExit(4)
+
+
+def show_sync(reports: list[Any]) -> None:
+    """One row per source with its outcome; a sample of the skipped records under it."""
     console.print(
         table(
             t("Sync", "同步"),
@@ -320,8 +327,6 @@ def sync_command(state, names: tuple[str, ...], full: bool) -> None:  # type: ig
     for r in reports:
         for line in r.skipped_sample:
             console.print(f"[yellow]{r.source}: {t('skipped', '跳过')} {line}[/yellow]")
-    if any(r.status != "ok" for r in reports):
-        raise SystemExit(4)
 
 
 @click.command("writeback")

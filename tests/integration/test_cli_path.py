@@ -172,3 +172,45 @@ def test_an_unusable_file_is_a_rejected_import(acme, content, words):
     result = run(["import", "bad.csv", "--mapping", "spreadsheet-zh"], cwd, **env)
     assert result.returncode == 3, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_date_is_not_queued_for_workers_that_use_the_real_clock(acme):
+    cwd, env = acme
+    env = {**env, "DUNLIN_REDIS_URL": "redis://127.0.0.1:1/0"}  # nothing may reach a queue
+    send = run(["send", "--queue", "--date", "2026-04-10"], cwd, **env)
+    assert send.returncode == 2 and "--date cannot be used with --queue" in send.stderr
+    cycle = run(["run", "--no-sync", "--date", "2026-04-10"], cwd, DUNLIN_DISPATCH="queue", **env)
+    assert cycle.returncode == 2 and "DUNLIN_DISPATCH=queue" in cycle.stderr
+    assert "--now" in cycle.stderr
+    # Refused before anything was written: the day's plan is still to be made.
+    dry = run(["plan", "--dry-run", "--date", "2026-04-10"], cwd, **env)
+    assert "Dry run: 2 decision(s)" in dry.stdout
+    inline = run(["run", "--now", "--no-sync", "--date", "2026-04-10"], cwd, **env)
+    assert inline.returncode == 0 and "sent 2" in inline.stdout, inline.stderr
+
+
+def test_run_syncs_every_source_and_a_failing_one_does_not_stop_it(acme):
+    from tests.fakes.odoo import FakeOdoo, served
+
+    cwd, env = acme
+    fake = FakeOdoo(version=17)
+    fake.seed(7, customers=5, invoices=12)
+    with served(fake) as server:
+        common = ["--mapping", "odoo", "--set", "database=prod", "--set", "rate_limit=0"]
+        login = ["--credential", "login=dunlin", "--secret", "password"]
+        for name, url in (("erp", server.url), ("down", "http://127.0.0.1:9")):
+            added = run(
+                ["sources", "add", name, "--url", url, *common, *login],
+                cwd,
+                DUNLIN_SECRET_PASSWORD="secret",
+                **env,
+            )
+            assert added.returncode == 0, added.stderr
+        cycle = run(["run", "--date", "2026-04-10"], cwd, COLUMNS="200", **env)
+    assert cycle.returncode == 4, cycle.stderr
+    out = cycle.stdout
+    assert out.index("Sync") < out.index("Planned") < out.index("Send:")
+    assert re.search(r"erp\s.*\bok\b", out) and re.search(r"down\s.*\bfailing", out)
+    assert "without fresh data from: down" in out
+    quiet = run(["run", "--no-sync", "--date", "2026-04-10"], cwd, **env)
+    assert quiet.returncode == 0 and "Sync" not in quiet.stdout, quiet.stderr
