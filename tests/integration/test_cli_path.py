@@ -214,3 +214,26 @@ def test_run_syncs_every_source_and_a_failing_one_does_not_stop_it(acme):
     assert "without fresh data from: down" in out
     quiet = run(["run", "--no-sync", "--date", "2026-04-10"], cwd, **env)
     assert quiet.returncode == 0 and "Sync" not in quiet.stdout, quiet.stderr
+
+
+def test_channels_add_help_lists_a_providers_settings(tmp_path):
+    smtp = run(["channels", "add", "email", "--provider", "smtp", "--help"], tmp_path)
+    assert smtp.returncode == 0, smtp.stderr
+    text = " ".join(smtp.stdout.split())
+    assert "security default starttls." in text and "none (plain, port 25" in text
+    assert "password optional." in text and "Example: DUNLIN_SECRET_PASSWORD=" in text
+    assert all(len(line) <= 80 for line in smtp.stdout.splitlines())
+    bare = run(["channels", "add", "--help"], tmp_path)
+    assert "aliyun_sms" in bare.stdout and "docs/channels.md" in bare.stdout
+
+
+def test_a_setting_the_provider_does_not_read_is_named(acme):
+    cwd, env = acme
+    result = run(
+        ["channels", "add", "email", "--provider", "smtp", "--set", "host=127.0.0.1"]
+        + ["--set", "from=ar@example.com", "--set", "securty=none"],
+        cwd,
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "smtp has no setting securty" in " ".join(result.stderr.split())
