@@ -8,7 +8,7 @@ from decimal import Decimal
 import click
 from sqlalchemy import func, select
 
-from cli.output import console, source_health, table
+from cli.output import console, in_zone, source_health, table
 from dunlin.app import clock
 from dunlin.crypto import generate_key
 from dunlin.db import transaction
@@ -148,14 +148,14 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
                     t("name", "名称"),
                     t("kind", "类型"),
                     t("status", "状态"),
-                    t("last sync", "最近同步"),
+                    in_zone(t("last sync", "最近同步"), org.timezone),
                     t("skipped", "跳过"),
                 ],
                 [
                     (
                         s.name,
                         s.kind,
-                        *source_health(s),
+                        *source_health(s, org.timezone),
                         (s.last_report or {}).get("skipped", "-"),
                     )
                     for s in sources

@@ -94,8 +94,14 @@ def progress() -> Progress:
     )
 
 
-def source_health(source: Any) -> tuple[str, str]:
-    """(status with its reason, last successful sync) of a source, as tables show them."""
+def source_health(source: Any, zone: str) -> tuple[str, str]:
+    """(status with its reason, last successful sync in `zone`) of a source, as tables show
+    them; the header names the zone (`in_zone`)."""
     status = source.status + (f": {source.status_detail}" if source.status_detail else "")
-    last = source.last_synced_at.isoformat(timespec="seconds") if source.last_synced_at else "-"
+    last = local_time(source.last_synced_at, zone) if source.last_synced_at else "-"
     return status, last
+
+
+def in_zone(header: str, zone: str) -> str:
+    """A time column's header with the zone its times are in."""
+    return f"{header} ({zone})"

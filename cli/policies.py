@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from cli.output import console, more_line, one_language, table
+from cli.output import console, in_zone, local_time, more_line, one_language, table
 from dunlin.db import transaction
 from dunlin.errors import NotFound
 from dunlin.events import record_event
@@ -101,7 +101,7 @@ def policies_list(state) -> None:  # type: ignore[no-untyped-def]
                 v.version,
                 "✓" if v.active else "",
                 v.created_by,
-                v.created_at.isoformat(timespec="seconds"),
+                local_time(v.created_at, org.timezone),
             )
             for v in versions(session, org.id)
         ]
@@ -114,7 +114,7 @@ def policies_list(state) -> None:  # type: ignore[no-untyped-def]
                 t("version", "版本"),
                 t("active", "启用"),
                 t("by", "操作人"),
-                t("created", "创建时间"),
+                in_zone(t("created", "创建时间"), org.timezone),
             ],
             rows,
         )

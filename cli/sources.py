@@ -7,7 +7,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from cli.output import console, progress, source_health, table
+from cli.output import console, in_zone, progress, source_health, table
 from cli.params import key_values, read_secret, secret_box
 from connectors.base import SourceError
 from connectors.registry import open_connector
@@ -150,7 +150,7 @@ def sources_list(state) -> None:  # type: ignore[no-untyped-def]
                     "url",
                     t("credentials", "凭据"),
                     t("status", "状态"),
-                    t("last sync", "最近同步"),
+                    in_zone(t("last sync", "最近同步"), org.timezone),
                 ],
                 [
                     (
@@ -158,7 +158,7 @@ def sources_list(state) -> None:  # type: ignore[no-untyped-def]
                         s.kind,
                         (s.settings or {}).get("url", "-"),
                         masked_credentials(box, s),
-                        *source_health(s),
+                        *source_health(s, org.timezone),
                     )
                     for s in rows
                 ],
