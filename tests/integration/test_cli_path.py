@@ -237,3 +237,14 @@ def test_a_setting_the_provider_does_not_read_is_named(acme):
     )
     assert result.returncode == 0, result.stderr
     assert "smtp has no setting securty" in " ".join(result.stderr.split())
+
+
+def test_the_readmes_next_commands_work_as_printed(demo_dir):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```sh\nsource .venv/bin/activate", 1)[1].split("```", 1)[0]
+    commands = [words for line in block.splitlines() if (words := line.split("#")[0].split())]
+    assert len(commands) >= 3
+    for words in commands:
+        assert words[0] == "dunlin"
+        result = run(words[1:], demo_dir)
+        assert result.returncode == 0, (words, result.stderr)
