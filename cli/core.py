@@ -8,7 +8,7 @@ from decimal import Decimal
 import click
 from sqlalchemy import func, select
 
-from cli.output import console, in_zone, source_health, table
+from cli.output import console, in_zone, joined, source_health, table
 from dunlin.app import clock
 from dunlin.crypto import generate_key
 from dunlin.db import transaction
@@ -223,9 +223,9 @@ def status(state) -> None:  # type: ignore[no-untyped-def]
             console.print(
                 t(
                     f"[yellow]{len(bad_zones)} customer(s) have an invalid time zone; the org's zone "
-                    f"({org.timezone}) is used for them: {', '.join(bad_zones[:10])}[/yellow]",
+                    f"({org.timezone}) is used for them: {joined(bad_zones)}[/yellow]",
                     f"[yellow]{len(bad_zones)} 个客户时区无效，已按组织时区（{org.timezone}）处理："
-                    f"{', '.join(bad_zones[:10])}[/yellow]",
+                    f"{joined(bad_zones)}[/yellow]",
                 )
             )
         console.print(

@@ -14,7 +14,15 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import or_, select
 
-from cli.output import compact_table, console, grouped_counts, local_time, more_line, progress
+from cli.output import (
+    compact_table,
+    console,
+    grouped_counts,
+    joined,
+    local_time,
+    more_line,
+    progress,
+)
 from dunlin.app import App, RunClock, clock
 from dunlin.crypto import optional_box
 from dunlin.errors import NotFound
@@ -148,9 +156,9 @@ def show_plan(report: PlanReport, limit: int) -> None:
         console.print(
             t(
                 f"[yellow]{len(report.invalid_timezones)} customer(s) have an invalid time zone; the org's "
-                f"zone was used: {', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+                f"zone was used: {joined(sorted(report.invalid_timezones))}[/yellow]",
                 f"[yellow]{len(report.invalid_timezones)} 个客户的时区无效，已改用组织时区："
-                f"{', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+                f"{joined(sorted(report.invalid_timezones))}[/yellow]",
             )
         )
     if report.skipped:

@@ -50,6 +50,13 @@ def one_language(text: str) -> str:
     return t(english, chinese)
 
 
+def joined(items: Sequence[str], limit: int = 10) -> str:
+    """`a, b, c` — or the first `limit` and "… and N more" when there are more."""
+    shown = ", ".join(items[:limit])
+    rest = len(items) - limit
+    return shown + (t(f", … and {rest} more", f"……另有 {rest} 个") if rest > 0 else "")
+
+
 def more_line(shown: int, total: int, hint: str = "") -> str | None:
     """ "… and N more" under a list that was cut, or None when nothing was left out."""
     if total <= shown:
