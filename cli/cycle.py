@@ -117,10 +117,10 @@ def plan_table(report: PlanReport, limit: int, width: int) -> Table:
     return out
 
 
-def show_plan(report: PlanReport, limit: int) -> None:
+def show_plan(report: PlanReport, limit: int, more_hint: str = "--show N") -> None:
     if report.planned and limit > 0:
         console.print(plan_table(report, limit, console.width))
-    more = more_line(min(limit, len(report.planned)), report.planned_count, "--show N")
+    more = more_line(min(limit, len(report.planned)), report.planned_count, more_hint)
     if more:
         console.print(more)
     if report.dry_run:

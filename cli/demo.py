@@ -81,7 +81,8 @@ def demo(state, customers: int) -> None:  # type: ignore[no-untyped-def]
     console.print(
         t(f"Acting as of {today} (the sample's anchor date).", f"以样例基准日 {today} 运行。")
     )
-    show_plan(plan(app.factory, DEMO_ORG, today, not_before=run_clock.not_before, keep=10), 10)
+    report = plan(app.factory, DEMO_ORG, today, not_before=run_clock.not_before, keep=10)
+    show_plan(report, 10, more_hint="")  # the demo has no --show
     send_report = run_send(app, DEMO_ORG, run_clock.send_until)
     show_send(app, DEMO_ORG, send_report)
     _summary(app, settings.resolved_outbox_dir / DEMO_ORG)
