@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.output import console, source_health, table
+from cli.output import console, in_zone, joined, source_health, table
+from dunlin.app import clock
 from dunlin.crypto import generate_key
 from dunlin.db import transaction
 from dunlin.i18n import t
@@ -31,7 +32,9 @@ def init(state: CliState, name: str | None) -> None:
     app = state.app(require_schema=False)
     upgrade(app.engine)
     with transaction(app.factory) as session:
-        org = ensure_org(session, state.org, app.settings, name=name)
+        # The org named by --org, else `default`: never the only org guessed from the database
+        # (after the demo that would be the demo's).
+        org = ensure_org(session, state.explicit_org or "default", app.settings, name=name)
     console.print(
         t(
             f"Database ready at {app.engine.url.render_as_string(hide_password=True)}; org {org.slug!r}.",
@@ -77,6 +80,17 @@ def pause(
     app = state.app()
     with transaction(app.factory) as session:
         org = get_org(session, state.org)
+        today = clock(None, org.timezone).today
+        if day is not None and day < today:
+            raise click.BadParameter(
+                t(
+                    f"{day} is in the past (today is {today} in {org.timezone}); "
+                    "a pause lasts until a day to come, or use --resume",
+                    f"{day} 已过去（{org.timezone} 今天是 {today}）；暂停须到今后某日，"
+                    "或使用 --resume",
+                ),
+                param_hint="--until",
+            )
         rows = find_customers(session, org.id, customer)
         if not rows:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
@@ -115,10 +129,10 @@ def status(state: CliState) -> None:
                 t("name", "名称"),
                 t("kind", "类型"),
                 t("status", "状态"),
-                t("last sync", "最近同步"),
+                in_zone(t("last sync", "最近同步"), org.timezone),
                 t("skipped", "跳过"),
             ],
-            [(s.name, s.kind, *source_health(s), s.skipped) for s in summary.sources],
+            [(s.name, s.kind, *source_health(s, org.timezone), s.skipped) for s in summary.sources],
         )
     )
     console.print(
@@ -157,9 +171,9 @@ def status(state: CliState) -> None:
         console.print(
             t(
                 f"[yellow]{len(bad_zones)} customer(s) have an invalid time zone; the org's zone "
-                f"({org.timezone}) is used for them: {', '.join(bad_zones[:10])}[/yellow]",
+                f"({org.timezone}) is used for them: {joined(bad_zones)}[/yellow]",
                 f"[yellow]{len(bad_zones)} 个客户时区无效，已按组织时区（{org.timezone}）处理："
-                f"{', '.join(bad_zones[:10])}[/yellow]",
+                f"{joined(bad_zones)}[/yellow]",
             )
         )
     console.print(
@@ -208,8 +222,3 @@ def show_dispatch(app: App, summary: StatusSummary) -> None:
         return
     waiting = ", ".join(f"{c} {n}" for c, n in depths.items() if n) or "0"
     console.print(t(f"Queue depth: {waiting}", f"队列长度：{waiting}"))
-
-
-def register(group: click.Group) -> None:
-    for command in (init, status, secret_key, pause):
-        group.add_command(command)

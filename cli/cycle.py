@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
+from rich.table import Table
+from rich.text import Text
 
-from cli.output import console, progress, table
+from cli.output import (
+    compact_table,
+    console,
+    grouped_counts,
+    joined,
+    local_time,
+    more_line,
+    progress,
+)
 from dunlin.app import App, RunClock, clock
 from dunlin.crypto import optional_box
 from dunlin.errors import NotFound
@@ -66,45 +77,55 @@ def _file_policy(app: App, org_slug: str, policy_file: Path | None) -> Policy | 
     return load_policy(policy_file, known_tags=tags, templates=names)
 
 
-def show_plan(report: PlanReport, limit: int) -> None:
-    rows = [
-        (
-            p.customer.name,
-            f"{p.decision.track.name}/{p.decision.occurrence.name}",
-            "+".join(c for c, _ in p.decision.deliveries) or t("(task only)", "（仅任务）"),
-            ", ".join(a for _, a in p.decision.deliveries),
-            len(p.decision.invoices),
-            f"{p.decision.total:,.2f} {p.decision.currency}",
-            p.scheduled_at.isoformat(timespec="minutes"),
-        )
-        for p in report.planned[:limit]
-    ]
+def plan_table(report: PlanReport, limit: int, width: int) -> Table:
+    """The planned rows in local time (the customer's zone, as `explain` shows it); the zone is
+    named in the title, and on a row only when it differs. The recipient column only fits from
+    120 columns on."""
+    rows = report.planned[:limit]
+    zones = Counter(p.timezone for p in rows)
+    zone = zones.most_common(1)[0][0] if zones else ""
     title = t(
         f"{'Would plan' if report.dry_run else 'Planned'} for {report.today} ({report.policy})",
         f"{report.today} {'将安排' if report.dry_run else '已安排'}的提醒（{report.policy}）",
     )
-    console.print(
-        table(
-            title,
-            [
-                t("customer", "客户"),
-                t("step", "节点"),
-                t("channel", "渠道"),
-                t("to", "收件人"),
-                t("invoices", "单据数"),
-                t("open", "未收"),
-                t("scheduled (UTC)", "计划时间 (UTC)"),
-            ],
-            rows,
-        )
-    )
-    if report.planned_count > limit:
-        console.print(
-            t(
-                f"… and {report.planned_count - limit} more",
-                f"……另有 {report.planned_count - limit} 条",
-            )
-        )
+    if zone:
+        title += t(f"; times in {zone}", f"；时间为 {zone} 时间")
+    out = compact_table(title)
+    with_to = width >= 120
+    out.add_column(t("customer", "客户"), ratio=1, min_width=12, overflow="fold")
+    out.add_column(t("step", "节点"), min_width=10)
+    out.add_column(t("channel", "渠道"), min_width=5)
+    if with_to:
+        out.add_column(t("to", "收件人"), no_wrap=True)
+    out.add_column(t("inv.", "单据"), justify="right", no_wrap=True)
+    out.add_column(t("open", "未收"), justify="right", no_wrap=True)
+    out.add_column(t("at", "时间"), no_wrap=True)
+    for p in rows:
+        when = local_time(p.scheduled_at, p.timezone, report.today)
+        if p.timezone != zone:
+            when += f" {p.timezone}"
+        cells = [
+            Text(p.customer.name),
+            Text(f"{p.decision.occurrence.name} ({p.decision.track.name})"),
+            Text("+".join(c for c, _ in p.decision.deliveries) or t("(task only)", "（仅任务）")),
+        ]
+        if with_to:
+            cells.append(Text(", ".join(a for _, a in p.decision.deliveries)))
+        cells += [
+            Text(str(len(p.decision.invoices))),
+            Text(f"{p.decision.total:,.2f} {p.decision.currency}"),
+            Text(when),
+        ]
+        out.add_row(*cells)
+    return out
+
+
+def show_plan(report: PlanReport, limit: int, more_hint: str = "--show N") -> None:
+    if report.planned and limit > 0:
+        console.print(plan_table(report, limit, console.width))
+    more = more_line(min(limit, len(report.planned)), report.planned_count, more_hint)
+    if more:
+        console.print(more)
     if report.dry_run:
         console.print(
             t(
@@ -138,17 +159,15 @@ def show_plan(report: PlanReport, limit: int) -> None:
         console.print(
             t(
                 f"[yellow]{len(report.invalid_timezones)} customer(s) have an invalid time zone; the org's "
-                f"zone was used: {', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+                f"zone was used: {joined(sorted(report.invalid_timezones))}[/yellow]",
                 f"[yellow]{len(report.invalid_timezones)} 个客户的时区无效，已改用组织时区："
-                f"{', '.join(sorted(report.invalid_timezones)[:10])}[/yellow]",
+                f"{joined(sorted(report.invalid_timezones))}[/yellow]",
             )
         )
     if report.skipped:
-        console.print(
-            t("Not reminded today:", "今日不提醒：")
-            + " "
-            + "; ".join(f"{reason} ×{n}" for reason, n in report.skipped.most_common())
-        )
+        console.print(t("Not reminded today:", "今日不提醒："))
+        for line in grouped_counts(report.skipped.items()):
+            console.print(line, markup=False)
 
 
 def run_send(app: App, org_slug: str, now: datetime) -> SendReport:
@@ -209,6 +228,24 @@ queue_option = click.option(
     help="--queue: hand due reminders to the RQ workers; --now: send them in this process "
     "right now. Default: DUNLIN_DISPATCH (inline unless set to queue).",
 )
+
+
+def use_queue(app: App, queue: bool | None, as_of: datetime | None) -> bool:
+    """Queue mode or not; with --date, only inline. The workers send by the real clock, so
+    rows queued "as of" another day would sit in the queue and nothing would leave."""
+    chosen = app.settings.dispatch == "queue" if queue is None else queue
+    if chosen and as_of is not None:
+        source = "--queue" if queue else "DUNLIN_DISPATCH=queue"
+        raise click.UsageError(
+            t(
+                f"--date cannot be used with {source}: the workers send by the real clock, so "
+                "nothing queued as of another day would be sent. Add --now to send in this "
+                "process as of that day, or drop --date.",
+                f"--date 不能与 {source} 同时使用：工作进程按真实时间发送，按其他日期入队的提醒"
+                "不会被发出。加 --now 在本进程按该日期发送，或去掉 --date。",
+            )
+        )
+    return chosen
 
 
 def show_send(app: App, org_slug: str, report: SendReport) -> None:
@@ -274,16 +311,16 @@ def send_command(
     """Send the reminders that are due, through the configured channels (the local outbox for
     channels not configured)."""
     app = state.app()
-    use_queue = app.settings.dispatch == "queue" if queue is None else queue
+    queued = use_queue(app, queue, as_of)
     from redis.exceptions import RedisError
     from sqlalchemy.exc import OperationalError
 
     while True:
         if not every:
-            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, queued)
             return
         try:
-            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, use_queue)
+            dispatch(app, state.org, _org_clock(app, state.org, as_of).send_until, queued)
         except (OperationalError, RedisError) as exc:  # a restart of the store or of Redis
             log.warning("send cycle failed, retrying in %ss: %s", every, type(exc).__name__)
             console.print(
@@ -299,18 +336,54 @@ def send_command(
 @click.command("run")
 @date_option
 @queue_option
+@click.option(
+    "--sync/--no-sync",
+    "sync_first",
+    default=True,
+    show_default=True,
+    help="Sync every connected source before planning; a failing source is reported and the "
+    "cycle goes on (exit 4 at the end).",
+)
 @click.option("--show", default=10, show_default=True, help="How many planned rows to list.")
 @click.pass_obj
-def run_command(state: CliState, as_of: datetime | None, queue: bool | None, show: int) -> None:
-    """One full cycle: plan today's reminders, then send the due ones (or queue them)."""
+def run_command(
+    state: CliState, as_of: datetime | None, queue: bool | None, sync_first: bool, show: int
+) -> None:
+    """One full cycle: sync the connected sources, plan today's reminders, then send the due
+    ones (or queue them)."""
     app = state.app()
+    queued = use_queue(app, queue, as_of)  # refused before anything is written
+    failed_sources = sync_before_run(state) if sync_first else []
     run_clock = _org_clock(app, state.org, as_of)
     report = plan(
         app.factory, state.org, run_clock.today, not_before=run_clock.not_before, keep=show
     )
     show_plan(report, show)
-    use_queue = app.settings.dispatch == "queue" if queue is None else queue
-    dispatch(app, state.org, run_clock.send_until, use_queue)
+    dispatch(app, state.org, run_clock.send_until, queued)
+    if failed_sources:
+        console.print(
+            t(
+                f"[yellow]Planned and sent without fresh data from: {', '.join(failed_sources)} "
+                "(see the sync table above).[/yellow]",
+                f"[yellow]以下数据源同步失败，本轮按已有数据安排和发送：{', '.join(failed_sources)}"
+                "（见上方同步表）。[/yellow]",
+            )
+        )
+        raise SystemExit(4)
+
+
+def sync_before_run(state: CliState) -> list[str]:
+    """Sync every connected API source (none: nothing to say); the names of those that failed.
+    A source that fails must not stop the reminders of the others' customers."""
+    from cli.params import secret_box
+    from cli.sources import show_sync
+    from sync.run import sync_sources
+
+    app = state.app()
+    reports = sync_sources(app.factory, secret_box(state), state.org)
+    if reports:
+        show_sync(reports)
+    return [r.source for r in reports if r.status != "ok"]
 
 
 @click.command("explain")
@@ -359,8 +432,3 @@ def _verdict(outcome: Planned | Skip) -> str:
         f"于 {local:%Y-%m-%d %H:%M}（{tz}）通过 {via} 提醒",
     )
     return f"{verdict} — {decision.reason}"
-
-
-def register(group: click.Group) -> None:
-    for command in (plan_command, send_command, run_command, explain_command):
-        group.add_command(command)

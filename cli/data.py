@@ -146,8 +146,3 @@ def mappings_list() -> None:
     """List the shipped mappings."""
     for name in shipped_names():
         click.echo(name)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(import_command)
-    group.add_command(mappings)

@@ -20,7 +20,7 @@ from dunlin.db import transaction
 from dunlin.i18n import t
 from dunlin.log import redacting_filter
 from dunlin.migrate import upgrade
-from dunlin.orgs import ensure_org, get_org
+from dunlin.orgs import ensure_org, get_org, only_org_slug
 from reminders.core.statuses import SENT
 from reminders.models import Reminder
 from reminders.planning.planner import plan
@@ -93,7 +93,8 @@ def demo(state: CliState, customers: int) -> None:
     console.print(
         t(f"Acting as of {today} (the sample's anchor date).", f"以样例基准日 {today} 运行。")
     )
-    show_plan(plan(app.factory, DEMO_ORG, today, not_before=run_clock.not_before, keep=10), 10)
+    planned = plan(app.factory, DEMO_ORG, today, not_before=run_clock.not_before, keep=10)
+    show_plan(planned, 10, more_hint="")  # the demo has no --show
     send_report = run_send(app, DEMO_ORG, run_clock.send_until)
     show_send(app, DEMO_ORG, send_report)
     _summary(app, settings.resolved_outbox_dir / DEMO_ORG)
@@ -115,17 +116,18 @@ def _summary(app: App, outbox: Path) -> None:
             )
         )
     files = sum(1 for p in outbox.rglob("*") if p.is_file()) if outbox.exists() else 0
+    sent = ", ".join(f"{channel} {n}" for channel, n in sorted(by_channel.items())) or "0"
+    with app.factory() as session:
+        only = only_org_slug(session) == DEMO_ORG
+    # Exactly the command that works next: --org only when other orgs share the database.
+    hint = "dunlin status" if only else f"dunlin --org {DEMO_ORG} status"
     console.print(
         t(
-            f"[bold green]Done.[/bold green] Sent so far by channel: {dict(by_channel)}; {files} file(s) in {outbox}. "
-            "Open an .eml in a mail client, or try `dunlin --org demo status`; "
-            f"run `dunlin serve` to open the links in the messages ({settings.public_url}).",
-            f"[bold green]完成。[/bold green]各渠道已发送：{dict(by_channel)}；{outbox} 中共 {files} 个文件。"
-            "可用邮件客户端打开 .eml，或运行 `dunlin --org demo status`；"
-            f"运行 `dunlin serve` 即可打开消息中的链接（{settings.public_url}）。",
+            f"[bold green]Done.[/bold green] Sent so far by channel: {sent}; {files} file(s) in "
+            f"{outbox}. Open an .eml in a mail client, or try `{hint}`; run `dunlin serve` to "
+            f"open the links in the messages ({settings.public_url}).",
+            f"[bold green]完成。[/bold green]各渠道已发送：{sent}；{outbox} 中共 {files} 个文件。"
+            f"可用邮件客户端打开 .eml，或运行 `{hint}`；运行 `dunlin serve` 即可打开消息中的链接"
+            f"（{settings.public_url}）。",
         )
     )
-
-
-def register(group: click.Group) -> None:
-    group.add_command(demo)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.output import console, table
+from cli.output import console, err_console, table
 from cli.params import key_values, read_secret, secret_box
 from dunlin.i18n import t
 from dunlin.orgs import get_org
@@ -93,10 +93,70 @@ def channels() -> None:
     """
 
 
-@channels.command("add")
+class ProviderHelp(click.Command):
+    """`channels add --provider P --help` adds P's settings, defaults, secrets and an example
+    (reminders/sending/channels/catalog.py; docs/channels.md has them all)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for i, arg in enumerate(args):
+            if arg == "--provider" and i + 1 < len(args):
+                ctx.meta["provider"] = args[i + 1]
+            elif arg.startswith("--provider="):
+                ctx.meta["provider"] = arg.partition("=")[2]
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from dunlin.i18n import ui_language
+        from reminders.sending.channels.catalog import CATALOG, when
+
+        provider = CATALOG.get(ctx.meta.get("provider", ""))
+        formatter.write_paragraph()
+        if provider is None:
+            formatter.write_text(
+                t(
+                    "Providers: " + ", ".join(CATALOG) + ". Add --provider P to --help for P's "
+                    "settings, defaults, secrets and an example (all in docs/channels.md).",
+                    "服务商：" + "、".join(CATALOG) + "。--help 前加 --provider P 可查看其设置、"
+                    "默认值、密钥与示例（全部见 docs/channels.md）。",
+                )
+            )
+            return
+        zh = ui_language() == "zh"
+        formatter.write_text(f"{provider.name}: {provider.zh if zh else provider.en}")
+        for title, items in (
+            (t("Settings (--set KEY=VALUE)", "设置（--set KEY=VALUE）"), provider.settings),
+            (
+                t("Secrets (--secret NAME, stored encrypted)", "密钥（--secret NAME，加密保存）"),
+                provider.secrets,
+            ),
+        ):
+            with formatter.section(title):
+                formatter.write_dl(
+                    [(s.name, f"{when(s, zh)}. {s.zh if zh else s.en}") for s in items]
+                    or [("-", t("none", "无"))]
+                )
+        for en, zh_note in provider.notes:
+            formatter.write_paragraph()
+            formatter.write_text(zh_note if zh else en)
+        with formatter.section(t("Example", "示例")):
+            formatter.write_text(provider.example)
+
+
+@channels.command("add", cls=ProviderHelp)
 @click.argument("name", type=click.Choice(CHANNELS))
-@click.option("--provider", required=True, help="Which provider serves it (see `channels list`).")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A setting.")
+@click.option(
+    "--provider",
+    required=True,
+    help="Which provider serves it; `--provider P --help` lists P's settings and secrets.",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A provider setting, e.g. host=smtp.example.com or templates.reminder=SMS_1 "
+    "(see --provider P --help, docs/channels.md).",
+)
 @click.option(
     "--secret",
     "secrets",
@@ -111,6 +171,7 @@ def channels_add(
     """Configure (or replace) the provider for a channel; secrets are stored encrypted."""
     app = state.app()
     values = _nested(key_values(settings, "--set", numbers=True))
+    warn_unknown_settings(provider, values, secrets)
     secret_values = {s: read_secret(s) for s in secrets}
     box = secret_box(state)
     with app.factory() as session, session.begin():
@@ -123,6 +184,34 @@ def channels_add(
         if isinstance(built, HeldChannel):
             raise click.UsageError(built.reason)  # rolls the transaction back
     console.print(t(f"Channel {name} → {provider} saved.", f"渠道 {name} → {provider} 已保存。"))
+
+
+def warn_unknown_settings(
+    provider: str, values: dict[str, object], secrets: tuple[str, ...]
+) -> None:
+    """A misspelt setting is ignored by the provider; say so instead of failing at send time."""
+    from reminders.sending.channels.catalog import CATALOG
+
+    spec = CATALOG.get(provider)
+    if spec is None:
+        return
+    known = {s.name for s in spec.settings}
+    unknown = sorted(set(values) - known)
+    secret_names = {s.name for s in spec.secrets}
+    unknown_secrets = sorted(set(secrets) - secret_names)
+    for kind, names, listed in (
+        ("setting", unknown, known),
+        ("secret", unknown_secrets, secret_names),
+    ):
+        if names:
+            err_console.print(
+                t(
+                    f"[yellow]{provider} has no {kind} {', '.join(names)}; it reads: "
+                    f"{', '.join(sorted(listed)) or '-'}.[/yellow]",
+                    f"[yellow]{provider} 没有{'设置' if kind == 'setting' else '密钥'} "
+                    f"{', '.join(names)}；可用：{', '.join(sorted(listed)) or '-'}。[/yellow]",
+                )
+            )
 
 
 def _nested(values: dict[str, object]) -> dict[str, object]:
@@ -230,8 +319,3 @@ def channels_remove(state: CliState, name: str) -> None:
         get_channel(session, org.id, name)
         remove_channel(session, org.id, name)
     console.print(t(f"Channel {name} removed.", f"渠道 {name} 已删除。"))
-
-
-def register(group: click.Group) -> None:
-    for command in (worker_command, channels):
-        group.add_command(command)

@@ -34,6 +34,8 @@ def key_values(values: tuple[str, ...], option: str, numbers: bool = False) -> d
 def read_secret(name: str) -> str:
     """From DUNLIN_SECRET_<NAME> if set (scripts, CI), else asked for without echo."""
     env = f"DUNLIN_SECRET_{name.upper()}"
-    if os.environ.get(env):
+    # A secret named `key` (a WeCom robot's) would read DUNLIN_SECRET_KEY, Dunlin's own
+    # encryption key, and store it as the provider's: that one is always asked for.
+    if env != "DUNLIN_SECRET_KEY" and os.environ.get(env):
         return os.environ[env]
     return click.prompt(t(f"{name} (input hidden)", f"{name}（输入不显示）"), hide_input=True)

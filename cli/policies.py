@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from cli.output import console, table
+from cli.output import console, in_zone, local_time, more_line, one_language, table
 from dunlin.db import transaction
 from dunlin.errors import NotFound
 from dunlin.events import record_event
@@ -18,7 +18,9 @@ from dunlin.yamlsource import ConfigFileError, read_config
 from reminders.models import PolicyVersion, Task
 from reminders.planning.policy_file import load_policy
 from reminders.planning.policy_store import (
+    BUILTIN_NAME,
     active_policy,
+    builtin_policy_text,
     org_tags,
     org_templates,
     save_version,
@@ -105,7 +107,7 @@ def policies_list(state: CliState) -> None:
                 v.version,
                 "✓" if v.active else "",
                 v.created_by,
-                v.created_at.isoformat(timespec="seconds"),
+                local_time(v.created_at, org.timezone),
             )
             for v in versions(session, org.id)
         ]
@@ -118,7 +120,7 @@ def policies_list(state: CliState) -> None:
                 t("version", "版本"),
                 t("active", "启用"),
                 t("by", "操作人"),
-                t("created", "创建时间"),
+                in_zone(t("created", "创建时间"), org.timezone),
             ],
             rows,
         )
@@ -140,8 +142,22 @@ def policies_show(state: CliState, name: str, number: int | None) -> None:
         if number is not None:
             query = query.where(PolicyVersion.version == number)
         row = session.scalar(query.order_by(PolicyVersion.version.desc()).limit(1))
+        if row is None and name == BUILTIN_NAME and number is None:
+            # What `policies list` calls "default (built-in)": never stored, so written out.
+            click.echo(builtin_policy_text(), nl=False)
+            return
         if row is None:
-            raise NotFound(t(f"no policy {name!r}", f"找不到策略 {name!r}"))
+            stored = sorted({v.name for v in versions(session, org.id)} | {BUILTIN_NAME})
+            raise NotFound(
+                t(
+                    f"no policy {name!r}"
+                    + (f" version {number}" if number is not None else "")
+                    + f"; the policies are: {', '.join(stored)}",
+                    f"找不到策略 {name!r}"
+                    + (f" 版本 {number}" if number is not None else "")
+                    + f"；现有策略：{', '.join(stored)}",
+                )
+            )
         click.echo(row.source_text)
 
 
@@ -152,7 +168,7 @@ def tasks() -> None:
 
 @tasks.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include done and vetoed tasks.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, help="How many tasks to list.")
 @click.pass_obj
 def tasks_list(state: CliState, show_all: bool, limit: int) -> None:
     """Tasks, soonest due first."""
@@ -169,10 +185,11 @@ def tasks_list(state: CliState, show_all: bool, limit: int) -> None:
                 task.assignee,
                 task.due_on,
                 task.status,
-                task.summary,
+                one_language(task.summary),
             )
             for task in session.scalars(query.order_by(Task.due_on, Task.id).limit(limit))
         ]
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
     console.print(
         table(
             t("Tasks", "任务"),
@@ -185,8 +202,12 @@ def tasks_list(state: CliState, show_all: bool, limit: int) -> None:
                 t("summary", "内容"),
             ],
             rows,
+            compact=True,
         )
     )
+    more = more_line(len(rows), total or 0, "--limit N")
+    if more:
+        console.print(more)
 
 
 def _set_status(
@@ -222,8 +243,3 @@ def tasks_veto(state: CliState, task_id: int) -> None:
 def tasks_done(state: CliState, task_id: int) -> None:
     """Mark a task done."""
     _set_status(state, task_id, "done")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(policies)
-    group.add_command(tasks)

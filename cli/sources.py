@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy import select
 
-from cli.output import console, progress, source_health, table
+from cli.output import console, in_zone, progress, source_health, table
 from cli.params import key_values, read_secret, secret_box
 from connectors.base import SourceError
 from dunlin.db import transaction
@@ -168,7 +168,7 @@ def sources_list(state: CliState) -> None:
                     "url",
                     t("credentials", "凭据"),
                     t("status", "状态"),
-                    t("last sync", "最近同步"),
+                    in_zone(t("last sync", "最近同步"), org.timezone),
                 ],
                 [
                     (
@@ -176,7 +176,7 @@ def sources_list(state: CliState) -> None:
                         s.kind,
                         (s.settings or {}).get("url", "-"),
                         masked_credentials(box, s),
-                        *source_health(s),
+                        *source_health(s, org.timezone),
                     )
                     for s in rows
                 ],
@@ -319,6 +319,13 @@ def sync_command(state: CliState, names: tuple[str, ...], full: bool) -> None:
             )
         )
         return
+    show_sync(reports)
+    if any(r.status != "ok" for r in reports):
+        raise SystemExit(4)
+
+
+def show_sync(reports: list[Any]) -> None:
+    """One row per source with its outcome; a sample of the skipped records under it."""
     console.print(
         table(
             t("Sync", "同步"),
@@ -344,8 +351,6 @@ def sync_command(state: CliState, names: tuple[str, ...], full: bool) -> None:
     for r in reports:
         for line in r.skipped_sample:
             console.print(f"[yellow]{r.source}: {t('skipped', '跳过')} {line}[/yellow]")
-    if any(r.status != "ok" for r in reports):
-        raise SystemExit(4)
 
 
 @click.command("writeback")
@@ -389,7 +394,11 @@ def writeback_command(state: CliState, names: tuple[str, ...]) -> None:
         raise SystemExit(4)
 
 
-def register(group: click.Group) -> None:
-    group.add_command(sources)
-    group.add_command(sync_command)
-    group.add_command(writeback_command)
+def _add_web_commands() -> None:
+    """`sources webhook-secret` lives with the web commands; it is listed here."""
+    from cli.web import webhook_secret
+
+    sources.add_command(webhook_secret)
+
+
+_add_web_commands()

@@ -306,7 +306,3 @@ def templates_preview(
     )
     if show_html:
         console.print(rendered.html, markup=False)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(templates)

@@ -148,12 +148,3 @@ def webhook_secret(state: CliState, source: str) -> None:
     console.print(f"odoo:       {base}/odoo/{source_id}/{secret}")
     console.print(f"jiandaoyun: {base}/jiandaoyun/{source_id}   (secret: {secret})")
     console.print(f"generic:    {base}/payments/{source_id}   (HMAC secret: {secret})")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(serve_command)
-    cli.add_command(users)
-    cli.add_command(tokens)
-    from cli.sources import sources
-
-    sources.add_command(webhook_secret)

@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from dunlin.errors import ConfigError
+from dunlin.settings import KEY_FILE
 
 
 def generate_key() -> str:
@@ -56,7 +57,7 @@ def optional_box(key_material: str | None) -> SecretBox | None:
 
 def load_or_create_demo_key(data_dir: Path) -> tuple[str, bool]:
     """The demo's key lives in its data directory; returns (key, created)."""
-    path = data_dir / "secret.key"
+    path = data_dir / KEY_FILE
     if path.exists():
         return path.read_text().strip(), False
     data_dir.mkdir(parents=True, exist_ok=True)

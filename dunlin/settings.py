@@ -6,14 +6,17 @@ so `dunlin demo` runs with nothing configured.
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dunlin.errors import ConfigError
+
+KEY_FILE = "secret.key"  # the demo's key in the data directory (dunlin.crypto writes it)
 
 
 class Settings(BaseSettings):
@@ -32,6 +35,8 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key(s), comma-separated, newest first. Required outside the demo.",
     )
+    # Set by the settings, never by the environment: the file the secret key was read from.
+    _secret_key_file: Path | None = PrivateAttr(default=None)
     outbox_dir: Path | None = None
     dispatch: Literal["inline", "queue"] = Field(
         default="inline",
@@ -85,16 +90,35 @@ class Settings(BaseSettings):
         return self.alert_urls.get_secret_value() if self.alert_urls else None
 
     @property
+    def secret_key_file(self) -> Path | None:
+        """The data-directory file the key came from, or None when it came from the environment."""
+        return self._secret_key_file
+
+    @property
     def secret_key_material(self) -> str | None:
         return self.secret_key.get_secret_value() if self.secret_key else None
+
+    @model_validator(mode="after")
+    def _key_from_data_dir(self) -> Settings:
+        """Without DUNLIN_SECRET_KEY, use the key the demo left in the data directory, so the
+        commands it suggests work; `secret_key_file` says where it came from."""
+        if self.secret_key is None or not self.secret_key.get_secret_value().strip():
+            path = self.data_dir / KEY_FILE
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                key = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+                if key:
+                    self.secret_key = SecretStr(key)
+                    self._secret_key_file = path
+        return self
 
     def require_secret_key(self) -> str:
         """Return the key material or fail with a message a person can act on."""
         if self.secret_key is None or not self.secret_key.get_secret_value().strip():
             raise ConfigError(
                 "DUNLIN_SECRET_KEY is not set. Generate one with `dunlin secret-key` and put it in "
-                "the environment or .env (the demo makes its own). / 未设置 DUNLIN_SECRET_KEY："
-                "请用 `dunlin secret-key` 生成并写入环境变量或 .env（演示模式会自动生成）。"
+                f"the environment or .env (the demo makes its own in {self.data_dir / KEY_FILE}). "
+                "/ 未设置 DUNLIN_SECRET_KEY：请用 `dunlin secret-key` 生成并写入环境变量或 .env"
+                f"（演示模式会自动生成 {self.data_dir / KEY_FILE}）。"
             )
         return self.secret_key.get_secret_value()
 

@@ -65,6 +65,13 @@ class ImportReport:
     reminders_cancelled: int = 0
 
 
+class UnusableFile(DunlinError):
+    """The file cannot be imported as a whole (columns missing, no data rows): a rejected
+    import, like invalid rows, so it exits 3 as the README says."""
+
+    exit_code = 3
+
+
 class ImportRejected(DunlinError):
     """The file had invalid rows and nothing was imported."""
 
@@ -162,7 +169,7 @@ def import_file(
     sheet = open_sheet(path, mapping.settings)
     missing = sheet.missing_columns(mapping.columns())
     if missing:
-        raise DunlinError(
+        raise UnusableFile(
             f"{path}: column(s) missing for mapping {mapping.name!r}: {', '.join(missing)}; "
             f"the file has: {', '.join(h for h in sheet.header if h)} / 缺少映射所需的列"
         )
@@ -205,6 +212,12 @@ def import_file(
         if report.rejections and not skip_invalid:
             session.rollback()
             raise ImportRejected(report)
+        if report.rows_read == 0:
+            session.rollback()
+            raise UnusableFile(
+                f"{path}: no data rows under the header; nothing was imported / "
+                "文件只有表头，没有数据行，未导入任何内容"
+            )
         importer.flush(batch)
         report.reminders_cancelled = settlement.settled(session, org.id)
         report.customers = importer.customers_written

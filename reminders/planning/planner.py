@@ -8,6 +8,7 @@ constraint, so planning twice — or two planners at once — never duplicates a
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -91,8 +92,18 @@ class PlanReport:
     thanks_planned: int = 0  # thank-you messages for invoices paid after a reminder
 
 
+# What makes one skip reason differ from another of its kind: the invoice, the date, the amount.
+_REASON_DETAIL = re.compile(
+    r" (?:about|until|for) \S+| \(tier [^)]*\)|(?<=open amount) \S+ \S+(?= is below)"
+    r"|(?<=the minimum) \S+"
+)
+
+
 def skip_category(skip: Skip) -> str:
-    return skip.reason.split(":")[0].split(" / ")[0]
+    """The kind of a skip without what names one invoice or customer, so a report counts
+    reasons ("already reminded today ×120") instead of listing every invoice."""
+    english = skip.reason.split(" / ")[0].split(":")[0]
+    return _REASON_DETAIL.sub("", english).strip()
 
 
 def start_of_day(day: date, tz_name: str) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -74,7 +75,7 @@ def active_policy(session: Session, org_id: int) -> ActivePolicy:
         select(PolicyVersion).where(PolicyVersion.org_id == org_id, PolicyVersion.active.is_(True))
     )
     if row is None:
-        return ActivePolicy(default_policy(), "default (built-in)")
+        return ActivePolicy(default_policy(), f"{BUILTIN_NAME} (built-in)")
     return ActivePolicy(
         parse_policy(
             row.source_text,
@@ -82,6 +83,23 @@ def active_policy(session: Session, org_id: int) -> ActivePolicy:
             templates=org_templates(session, org_id),
         ),
         f"{row.name}@v{row.version}",
+    )
+
+
+BUILTIN_NAME = "default"
+
+
+def builtin_policy_text() -> str:
+    """The built-in policy as a policy file: what `policies show default` prints, and a start
+    for one's own (it loads back to the same policy)."""
+    body = yaml.safe_dump(
+        default_policy().model_dump(mode="json", exclude_defaults=True),
+        allow_unicode=True,
+        sort_keys=False,
+    )
+    return (
+        "# The built-in policy, used until one is loaded. To change it: save this to a file,\n"
+        "# edit it, then `dunlin policies check FILE` and `dunlin policies load FILE`.\n" + body
     )
 
 
