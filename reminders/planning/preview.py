@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunlin.models import Org
+from reminders.core import statuses
 from reminders.core.decide import Decision, decide
 from reminders.core.policy import THANK_YOU_STEP, Policy
 from reminders.core.schedule import calendar_for
@@ -59,7 +60,7 @@ def _planned(session: Session, org: Org, customer: Customer, now: datetime) -> P
         .where(
             Reminder.org_id == org.id,
             Reminder.customer_id == customer.id,
-            Reminder.status.in_(("planned", "queued")),
+            Reminder.status.in_(statuses.CLAIMABLE),
             Reminder.step != THANK_YOU_STEP,
         )
         .order_by(Reminder.scheduled_at, Reminder.id)
