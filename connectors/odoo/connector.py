@@ -301,20 +301,23 @@ class OdooConnector:
 
     def _activity_type_id(self) -> int:
         if self._activity_type is None:
-            module, _, name = self.source.writeback.activity_type_xmlid.partition(".")
-            rows = self.client.call(
-                "ir.model.data",
-                "search_read",
-                domain=[("module", "=", module), ("name", "=", name)],
-                fields=["res_id"],
-                limit=1,
-            )
-            if not rows:
-                raise SourceConfigError(
-                    f"activity type {self.source.writeback.activity_type_xmlid!r} not found"
-                )
-            self._activity_type = int(rows[0]["res_id"])
+            xmlid = self.source.writeback.activity_type_xmlid
+            self._activity_type = self._xmlid_res_id(xmlid, "activity type")
         return self._activity_type
+
+    def _xmlid_res_id(self, xmlid: str, what: str) -> int:
+        """The record id behind an external id such as `mail.mt_note` (one call)."""
+        module, _, name = xmlid.partition(".")
+        rows = self.client.call(
+            "ir.model.data",
+            "search_read",
+            domain=[("module", "=", module), ("name", "=", name)],
+            fields=["res_id"],
+            limit=1,
+        )
+        if not rows:
+            raise SourceConfigError(f"{what} {xmlid!r} not found")
+        return int(rows[0]["res_id"])
 
     def _assignee(self, task: TaskRequest, model: str) -> int | None:
         """The given user, else the invoice's salesperson, else the partner's, else fallback."""
@@ -381,19 +384,8 @@ class OdooConnector:
 
     def _subtype_id(self) -> int:
         if self._subtype is None:
-            module, _, name = self.source.writeback.subtype_xmlid.partition(".")
-            rows = self.client.call(
-                "ir.model.data",
-                "search_read",
-                domain=[("module", "=", module), ("name", "=", name)],
-                fields=["res_id"],
-                limit=1,
-            )
-            if not rows:
-                raise SourceConfigError(
-                    f"message subtype {self.source.writeback.subtype_xmlid!r} not found"
-                )
-            self._subtype = int(rows[0]["res_id"])
+            xmlid = self.source.writeback.subtype_xmlid
+            self._subtype = self._xmlid_res_id(xmlid, "message subtype")
         return self._subtype
 
     def _rows(self, model: str, ids: list[int], fields: list[str]) -> dict[int, dict[str, Any]]:
