@@ -28,6 +28,7 @@ from reminders.sending.overrides import (
     current_overrides,
     current_rows,
     history,
+    override_names,
     save_override,
     validate,
 )
@@ -258,6 +259,14 @@ def templates_preview(
         found = matches[0] if matches else None
         if found is None:
             raise NotFound(t(f"no customer {customer!r}", f"找不到客户 {customer!r}"))
+        known = shipped_templates() | override_names(session, org.id)
+        if name not in known and draft is None:
+            raise NotFound(
+                t(
+                    f"no template {name!r}; the templates are: {', '.join(sorted(known))}",
+                    f"找不到模板 {name!r}；可用模板：{', '.join(sorted(known))}",
+                )
+            )
         preview = preview_context(session, org, found, now)
         overrides = dict(current_overrides(session, org.id))
     if preview is None:
