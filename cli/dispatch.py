@@ -62,7 +62,7 @@ def worker_command(state: CliState, queues: str, burst: bool, fork: bool) -> Non
     DUNLIN_REDIS_URL)."""
     from rq import Queue
 
-    from reminders.workers import DunlinForkWorker, DunlinSimpleWorker, freeze_heap_for_exit
+    from reminders.sending.workers import DunlinForkWorker, DunlinSimpleWorker, freeze_heap_for_exit
 
     state.app()  # fail early on a missing key or an old schema
     redis = redis_connection(state)

@@ -26,7 +26,7 @@ from reminders.models import Reminder
 from reminders.sending.channel_store import save_channel
 from reminders.sending.dispatch import ATTEMPT_GROUP, CHUNK
 from reminders.sending.queue import enqueue_due, queue_name, sweep
-from reminders.workers import DunlinSimpleWorker
+from reminders.sending.workers import DunlinSimpleWorker
 from sync.models import Receivable
 from tests.fakes.smtp import RecordingHandler, SmtpSink
 from tests.integration.reminders.conftest import (
@@ -94,7 +94,7 @@ def test_burst_workers_exit_within_seconds_of_their_last_job(app, tmp_path, redi
     """Every `dunlin worker --burst` process is gone a few seconds after "done, quitting".
 
     With rq >= 2.12 on redis-py 8 a worker lingered ~60 s when its pubsub thread won a race at
-    shutdown (reminders/workers.py), which is likelier when the CPU is busy: so several workers
+    shutdown (reminders/sending/workers.py), which is likelier when the CPU is busy: so several workers
     (one of them forking) quit at once, in several rounds."""
     rounds, per_round, jobs = 5, 4, 8
     due_reminders(app, tmp_path, rounds * jobs)  # no channel configured: the outbox sends
