@@ -42,6 +42,7 @@ from reminders.models import Reminder  # noqa: E402
 from reminders.sending.channel_store import save_channel  # noqa: E402
 from reminders.sending.channels.base import OutgoingMessage  # noqa: E402
 from reminders.sending.channels.smtp import build_message  # noqa: E402
+from reminders.sending.guard import LINK_KEYS  # noqa: E402
 from reminders.sending.queue import enqueue_due  # noqa: E402
 from reminders.sending.render import Renderer  # noqa: E402
 from sync.models import Customer, Receivable  # noqa: E402
@@ -200,7 +201,9 @@ def baseline(count: int) -> dict:
         "total": Decimal("1234.50"),
         "days_overdue": 10,
         "payment_url": None,
-        "self_service_url": None,
+        "overdue_count": 1,
+        "due_soon_count": 0,
+        **dict.fromkeys(LINK_KEYS),
         "invoices": [
             {
                 "number": "INV-000001",

@@ -25,10 +25,15 @@ def vmhwm():
 """
 
 
+# Each child is an entry point like the CLI: it wires sync's settlements to the reminders
+# ledger before it syncs or imports (usecases/wiring.py), or sync refuses to run.
+WIRE = "from usecases.wiring import wire\nwire()\n"
+
+
 def run_child(code: str, *args: str) -> dict:
     """Run `code` in a fresh interpreter; it prints one JSON line of results last."""
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, "-c", WIRE + textwrap.dedent(code), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
