@@ -527,3 +527,21 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def client_lib(
+    running: Any, protocol: str, password: str = "secret", login: str | None = "dunlin"
+) -> Any:
+    """odoo-client-lib's own connection to a served fake, as a user of the library makes it
+    (JSON-2 takes an API key and no login)."""
+    import odoolib
+
+    kwargs = {"login": login} if login is not None else {}
+    return odoolib.get_connection(
+        hostname="127.0.0.1",
+        protocol=protocol,
+        port=running.port,
+        database="prod",
+        password=password,
+        **kwargs,
+    )

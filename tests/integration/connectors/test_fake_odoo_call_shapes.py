@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import xmlrpc.client
 
-import odoolib
 import odoorpc
 import pytest
 import requests
@@ -17,7 +16,7 @@ from odoorpc.error import RPCError
 
 from connectors.base import SourceAuthError, SourceConfigError
 from connectors.odoo.client import OdooClient
-from tests.fakes.odoo import FakeOdoo, served
+from tests.fakes.odoo import FakeOdoo, client_lib, served
 
 
 @pytest.fixture(params=[16, 17, 18, 19])
@@ -152,14 +151,7 @@ def test_missing_acl_and_revoked_key(server):
 @pytest.mark.parametrize("protocol", ["xmlrpc", "jsonrpc"])
 def test_odoo_client_lib_every_method_positionally_and_by_keyword(server, protocol):
     fake, running = server
-    conn = odoolib.get_connection(
-        hostname="127.0.0.1",
-        protocol=protocol,
-        port=running.port,
-        database="prod",
-        login="dunlin",
-        password="secret",
-    )
+    conn = client_lib(running, protocol)
     partners = conn.get_model("res.partner")
     domain = [("customer_rank", ">", 0)]
     assert partners.search(domain, 2, 3, "id desc") == partners.search(
@@ -182,14 +174,7 @@ def test_odoo_client_lib_every_method_positionally_and_by_keyword(server, protoc
         [[("state", "=", "posted")], ["name"], 0, 2, "id asc"],
     )
     assert len(rows) == 2 and set(rows[0]) == {"id", "name"}
-    unknown = odoolib.get_connection(
-        hostname="127.0.0.1",
-        protocol=protocol,
-        port=running.port,
-        database="prod",
-        login="dunlin",
-        password="secret",
-    ).get_model("no.such.model")
+    unknown = client_lib(running, protocol).get_model("no.such.model")
     with pytest.raises(Exception, match="doesn't exist"):
         unknown.search([])
 
@@ -252,13 +237,7 @@ def test_json2_refusals_on_19():
         assert read.status_code == 200 and read.json()[0]["id"] == 1001
         # odoo-client-lib maps positional arguments through /doc-bearer (name_search's second
         # parameter is `domain` on 19).
-        conn = odoolib.get_connection(
-            hostname="127.0.0.1",
-            protocol="json2",
-            port=running.port,
-            database="prod",
-            password="dunlin-api-key",
-        )
+        conn = client_lib(running, "json2", "dunlin-api-key", login=None)
         name = fake.db.tables["res.partner"][1001]["name"]
         assert [1001, name] in conn.get_model("res.partner").name_search(name, [], "ilike", 5)
         fake.env.denied[6] = {"account.move"}

@@ -3,7 +3,6 @@ on every protocol and version."""
 
 from __future__ import annotations
 
-import odoolib
 import odoorpc
 import pytest
 from odoolib.tools import AuthenticationError
@@ -12,7 +11,7 @@ from connectors.base import SourceAuthError, SourceConfigError
 from connectors.odoo import OdooConnector
 from connectors.odoo.client import OdooClient
 from mappings import load_mapping
-from tests.fakes.odoo import FakeOdoo, served
+from tests.fakes.odoo import FakeOdoo, client_lib, served
 
 
 @pytest.fixture(params=[16, 17, 18, 19])
@@ -26,28 +25,14 @@ def server(request):
 @pytest.mark.parametrize("protocol", ["xmlrpc", "jsonrpc"])
 def test_odoo_client_lib_unchanged(server, protocol):
     fake, running = server
-    conn = odoolib.get_connection(
-        hostname="127.0.0.1",
-        protocol=protocol,
-        port=running.port,
-        database="prod",
-        login="dunlin",
-        password="secret",
-    )
+    conn = client_lib(running, protocol)
     partners = conn.get_model("res.partner")
     ids = partners.search([("customer_rank", ">", 0)], 0, 5)
     assert ids == sorted(fake.db.tables["res.partner"])[:5]
     rows = partners.read(ids[:2], ["name", "user_id"])
     assert rows[0]["name"] == fake.db.tables["res.partner"][ids[0]]["name"]
     assert rows[0]["user_id"] is False or isinstance(rows[0]["user_id"], list)  # [id, name]
-    bad = odoolib.get_connection(
-        hostname="127.0.0.1",
-        protocol=protocol,
-        port=running.port,
-        database="prod",
-        login="dunlin",
-        password="nope",
-    )
+    bad = client_lib(running, protocol, "nope")
     with pytest.raises(AuthenticationError):
         bad.get_model("res.partner").search([])
 
@@ -60,13 +45,7 @@ def test_odoo_client_lib_json2_on_19():
 
 
 def _json2_positional_calls(fake, running):
-    conn = odoolib.get_connection(
-        hostname="127.0.0.1",
-        protocol="json2",
-        port=running.port,
-        database="prod",
-        password="dunlin-api-key",
-    )
+    conn = client_lib(running, "json2", "dunlin-api-key", login=None)
     moves = conn.get_model("account.move")
     rows = moves.search_read([("move_type", "=", "out_invoice")], ["name"], 0, 3)  # positional
     assert len(rows) == 3 and set(rows[0]) == {"id", "name"}

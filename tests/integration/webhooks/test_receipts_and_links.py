@@ -109,16 +109,21 @@ def test_tencent_status_callback_fails_the_row(app, client):
     assert status(app, s.reminder_id) == "failed"
 
 
-def test_twilio_callback_needs_a_valid_signature(app, client):
-    s = seed(app)
-    sent(app, s.reminder_id, "SM123")
-    url = channel(
+def twilio_channel(app, org_id: int) -> str:
+    """A Twilio SMS channel signing with `twilio-token-1`; returns its receipt URL."""
+    return channel(
         app,
-        s.org_id,
+        org_id,
         "twilio",
         {"account_sid": "AC123", "from": "+15005550006"},
         {"auth_token": "twilio-token-1"},
     )
+
+
+def test_twilio_callback_needs_a_valid_signature(app, client):
+    s = seed(app)
+    sent(app, s.reminder_id, "SM123")
+    url = twilio_channel(app, s.org_id)
     form = {"MessageSid": "SM123", "MessageStatus": "delivered", "To": "+8613800000000"}
     forged = client.post(url, data=form, headers={"X-Twilio-Signature": "bm9wZQ=="})
     assert forged.status_code == 401
@@ -141,13 +146,7 @@ def twilio_json_callback(url: str, body: bytes, token: str) -> tuple[str, str]:
 def test_twilio_json_status_callback_is_checked_against_body_sha256(app, client):
     s = seed(app)
     sent(app, s.reminder_id, "SM456")
-    url = channel(
-        app,
-        s.org_id,
-        "twilio",
-        {"account_sid": "AC123", "from": "+15005550006"},
-        {"auth_token": "twilio-token-1"},
-    )
+    url = twilio_channel(app, s.org_id)
     body = json.dumps({"MessageSid": "SM456", "MessageStatus": "delivered"}).encode()
     signed_url, sig = twilio_json_callback(url, body, "twilio-token-1")
     headers = {"X-Twilio-Signature": sig, "Content-Type": "application/json"}
@@ -177,13 +176,7 @@ def test_twilio_json_status_callback_is_checked_against_body_sha256(app, client)
 
 def test_twilio_json_callback_with_a_bad_body_is_a_clear_4xx(app, client):
     s = seed(app)
-    url = channel(
-        app,
-        s.org_id,
-        "twilio",
-        {"account_sid": "AC123", "from": "+15005550006"},
-        {"auth_token": "twilio-token-1"},
-    )
+    url = twilio_channel(app, s.org_id)
     for body in (b"not json", b"[1, 2]", b'{"MessageStatus": "delivered"}'):
         signed_url, sig = twilio_json_callback(url, body, "twilio-token-1")
         response = client.post(signed_url, data=body, headers={"X-Twilio-Signature": sig})
